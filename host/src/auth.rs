@@ -1,0 +1,195 @@
+//! Bearer-token authentication.
+//!
+//! Tokens are random UUID v4s (122 bits), so a fast hash is enough at rest: SHA-256
+//! cannot be reversed and there is nothing to brute-force that a slow KDF would protect.
+//! The first 8 bytes of the hash index the row; the full hash is then compared in
+//! constant time. Verified principals are cached in memory so the hot path never
+//! touches the database.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use wuts_plugin_api::Envelope;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Principal, Store, StoreResult, TokenCandidate};
+
+/// A token's stored forms: the lookup key and the full hash.
+pub struct HashedToken {
+    pub lookup: String,
+    pub hash: Vec<u8>,
+}
+
+pub fn hash_token(token: &str) -> HashedToken {
+    let hash = Sha256::digest(token.as_bytes()).to_vec();
+    HashedToken {
+        lookup: hex::encode(&hash[..8]),
+        hash,
+    }
+}
+
+/// A new token: a UUID v4.
+pub fn new_token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The token in an `Authorization` header value: `Bearer <t>` (any case) or a bare token.
+pub fn token_from_header(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let token = match value.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        None => value,
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+/// Verified principals by lookup key, filled on first use of each token.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: RwLock<HashMap<String, Vec<TokenCandidate>>>,
+}
+
+impl TokenCache {
+    /// The principal owning `token`, if any.
+    pub fn verify(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Principal>> {
+        let hashed = hash_token(token);
+        let cached = self
+            .entries
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(&hashed.lookup)
+            .cloned();
+        let candidates = match cached {
+            Some(candidates) => candidates,
+            None => {
+                let candidates = store.token_candidates(&hashed.lookup)?;
+                if !candidates.is_empty() {
+                    self.entries
+                        .write()
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .insert(hashed.lookup.clone(), candidates.clone());
+                }
+                candidates
+            }
+        };
+        Ok(matching(&candidates, &hashed.hash))
+    }
+
+    /// Whether `token` is already cached (the caller can then verify without blocking).
+    pub fn verify_cached(&self, token: &str) -> Option<Principal> {
+        let hashed = hash_token(token);
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        entries
+            .get(&hashed.lookup)
+            .and_then(|candidates| matching(candidates, &hashed.hash))
+    }
+}
+
+fn matching(candidates: &[TokenCandidate], hash: &[u8]) -> Option<Principal> {
+    // Compare against every candidate so the time does not depend on which one matches.
+    let mut found = None;
+    for candidate in candidates {
+        if bool::from(candidate.token_hash.ct_eq(hash)) {
+            found = Some(candidate.principal.clone());
+        }
+    }
+    found
+}
+
+/// The authenticated caller, extracted from the `Authorization` header. A failure
+/// renders in the envelope of the route being served.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let envelope = request
+            .app_data::<Envelope>()
+            .copied()
+            .unwrap_or(Envelope::Standard);
+        let unauthorized = move || ApiError::unauthorized().in_envelope(envelope);
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let token = request
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(token_from_header)
+            .map(str::to_string);
+        Box::pin(async move {
+            let (Some(state), Some(token)) = (state, token) else {
+                return Err(unauthorized());
+            };
+            if let Some(principal) = state.tokens.verify_cached(&token) {
+                return Ok(Caller(principal));
+            }
+            let store = Arc::clone(&state.store);
+            let cache = Arc::clone(&state.tokens);
+            let verified =
+                tokio::task::spawn_blocking(move || cache.verify(store.as_ref(), &token))
+                    .await
+                    .map_err(|_| ApiError::internal("authentication failed").in_envelope(envelope))?
+                    .map_err(|error| {
+                        tracing::error!(%error, "token lookup failed");
+                        ApiError::internal("authentication failed").in_envelope(envelope)
+                    })?;
+            verified.map(Caller).ok_or_else(unauthorized)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_takes_bearer_in_any_case_or_a_bare_token() {
+        assert_eq!(token_from_header("Bearer abc"), Some("abc"));
+        assert_eq!(token_from_header("bearer abc"), Some("abc"));
+        assert_eq!(token_from_header("BEARER   abc "), Some("abc"));
+        assert_eq!(token_from_header("abc"), Some("abc"));
+        assert_eq!(token_from_header("Basic abc"), None);
+        assert_eq!(token_from_header(""), None);
+    }
+
+    #[test]
+    fn hashes_are_stable_and_lookup_is_their_prefix() {
+        let hashed = hash_token("6f1c1c9e-8d43-4c3e-9b0a-2f6d3c1b7a55");
+        assert_eq!(hashed.hash.len(), 32);
+        assert_eq!(hashed.lookup, hex::encode(&hashed.hash[..8]));
+        assert_eq!(
+            hash_token("6f1c1c9e-8d43-4c3e-9b0a-2f6d3c1b7a55").hash,
+            hashed.hash
+        );
+    }
+
+    #[test]
+    fn only_the_exact_hash_matches() {
+        let principal = Principal {
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            role: crate::store::Role::User,
+        };
+        let candidates = vec![TokenCandidate {
+            token_hash: hash_token("a").hash,
+            principal: principal.clone(),
+        }];
+        assert_eq!(
+            matching(&candidates, &hash_token("a").hash),
+            Some(principal)
+        );
+        assert_eq!(matching(&candidates, &hash_token("b").hash), None);
+    }
+}

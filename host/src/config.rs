@@ -1,0 +1,192 @@
+//! Settings: embedded defaults (`config/wuts.toml`) -> a TOML file -> `WUTS__` env vars.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The defaults, compiled in so the binary runs with no file at all.
+pub const DEFAULTS_TOML: &str = include_str!("../../config/wuts.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub session: SessionSettings,
+    pub plugins: PluginSettings,
+    #[serde(default)]
+    pub routes: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub body_limits: BTreeMap<String, u64>,
+    pub fetch: FetchSettings,
+    pub jobs: JobSettings,
+    pub log: LogSettings,
+    /// `[plugin.NAME]` tables, handed to each plugin at load.
+    #[serde(default)]
+    pub plugin: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub workers: usize,
+    pub shutdown_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub driver: String,
+    pub send_timeout_ms: u64,
+    /// The WhatsApp WebSocket URL; empty = WhatsApp's own. Tests point it at a local server.
+    #[serde(default)]
+    pub socket_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PluginSettings {
+    pub dir: PathBuf,
+    pub load: Vec<String>,
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FetchSettings {
+    pub timeout_ms: u64,
+    pub max_bytes: u64,
+    pub max_redirects: usize,
+    pub allow_private_urls: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    pub workers: usize,
+    pub retention_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub filter: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Reads the defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    fn load_with_env(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> =
+            env.filter(|(key, _)| key.starts_with("WUTS__")).collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("WUTS")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("plugins.load")
+                .with_list_parse_key("plugins.required")
+                .source(Some(env)),
+        );
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// The folder plugin libraries are loaded from.
+    pub fn plugin_dir(&self) -> PathBuf {
+        if !self.plugins.dir.as_os_str().is_empty() {
+            return self.plugins.dir.clone();
+        }
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Whether `[routes]` leaves `path` enabled.
+    pub fn route_enabled(&self, path: &str) -> bool {
+        self.routes.get(path).copied().unwrap_or(true)
+    }
+
+    /// The `[plugin.NAME]` table for a plugin, `{}` when absent.
+    pub fn plugin_config(&self, name: &str) -> serde_json::Value {
+        self.plugin
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn the_embedded_defaults_load() {
+        let settings = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(settings.server.bind.port(), 8080);
+        assert_eq!(settings.session.send_timeout_ms, 20000);
+        assert_eq!(
+            settings.plugins.load,
+            ["buttons", "audio", "buttons-response"]
+        );
+        assert!(!settings.fetch.allow_private_urls);
+        assert_eq!(
+            settings.plugin_config("audio")["async_threshold_bytes"],
+            2097152
+        );
+        assert!(settings.route_enabled("/send/buttons"));
+    }
+
+    #[test]
+    fn a_file_then_the_environment_override_the_defaults() {
+        let dir = std::env::temp_dir().join(format!("wuts-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wuts.toml");
+        std::fs::write(
+            &file,
+            "[session]\nsend_timeout_ms = 5\n[routes]\n\"/send/buttons\" = false\n[plugin.audio]\nmax_duration_seconds = 1\n",
+        )
+        .unwrap();
+        let settings = Settings::load_with_env(
+            Some(&file),
+            env(&[
+                ("WUTS__SESSION__SEND_TIMEOUT_MS", "7"),
+                ("WUTS__PLUGINS__LOAD", "buttons,audio"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.session.send_timeout_ms, 7);
+        assert_eq!(settings.plugins.load, ["buttons", "audio"]);
+        assert!(!settings.route_enabled("/send/buttons"));
+        assert_eq!(settings.plugin_config("audio")["max_duration_seconds"], 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,182 @@
+//! The job runner: requests persisted as jobs are encoded and sent in the background,
+//! through the same send path as inline requests. Unfinished jobs are picked up again
+//! at start, so a job survives a restart; it is sent once, because a job whose message
+//! is already in the device's log is marked sent without sending again.
+
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc};
+
+use crate::send_path::{self, SendRequest};
+use crate::state::AppState;
+use crate::store::{JobRecord, JobStatus, Principal, Role};
+
+/// A job that failed this many starts (the host died during each) is given up.
+const MAX_ATTEMPTS: u32 = 3;
+
+#[derive(Clone)]
+pub struct JobQueue {
+    sender: mpsc::UnboundedSender<String>,
+}
+
+impl JobQueue {
+    pub fn new() -> (JobQueue, mpsc::UnboundedReceiver<String>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (JobQueue { sender }, receiver)
+    }
+
+    pub fn enqueue(&self, job_id: String) {
+        // Fails only when the runner has stopped (shutdown); the job stays persisted
+        // and runs at the next start.
+        let _ = self.sender.send(job_id);
+    }
+}
+
+/// Starts `workers` job workers and queues every unfinished job.
+pub fn start(state: Arc<AppState>, receiver: mpsc::UnboundedReceiver<String>, workers: usize) {
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..workers.max(1) {
+        let state = Arc::clone(&state);
+        let receiver = Arc::clone(&receiver);
+        state.runtime.clone().spawn(async move {
+            loop {
+                let next = receiver.lock().await.recv().await;
+                let Some(job_id) = next else { break };
+                run(&state, &job_id).await;
+            }
+        });
+    }
+    let resume_state = Arc::clone(&state);
+    state.runtime.spawn(async move {
+        let store = Arc::clone(&resume_state.store);
+        match tokio::task::spawn_blocking(move || store.unfinished_jobs()).await {
+            Ok(Ok(jobs)) => {
+                if !jobs.is_empty() {
+                    tracing::info!(count = jobs.len(), "resuming unfinished jobs");
+                }
+                for job in jobs {
+                    resume_state.jobs.enqueue(job.id);
+                }
+            }
+            Ok(Err(error)) => tracing::error!(%error, "could not list unfinished jobs"),
+            Err(error) => tracing::error!(%error, "could not list unfinished jobs"),
+        }
+    });
+}
+
+async fn run(state: &Arc<AppState>, job_id: &str) {
+    let store = Arc::clone(&state.store);
+    let id = job_id.to_string();
+    let loaded =
+        tokio::task::spawn_blocking(move || -> Result<Option<(JobRecord, u32)>, String> {
+            let job = store
+                .unfinished_jobs()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|job| job.id == id);
+            match job {
+                Some(job) => {
+                    let attempt = store
+                        .start_job_attempt(&job.id)
+                        .map_err(|e| e.to_string())?;
+                    Ok(Some((job, attempt)))
+                }
+                None => Ok(None),
+            }
+        })
+        .await;
+    let (job, attempt) = match loaded {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return,
+        Ok(Err(error)) => return tracing::error!(job_id, %error, "could not load a job"),
+        Err(error) => return tracing::error!(job_id, %error, "could not load a job"),
+    };
+    let (status, error, result) = if attempt > MAX_ATTEMPTS {
+        (
+            JobStatus::Failed,
+            Some(format!("gave up after {MAX_ATTEMPTS} attempts")),
+            None,
+        )
+    } else {
+        match execute(state, &job).await {
+            Ok(result) => (JobStatus::Sent, None, result),
+            Err(error) => (JobStatus::Failed, Some(error), None),
+        }
+    };
+    tracing::info!(job_id, status = status.as_str(), "job finished");
+    let store = Arc::clone(&state.store);
+    let id = job.id.clone();
+    let finished = tokio::task::spawn_blocking(move || {
+        store.finish_job(
+            &id,
+            status,
+            error.as_deref(),
+            result
+                .as_ref()
+                .map(|v: &serde_json::Value| v.to_string())
+                .as_deref(),
+        )
+    })
+    .await;
+    if !matches!(finished, Ok(Ok(()))) {
+        tracing::error!(job_id, "could not record a job's result");
+    }
+}
+
+/// Encodes and sends a job; the result is the plugin's response extras.
+async fn execute(
+    state: &Arc<AppState>,
+    job: &JobRecord,
+) -> Result<Option<serde_json::Value>, String> {
+    let store = Arc::clone(&state.store);
+    let (device_id, message_id, user_id, tenant_id) = (
+        job.device_id.clone(),
+        job.message_id.clone(),
+        job.user_id.clone(),
+        job.tenant_id.clone(),
+    );
+    let looked_up = tokio::task::spawn_blocking(move || {
+        let already_sent = store.find_message(&device_id, &message_id)?.is_some();
+        // The job's owner, as an admin of the tenant, so the stored device id resolves.
+        let owner = Principal {
+            tenant_id,
+            user_id,
+            role: Role::Admin,
+        };
+        let device = store.find_device(&owner, Some(&device_id))?;
+        Ok::<_, crate::store::StoreError>((already_sent, device))
+    })
+    .await
+    .map_err(|error| error.to_string())?
+    .map_err(|error| error.to_string())?;
+    let (already_sent, device) = looked_up;
+    if already_sent {
+        tracing::info!(job_id = %job.id, "job's message was already sent before a restart");
+        return Ok(None);
+    }
+    let device = device.ok_or("the device no longer exists")?;
+    let route = state
+        .plugins
+        .routes
+        .get(&job.route)
+        .cloned()
+        .ok_or_else(|| format!("route {} is not served by this host", job.route))?;
+    let request = SendRequest {
+        route,
+        device,
+        body: actix_web::web::Bytes::from(job.body.clone()),
+        request_id: job.id.clone(),
+        message_id: job.message_id.clone(),
+        is_job: true,
+    };
+    let session = send_path::open_session(state, &request)
+        .await
+        .map_err(|error| error.message)?;
+    if !session.status().connected {
+        return Err("WhatsApp not connected".to_string());
+    }
+    let outcome = send_path::encode_and_send(state, &request, session)
+        .await
+        .map_err(|error| error.message)?;
+    Ok(outcome.extra)
+}

@@ -1,0 +1,37 @@
+//! The WUTS-rs host: a multi-tenant WhatsApp HTTP gateway whose message types are
+//! plugins.
+//!
+//! # Layout
+//!
+//! - [`cli`], [`config`], [`telemetry`]: the command line, settings, logs.
+//! - [`server`]: wires the parts together and serves until a signal.
+//! - [`routes`]: HTTP resources, one module each; [`auth`] is the `Caller` extractor;
+//!   [`error`] renders both error envelopes.
+//! - [`send_path`]: plan -> encode (plugin) -> send (session) -> log, shared by the HTTP
+//!   handlers and the [`jobs`] runner.
+//! - [`plugins`]: loading plugin libraries and the services they get.
+//! - [`session`]: the session drivers (sandbox, whatsapp).
+//! - [`store`]: persistence (embedded SQLite).
+//! - [`fetch`]: URL fetching under the host's network policy.
+//!
+//! Layers point one way: routes -> send path -> plugins and sessions -> store.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod ids;
+pub mod jobs;
+pub mod message_json;
+pub mod plugins;
+pub mod routes;
+pub mod send_path;
+pub mod server;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+
+pub use server::run;

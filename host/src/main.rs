@@ -1,0 +1,11 @@
+//! `wuts`: see `wuts --help`.
+
+use clap::Parser;
+
+fn main() {
+    let cli = wuts_host::cli::Cli::parse();
+    if let Err(error) = wuts_host::cli::run(cli) {
+        eprintln!("wuts: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,27 @@
+//! The HTTP routes: each module serves one resource and exposes `configure`.
+
+pub mod body;
+pub mod health;
+pub mod jobs;
+pub mod sandbox;
+pub mod send;
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Mounts every route the host serves.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    health::configure(cfg);
+    jobs::configure(cfg);
+    if state.sessions.driver_name() == "sandbox" {
+        sandbox::configure(cfg);
+    }
+    send::configure(cfg, &state.plugins);
+}
+
+/// Unknown routes (and disabled ones) answer 404 in the standard envelope.
+pub async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::not_found("route"))
+}

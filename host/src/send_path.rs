@@ -1,0 +1,273 @@
+//! The one way a plugin request becomes a sent message: plan, encode on the blocking
+//! pool, send with the ack timeout, log. The HTTP handler and the job runner both call
+//! it; neither has its own copy.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use wuts_plugin_api::abi::{HostServicesBox, OutgoingAbi, RequestContextAbi};
+use wuts_plugin_api::{Node, PluginError, normalize_recipient};
+
+use crate::error::{ApiError, codes};
+use crate::plugins::PluginRoute;
+use crate::plugins::services::RequestServices;
+use crate::session::{DeviceIdentity, OutgoingMessage, Session, SessionError, send_timeout};
+use crate::state::AppState;
+use crate::store::{DeviceRecord, JobRecord, JobStatus, LoggedMessage};
+
+/// One plugin request, ready to run.
+#[derive(Clone)]
+pub struct SendRequest {
+    pub route: Arc<PluginRoute>,
+    pub device: DeviceRecord,
+    pub body: actix_web::web::Bytes,
+    pub request_id: String,
+    pub message_id: String,
+    pub is_job: bool,
+}
+
+/// A message the server acknowledged.
+#[derive(Debug, Clone)]
+pub struct SendOutcome {
+    pub message_id: String,
+    pub timestamp: DateTime<Utc>,
+    pub chat_jid: String,
+    /// The plugin's additions to the success body.
+    pub extra: Option<serde_json::Value>,
+}
+
+/// What became of an accepted request.
+pub enum Accepted {
+    Sent(SendOutcome),
+    Queued { job_id: String, chat_jid: String },
+}
+
+impl SendRequest {
+    fn identity(&self) -> DeviceIdentity {
+        DeviceIdentity {
+            device_id: self.device.id.clone(),
+            tenant_id: self.device.tenant_id.clone(),
+            user_id: self.device.user_id.clone(),
+        }
+    }
+
+    fn context(&self, session: &dyn Session) -> RequestContextAbi {
+        RequestContextAbi {
+            request_id: self.request_id.clone().into(),
+            tenant_id: self.device.tenant_id.clone().into(),
+            user_id: self.device.user_id.clone().into(),
+            device_id: self.device.id.clone().into(),
+            message_id: self.message_id.clone().into(),
+            own_jid: session.status().jid.map(Into::into).into(),
+            is_job: self.is_job,
+        }
+    }
+
+    /// Renders an error in this route's envelope; send failures carry its prefix.
+    fn failure(&self, error: ApiError) -> ApiError {
+        let mut error = error.in_envelope(self.route.envelope);
+        if error.status.is_server_error() && !error.message.starts_with(&self.route.failure_prefix)
+        {
+            error.message = format!("{}: {}", self.route.failure_prefix, error.message);
+        }
+        error
+    }
+}
+
+/// Serves an HTTP request: answers at once, or persists a job and answers 202.
+pub async fn accept(state: &Arc<AppState>, request: SendRequest) -> Result<Accepted, ApiError> {
+    let session = open_session(state, &request).await?;
+    if !session.status().connected {
+        return Err(request.failure(ApiError::not_connected()));
+    }
+    let plan = run_plugin(
+        state,
+        &request,
+        &session,
+        |plugin, route, body, context, host| plugin.plan(route, body, context, host),
+    )
+    .await?;
+    if plan.run_as_job {
+        let job_id = crate::ids::job_id();
+        let job = JobRecord {
+            id: job_id.clone(),
+            tenant_id: request.device.tenant_id.clone(),
+            user_id: request.device.user_id.clone(),
+            device_id: request.device.id.clone(),
+            route: request.route.path.clone(),
+            body: request.body.to_vec(),
+            message_id: request.message_id.clone(),
+            chat_jid: plan.chat_jid.to_string(),
+            status: JobStatus::Processing,
+            error: None,
+            result_json: None,
+            created_at: Utc::now(),
+            finished_at: None,
+            attempts: 0,
+        };
+        let store = Arc::clone(&state.store);
+        // Persisted before the 202 goes out, so it survives a restart.
+        blocking(state, move || store.create_job(&job))
+            .await?
+            .map_err(|error| {
+                request.failure(ApiError::internal(format!(
+                    "could not persist the job: {error}"
+                )))
+            })?;
+        state.jobs.enqueue(job_id.clone());
+        tracing::info!(request_id = %request.request_id, job_id = %job_id, route = %request.route.path, "request queued as a job");
+        return Ok(Accepted::Queued {
+            job_id,
+            chat_jid: plan.chat_jid.into(),
+        });
+    }
+    encode_and_send(state, &request, session)
+        .await
+        .map(Accepted::Sent)
+}
+
+/// Encodes through the plugin, sends, waits for the ack, and logs the message.
+pub async fn encode_and_send(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    session: Arc<dyn Session>,
+) -> Result<SendOutcome, ApiError> {
+    let outgoing: OutgoingAbi = run_plugin(
+        state,
+        request,
+        &session,
+        |plugin, route, body, context, host| plugin.encode(route, body, context, host),
+    )
+    .await?;
+    let chat_jid = normalize_recipient(&outgoing.to).map_err(|reason| {
+        request.failure(ApiError::internal(format!(
+            "the plugin produced an invalid recipient: {reason}"
+        )))
+    })?;
+    let extra = match outgoing.response_extra_json.as_str() {
+        "" => None,
+        text => serde_json::from_str(text).ok(),
+    };
+    let message = OutgoingMessage {
+        message_id: request.message_id.clone(),
+        to: chat_jid.clone(),
+        message: outgoing.message.to_vec(),
+        nodes: Node::unflatten(&outgoing.nodes),
+        route: request.route.path.clone(),
+    };
+    let logged_bytes = message.message.clone();
+    let timeout = send_timeout(state.settings.session.send_timeout_ms);
+    let receipt = match tokio::time::timeout(timeout, session.send(message)).await {
+        Ok(Ok(receipt)) => receipt,
+        Ok(Err(error)) => return Err(request.failure(session_error(error))),
+        Err(_) => return Err(request.failure(session_error(SessionError::Timeout))),
+    };
+    let logged = LoggedMessage {
+        device_id: request.device.id.clone(),
+        message_id: receipt.message_id.clone(),
+        chat_jid: chat_jid.clone(),
+        sender_jid: session.status().jid,
+        from_me: true,
+        route: Some(request.route.path.clone()),
+        message: logged_bytes,
+        timestamp: receipt.timestamp,
+    };
+    let store = Arc::clone(&state.store);
+    match blocking(state, move || store.log_message(&logged)).await {
+        Ok(Ok(())) => {}
+        // The message is out; failing the request now would invite a duplicate resend.
+        Ok(Err(error)) => {
+            tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
+        }
+        Err(error) => {
+            tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
+        }
+    }
+    tracing::info!(
+        request_id = %request.request_id,
+        route = %request.route.path,
+        device_id = %request.device.id,
+        message_id = %receipt.message_id,
+        job = request.is_job,
+        "message sent"
+    );
+    Ok(SendOutcome {
+        message_id: receipt.message_id,
+        timestamp: receipt.timestamp,
+        chat_jid,
+        extra,
+    })
+}
+
+pub async fn open_session(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+) -> Result<Arc<dyn Session>, ApiError> {
+    state
+        .sessions
+        .session(&request.identity())
+        .await
+        .map_err(|error| request.failure(session_error(error)))
+}
+
+fn session_error(error: SessionError) -> ApiError {
+    match error {
+        SessionError::NotConnected => ApiError::not_connected(),
+        other => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::SEND_FAILED,
+            other.to_string(),
+        ),
+    }
+}
+
+/// Calls into the plugin on the host runtime's blocking pool.
+async fn run_plugin<T: Send + 'static>(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    session: &Arc<dyn Session>,
+    call: impl FnOnce(
+        &crate::plugins::LoadedPlugin,
+        &str,
+        &[u8],
+        &RequestContextAbi,
+        &HostServicesBox,
+    ) -> Result<T, PluginError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let context = request.context(session.as_ref());
+    let services = RequestServices {
+        runtime: state.runtime.clone(),
+        fetcher: Arc::clone(&state.fetcher),
+        session: Arc::clone(session),
+        store: Arc::clone(&state.store),
+        device_id: request.device.id.clone(),
+    }
+    .into_abi();
+    let route = Arc::clone(&request.route);
+    let body = request.body.clone();
+    let result = blocking(state, move || {
+        call(&route.plugin, &route.path, &body, &context, &services)
+    })
+    .await?;
+    result.map_err(|error| {
+        if error.code == "PLUGIN_PANIC" {
+            tracing::error!(request_id = %request.request_id, plugin = %request.route.plugin.name, "plugin panicked");
+        }
+        request.failure(ApiError::from(error))
+    })
+}
+
+/// Runs blocking work on the host runtime's blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    state
+        .runtime
+        .spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::internal(format!("internal task failed: {error}")))
+}

@@ -1,0 +1,158 @@
+//! Session drivers: how a device sends messages. One [`Session`] per device.
+//!
+//! - `sandbox`: an in-process simulated device that records what it is sent.
+//! - `whatsapp`: a real WhatsApp linked device (the `whatsapp-rust` crate).
+//!
+//! The send path wraps [`Session::send`] in the configured send timeout; a driver waits
+//! for the server's acknowledgement inside `send` and returns its time.
+
+pub mod manager;
+pub mod sandbox;
+#[cfg(feature = "whatsapp")]
+pub mod whatsapp;
+
+use std::any::Any;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use wuts_plugin_api::{MediaKind, MediaReference, Node};
+
+pub use manager::SessionManager;
+
+/// Identifies a device and its owner; what a driver needs to open a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    pub device_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+}
+
+/// A message ready for the wire.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// Generated before the send, so the ack can be matched.
+    pub message_id: String,
+    /// The recipient JID.
+    pub to: String,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: Vec<u8>,
+    /// Extra stanza nodes from the plugin.
+    pub nodes: Vec<Node>,
+    /// The route that produced it, e.g. `/send/buttons`.
+    pub route: String,
+}
+
+/// The server's acknowledgement of a sent message.
+#[derive(Debug, Clone)]
+pub struct SendReceipt {
+    pub message_id: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// A file to upload through the device.
+#[derive(Debug, Clone)]
+pub struct MediaUpload {
+    pub bytes: Vec<u8>,
+    pub kind: MediaKind,
+    pub mimetype: String,
+}
+
+/// A pairing QR code.
+#[derive(Debug, Clone)]
+pub struct QrCode {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a device is doing, as honestly as the driver knows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceStatus {
+    pub connected: bool,
+    pub logged_in: bool,
+    /// The device's own JID once paired.
+    pub jid: Option<String>,
+    /// A short word: `connected`, `connecting`, `disconnected`, `pairing`, `logged_out`, ...
+    pub state: String,
+    /// Why it is not connected, when it is not.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SessionError {
+    /// The device is not connected (or not logged in): the caller gets 400 at once.
+    #[error("WhatsApp not connected")]
+    NotConnected,
+    /// The server did not acknowledge in time.
+    #[error("timeout")]
+    Timeout,
+    /// The server acknowledged with an error code.
+    #[error("server refused the message with error {0}")]
+    Refused(String),
+    /// Anything else that failed on the way.
+    #[error("{0}")]
+    Failed(String),
+    /// The driver does not offer this operation (e.g. pairing on the sandbox).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// One device's session.
+#[async_trait]
+pub trait Session: Send + Sync + 'static {
+    fn status(&self) -> DeviceStatus;
+
+    /// Sends and waits for the server's acknowledgement. Must fail at once with
+    /// [`SessionError::NotConnected`] when not connected, never wait.
+    async fn send(&self, message: OutgoingMessage) -> Result<SendReceipt, SessionError>;
+
+    async fn upload_media(&self, upload: MediaUpload) -> Result<MediaReference, SessionError>;
+
+    async fn connect(&self) -> Result<(), SessionError>;
+
+    async fn disconnect(&self) -> Result<(), SessionError>;
+
+    /// The current pairing QR code, waiting up to `wait` for one to appear.
+    async fn qr_code(&self, wait: Duration) -> Result<QrCode, SessionError>;
+
+    /// Requests an 8-character pairing code for `phone`.
+    async fn pair_code(&self, phone: &str) -> Result<String, SessionError>;
+
+    /// Lets a route reach driver-specific controls (the sandbox's state).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Opens sessions of one kind.
+#[async_trait]
+pub trait SessionDriver: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    /// Opens (and starts connecting) the session of one device.
+    async fn open(
+        &self,
+        device: &DeviceIdentity,
+    ) -> Result<std::sync::Arc<dyn Session>, SessionError>;
+}
+
+/// How long to wait for a send's acknowledgement, as configured.
+pub fn send_timeout(milliseconds: u64) -> Duration {
+    Duration::from_millis(milliseconds.max(1))
+}
+
+/// A message a device received (or sent from another of the account's devices), for the
+/// host's message log, so later requests (a button reply) can find what they quote.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub message_id: String,
+    pub chat_jid: String,
+    pub sender_jid: Option<String>,
+    pub from_me: bool,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: Vec<u8>,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Where drivers report received messages.
+pub trait InboundSink: Send + Sync + 'static {
+    fn received(&self, device: &DeviceIdentity, message: InboundMessage);
+}

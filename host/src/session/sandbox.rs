@@ -1,0 +1,302 @@
+//! The sandbox driver: an in-process simulated device.
+//!
+//! It "sends" by recording the message (with its stanza nodes and any media it
+//! references) in the store, where `/sandbox/outbox` shows it, and it can be told to be
+//! disconnected, slow to acknowledge, or failing. Tests, demos and client developers
+//! without a phone use it.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wuts_plugin_api::{MediaKind, MediaReference, Node};
+
+use super::{
+    DeviceIdentity, DeviceStatus, MediaUpload, OutgoingMessage, QrCode, SendReceipt, Session,
+    SessionDriver, SessionError,
+};
+use crate::store::{SandboxMedia, SandboxRecord, Store};
+
+/// Where sandbox media is served; also what media messages carry as their URL.
+pub const MEDIA_PATH: &str = "/sandbox/media/";
+
+pub struct SandboxDriver {
+    store: Arc<dyn Store>,
+}
+
+impl SandboxDriver {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        SandboxDriver { store }
+    }
+}
+
+#[async_trait]
+impl SessionDriver for SandboxDriver {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn open(&self, device: &DeviceIdentity) -> Result<Arc<dyn Session>, SessionError> {
+        Ok(Arc::new(SandboxSession {
+            device: device.clone(),
+            jid: sandbox_jid(&device.device_id),
+            store: Arc::clone(&self.store),
+            controls: Mutex::new(SandboxControls::default()),
+        }))
+    }
+}
+
+/// What `/sandbox/state` sets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SandboxControls {
+    pub connected: bool,
+    pub ack_delay_ms: u64,
+    /// When set, every send fails with this text.
+    pub fail: Option<String>,
+}
+
+impl Default for SandboxControls {
+    fn default() -> Self {
+        SandboxControls {
+            connected: true,
+            ack_delay_ms: 0,
+            fail: None,
+        }
+    }
+}
+
+pub struct SandboxSession {
+    device: DeviceIdentity,
+    jid: String,
+    store: Arc<dyn Store>,
+    controls: Mutex<SandboxControls>,
+}
+
+/// A stable, phone-shaped JID for a sandbox device.
+fn sandbox_jid(device_id: &str) -> String {
+    let digest = Sha256::digest(device_id.as_bytes());
+    let number = u64::from_be_bytes([
+        0, 0, 0, digest[0], digest[1], digest[2], digest[3], digest[4],
+    ]) % 100_000_000;
+    format!("1555{number:08}@s.whatsapp.net")
+}
+
+impl SandboxSession {
+    pub fn controls(&self) -> SandboxControls {
+        self.controls
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    pub fn set_controls(&self, controls: SandboxControls) {
+        *self
+            .controls
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = controls;
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Store) -> crate::store::StoreResult<T> + Send + 'static,
+    ) -> Result<T, SessionError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || work(store.as_ref()))
+            .await
+            .map_err(|_| SessionError::Failed("sandbox store task failed".into()))?
+            .map_err(|error| SessionError::Failed(format!("sandbox store: {error}")))
+    }
+}
+
+#[async_trait]
+impl Session for SandboxSession {
+    fn status(&self) -> DeviceStatus {
+        let connected = self.controls().connected;
+        DeviceStatus {
+            connected,
+            logged_in: true,
+            jid: Some(self.jid.clone()),
+            state: if connected {
+                "connected"
+            } else {
+                "disconnected"
+            }
+            .to_string(),
+            last_error: (!connected).then(|| "disconnected through /sandbox/state".to_string()),
+        }
+    }
+
+    async fn send(&self, message: OutgoingMessage) -> Result<SendReceipt, SessionError> {
+        let controls = self.controls();
+        if !controls.connected {
+            return Err(SessionError::NotConnected);
+        }
+        if let Some(reason) = controls.fail {
+            return Err(SessionError::Failed(reason));
+        }
+        if controls.ack_delay_ms > 0 {
+            // The "server" acknowledges late; a caller that gives up first drops this
+            // future here, and nothing is recorded, as with an unacknowledged send.
+            tokio::time::sleep(Duration::from_millis(controls.ack_delay_ms)).await;
+        }
+        let timestamp = Utc::now();
+        let record = SandboxRecord {
+            device_id: self.device.device_id.clone(),
+            message_id: message.message_id.clone(),
+            to: message.to,
+            route: message.route,
+            timestamp,
+            media_ids: referenced_media(&message.message),
+            nodes_json: nodes_json(&message.nodes).to_string(),
+            message: message.message,
+        };
+        self.blocking(move |store| store.sandbox_record(&record))
+            .await?;
+        Ok(SendReceipt {
+            message_id: message.message_id,
+            timestamp,
+        })
+    }
+
+    async fn upload_media(&self, upload: MediaUpload) -> Result<MediaReference, SessionError> {
+        if !self.controls().connected {
+            return Err(SessionError::NotConnected);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let sha256 = Sha256::digest(&upload.bytes).to_vec();
+        let reference = MediaReference {
+            url: format!("{MEDIA_PATH}{id}"),
+            direct_path: format!("{MEDIA_PATH}{id}"),
+            // The sandbox stores media unencrypted; the key fields are still filled so
+            // messages have the shape WhatsApp's would.
+            media_key: Sha256::digest(id.as_bytes()).to_vec(),
+            file_enc_sha256: sha256.clone(),
+            file_sha256: sha256,
+            file_length: upload.bytes.len() as u64,
+            media_key_timestamp: Utc::now().timestamp(),
+        };
+        let media = SandboxMedia {
+            id,
+            device_id: self.device.device_id.clone(),
+            kind: media_kind_name(upload.kind).to_string(),
+            mimetype: upload.mimetype,
+            bytes: upload.bytes,
+        };
+        self.blocking(move |store| store.sandbox_save_media(&media))
+            .await?;
+        Ok(reference)
+    }
+
+    async fn connect(&self) -> Result<(), SessionError> {
+        self.controls
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .connected = true;
+        Ok(())
+    }
+
+    async fn disconnect(&self) -> Result<(), SessionError> {
+        self.controls
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .connected = false;
+        Ok(())
+    }
+
+    async fn qr_code(&self, _wait: Duration) -> Result<QrCode, SessionError> {
+        Err(SessionError::Failed("already connected".into()))
+    }
+
+    async fn pair_code(&self, _phone: &str) -> Result<String, SessionError> {
+        Err(SessionError::Failed("already connected".into()))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn media_kind_name(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Image => "image",
+        MediaKind::Video => "video",
+        MediaKind::Document => "document",
+        MediaKind::Sticker => "sticker",
+    }
+}
+
+/// Ids of sandbox media a message refers to (its media URLs carry them).
+fn referenced_media(message: &[u8]) -> Vec<String> {
+    let marker = MEDIA_PATH.as_bytes();
+    let mut ids = Vec::new();
+    let mut rest = message;
+    while let Some(position) = rest
+        .windows(marker.len())
+        .position(|window| window == marker)
+    {
+        let after = &rest[position + marker.len()..];
+        let id: String = after
+            .iter()
+            .take(36)
+            .take_while(|byte| byte.is_ascii_hexdigit() || **byte == b'-')
+            .map(|&byte| byte as char)
+            .collect();
+        if id.len() == 36 && !ids.contains(&id) {
+            ids.push(id);
+        }
+        rest = after;
+    }
+    ids
+}
+
+/// Stanza nodes as the outbox shows them: `{"tag","attrs":{..},"content":[..]}`.
+pub fn nodes_json(nodes: &[Node]) -> serde_json::Value {
+    serde_json::Value::Array(nodes.iter().map(node_json).collect())
+}
+
+fn node_json(node: &Node) -> serde_json::Value {
+    let attrs: serde_json::Map<String, serde_json::Value> = node
+        .attrs
+        .iter()
+        .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
+        .collect();
+    let content = match &node.content {
+        Some(bytes) => serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
+        None => serde_json::Value::Array(node.children.iter().map(node_json).collect()),
+    };
+    serde_json::json!({ "tag": node.tag, "attrs": attrs, "content": content })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_references_are_found_in_message_bytes() {
+        let id = "0b7d5c1e-2f4a-4c3b-9d8e-7f6a5b4c3d2e";
+        let bytes = format!("\x0a\x20{MEDIA_PATH}{id}\x12\x05junk{MEDIA_PATH}{id}").into_bytes();
+        assert_eq!(referenced_media(&bytes), vec![id.to_string()]);
+        assert!(referenced_media(b"no media here").is_empty());
+    }
+
+    #[test]
+    fn nodes_render_as_tag_attrs_content() {
+        let json = nodes_json(&[Node::new("biz").attr("a", "1").child(Node::new("x"))]);
+        assert_eq!(
+            json,
+            serde_json::json!([{"tag":"biz","attrs":{"a":"1"},"content":[{"tag":"x","attrs":{},"content":[]}]}])
+        );
+    }
+
+    #[test]
+    fn sandbox_jids_are_phone_shaped_and_stable() {
+        let jid = sandbox_jid("device-1");
+        assert_eq!(jid, sandbox_jid("device-1"));
+        assert!(wuts_plugin_api::normalize_recipient(&jid).is_ok(), "{jid}");
+    }
+}

@@ -1,0 +1,24 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::TokenCache;
+use crate::config::Settings;
+use crate::fetch::Fetcher;
+use crate::jobs::JobQueue;
+use crate::plugins::PluginRegistry;
+use crate::session::SessionManager;
+use crate::store::Store;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub tokens: Arc<TokenCache>,
+    pub sessions: Arc<SessionManager>,
+    pub plugins: Arc<PluginRegistry>,
+    pub fetcher: Arc<Fetcher>,
+    /// The host's own multi-thread runtime: sessions, jobs and plugin calls run here,
+    /// not on actix's per-worker runtimes.
+    pub runtime: tokio::runtime::Handle,
+    pub jobs: JobQueue,
+}

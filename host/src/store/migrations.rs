@@ -1,0 +1,94 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up. Never edit a shipped entry: add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        token_lookup TEXT NOT NULL,
+        token_hash BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX users_by_token_lookup ON users(token_lookup);
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        user_id TEXT NOT NULL REFERENCES users(id),
+        name TEXT NOT NULL,
+        is_default INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX devices_by_user ON devices(user_id);
+    CREATE TABLE messages (
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        message_id TEXT NOT NULL,
+        chat_jid TEXT NOT NULL,
+        sender_jid TEXT,
+        from_me INTEGER NOT NULL,
+        route TEXT,
+        message BLOB NOT NULL,
+        timestamp TEXT NOT NULL,
+        PRIMARY KEY (device_id, message_id)
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        route TEXT NOT NULL,
+        body BLOB NOT NULL,
+        message_id TEXT NOT NULL,
+        chat_jid TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        result_json TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX jobs_by_status ON jobs(status);
+    CREATE TABLE sandbox_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        to_jid TEXT NOT NULL,
+        route TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        message BLOB NOT NULL,
+        nodes_json TEXT NOT NULL,
+        media_ids TEXT NOT NULL
+    );
+    CREATE INDEX sandbox_outbox_by_device ON sandbox_outbox(device_id, seq);
+    CREATE TABLE sandbox_media (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mimetype TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    ",
+];
+
+pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize =
+        connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", (index + 1) as i64)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! Persistent state: tenants, users and their hashed tokens, devices, the message log,
+//! jobs, and the sandbox's records. [`Store`] is the seam a server database can fill
+//! later; [`SqliteStore`] is the embedded default.
+//!
+//! Calls block: async callers go through `tokio::task::spawn_blocking`.
+
+mod migrations;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("could not create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Manager,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::User => "user",
+        }
+    }
+
+    pub fn parse(text: &str) -> Role {
+        match text {
+            "admin" => Role::Admin,
+            "manager" => Role::Manager,
+            _ => Role::User,
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub role: Role,
+}
+
+/// A user as listed (never with a token).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRecord {
+    pub user_id: String,
+    pub tenant: String,
+    pub name: String,
+    pub role: Role,
+    pub default_device_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A credential row found by its lookup prefix; the caller compares `token_hash` in
+/// constant time.
+#[derive(Debug, Clone)]
+pub struct TokenCandidate {
+    pub token_hash: Vec<u8>,
+    pub principal: Principal,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message in a device's log.
+#[derive(Debug, Clone)]
+pub struct LoggedMessage {
+    pub device_id: String,
+    pub message_id: String,
+    pub chat_jid: String,
+    pub sender_jid: Option<String>,
+    pub from_me: bool,
+    pub route: Option<String>,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: Vec<u8>,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Processing,
+    Sent,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Processing => "processing",
+            JobStatus::Sent => "sent",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> JobStatus {
+        match text {
+            "sent" => JobStatus::Sent,
+            "failed" => JobStatus::Failed,
+            _ => JobStatus::Processing,
+        }
+    }
+}
+
+/// A request persisted to run in the background.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub route: String,
+    pub body: Vec<u8>,
+    pub message_id: String,
+    pub chat_jid: String,
+    pub status: JobStatus,
+    pub error: Option<String>,
+    /// JSON object merged into the job's status (the plugin's response extras).
+    pub result_json: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub attempts: u32,
+}
+
+/// One message the sandbox device "sent".
+#[derive(Debug, Clone)]
+pub struct SandboxRecord {
+    pub device_id: String,
+    pub message_id: String,
+    pub to: String,
+    pub route: String,
+    pub timestamp: DateTime<Utc>,
+    pub message: Vec<u8>,
+    pub nodes_json: String,
+    pub media_ids: Vec<String>,
+}
+
+/// A file the sandbox device "uploaded".
+#[derive(Debug, Clone)]
+pub struct SandboxMedia {
+    pub id: String,
+    pub device_id: String,
+    pub kind: String,
+    pub mimetype: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the host persists.
+pub trait Store: Send + Sync + 'static {
+    /// Creates a user (and the tenant on first use) with a default device.
+    fn create_user(
+        &self,
+        tenant: &str,
+        name: &str,
+        role: Role,
+        token_lookup: &str,
+        token_hash: &[u8],
+    ) -> StoreResult<UserRecord>;
+    fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+    fn token_candidates(&self, token_lookup: &str) -> StoreResult<Vec<TokenCandidate>>;
+
+    fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord>;
+    /// Devices the principal may use: its own (all of the tenant's for an admin).
+    fn list_devices(&self, principal: &Principal) -> StoreResult<Vec<DeviceRecord>>;
+    /// A device the principal may use, or its default device when `device_id` is `None`.
+    fn find_device(
+        &self,
+        principal: &Principal,
+        device_id: Option<&str>,
+    ) -> StoreResult<Option<DeviceRecord>>;
+    fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>>;
+
+    fn log_message(&self, message: &LoggedMessage) -> StoreResult<()>;
+    fn find_message(&self, device_id: &str, message_id: &str)
+    -> StoreResult<Option<LoggedMessage>>;
+
+    fn create_job(&self, job: &JobRecord) -> StoreResult<()>;
+    fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>>;
+    fn unfinished_jobs(&self) -> StoreResult<Vec<JobRecord>>;
+    fn start_job_attempt(&self, job_id: &str) -> StoreResult<u32>;
+    fn finish_job(
+        &self,
+        job_id: &str,
+        status: JobStatus,
+        error: Option<&str>,
+        result_json: Option<&str>,
+    ) -> StoreResult<()>;
+    fn purge_jobs_before(&self, before: DateTime<Utc>) -> StoreResult<usize>;
+
+    fn sandbox_record(&self, record: &SandboxRecord) -> StoreResult<()>;
+    fn sandbox_outbox(&self, device_id: &str, limit: usize) -> StoreResult<Vec<SandboxRecord>>;
+    fn sandbox_save_media(&self, media: &SandboxMedia) -> StoreResult<()>;
+    /// Media by id, only when it belongs to one of `device_ids`.
+    fn sandbox_media(
+        &self,
+        media_id: &str,
+        device_ids: &[String],
+    ) -> StoreResult<Option<SandboxMedia>>;
+    fn sandbox_media_info(&self, media_ids: &[String]) -> StoreResult<Vec<SandboxMedia>>;
+}

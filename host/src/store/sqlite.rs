@@ -1,0 +1,586 @@
+//! The embedded SQLite store.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{
+    DeviceRecord, JobRecord, JobStatus, LoggedMessage, Principal, Role, SandboxMedia,
+    SandboxRecord, Store, StoreError, StoreResult, TokenCandidate, UserRecord, migrations,
+};
+
+/// One connection behind a mutex: SQLite serialises writers anyway, and the hot path
+/// (auth) is served from memory, so a pool would buy little.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its folder if needed) and migrates the database.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        if let Some(folder) = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+                path: folder.display().to_string(),
+                source,
+            })?;
+        }
+        let mut connection = Connection::open(path)?;
+        // WAL lets the CLI (`wuts users create`) write while a server runs.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::apply(&mut connection)?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        // A panic while holding the lock cannot leave SQLite half-written (statements
+        // are atomic), so a poisoned lock is safe to keep using.
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        work(&mut connection)
+    }
+}
+
+fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        id: row.get("id")?,
+        tenant_id: row.get("tenant_id")?,
+        user_id: row.get("user_id")?,
+        name: row.get("name")?,
+        is_default: row.get("is_default")?,
+        created_at: parse_time(&row.get::<_, String>("created_at")?),
+    })
+}
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    Ok(JobRecord {
+        id: row.get("id")?,
+        tenant_id: row.get("tenant_id")?,
+        user_id: row.get("user_id")?,
+        device_id: row.get("device_id")?,
+        route: row.get("route")?,
+        body: row.get("body")?,
+        message_id: row.get("message_id")?,
+        chat_jid: row.get("chat_jid")?,
+        status: JobStatus::parse(&row.get::<_, String>("status")?),
+        error: row.get("error")?,
+        result_json: row.get("result_json")?,
+        created_at: parse_time(&row.get::<_, String>("created_at")?),
+        finished_at: row
+            .get::<_, Option<String>>("finished_at")?
+            .as_deref()
+            .map(parse_time),
+        attempts: row.get("attempts")?,
+    })
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<LoggedMessage> {
+    Ok(LoggedMessage {
+        device_id: row.get("device_id")?,
+        message_id: row.get("message_id")?,
+        chat_jid: row.get("chat_jid")?,
+        sender_jid: row.get("sender_jid")?,
+        from_me: row.get("from_me")?,
+        route: row.get("route")?,
+        message: row.get("message")?,
+        timestamp: parse_time(&row.get::<_, String>("timestamp")?),
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, t.name AS tenant, u.name, u.role, u.created_at,
+    (SELECT d.id FROM devices d WHERE d.user_id = u.id AND d.is_default = 1) AS default_device_id";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        user_id: row.get("id")?,
+        tenant: row.get("tenant")?,
+        name: row.get("name")?,
+        role: Role::parse(&row.get::<_, String>("role")?),
+        default_device_id: row
+            .get::<_, Option<String>>("default_device_id")?
+            .unwrap_or_default(),
+        created_at: parse_time(&row.get::<_, String>("created_at")?),
+    })
+}
+
+impl Store for SqliteStore {
+    fn create_user(
+        &self,
+        tenant: &str,
+        name: &str,
+        role: Role,
+        token_lookup: &str,
+        token_hash: &[u8],
+    ) -> StoreResult<UserRecord> {
+        self.with(|connection| {
+            let now = timestamp(Utc::now());
+            let transaction = connection.transaction()?;
+            let tenant_id: String = match transaction
+                .query_row("SELECT id FROM tenants WHERE name = ?1", [tenant], |row| row.get(0))
+                .optional()?
+            {
+                Some(id) => id,
+                None => {
+                    let id = new_id();
+                    transaction.execute(
+                        "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                        params![id, tenant, now],
+                    )?;
+                    id
+                }
+            };
+            let user_id = new_id();
+            transaction.execute(
+                "INSERT INTO users (id, tenant_id, name, role, token_lookup, token_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![user_id, tenant_id, name, role.as_str(), token_lookup, token_hash, now],
+            )?;
+            transaction.execute(
+                "INSERT INTO devices (id, tenant_id, user_id, name, is_default, created_at)
+                 VALUES (?1, ?2, ?3, 'default', 1, ?4)",
+                params![new_id(), tenant_id, user_id, now],
+            )?;
+            let user = transaction.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ?1"),
+                [&user_id],
+                user_from_row,
+            )?;
+            transaction.commit()?;
+            Ok(user)
+        })
+    }
+
+    fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.with(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id ORDER BY t.name, u.created_at"
+            ))?;
+            let users = statement.query_map([], user_from_row)?.collect::<Result<_, _>>()?;
+            Ok(users)
+        })
+    }
+
+    fn token_candidates(&self, token_lookup: &str) -> StoreResult<Vec<TokenCandidate>> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT token_hash, tenant_id, id, role FROM users WHERE token_lookup = ?1",
+            )?;
+            let candidates = statement
+                .query_map([token_lookup], |row| {
+                    Ok(TokenCandidate {
+                        token_hash: row.get(0)?,
+                        principal: Principal {
+                            tenant_id: row.get(1)?,
+                            user_id: row.get(2)?,
+                            role: Role::parse(&row.get::<_, String>(3)?),
+                        },
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(candidates)
+        })
+    }
+
+    fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord> {
+        self.with(|connection| {
+            let device = DeviceRecord {
+                id: new_id(),
+                tenant_id: principal.tenant_id.clone(),
+                user_id: principal.user_id.clone(),
+                name: name.to_string(),
+                is_default: false,
+                created_at: Utc::now(),
+            };
+            connection.execute(
+                "INSERT INTO devices (id, tenant_id, user_id, name, is_default, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                params![
+                    device.id,
+                    device.tenant_id,
+                    device.user_id,
+                    device.name,
+                    timestamp(device.created_at)
+                ],
+            )?;
+            Ok(device)
+        })
+    }
+
+    fn list_devices(&self, principal: &Principal) -> StoreResult<Vec<DeviceRecord>> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT * FROM devices WHERE tenant_id = ?1 AND (user_id = ?2 OR ?3)
+                 ORDER BY is_default DESC, created_at",
+            )?;
+            let devices = statement
+                .query_map(
+                    params![
+                        principal.tenant_id,
+                        principal.user_id,
+                        principal.role == Role::Admin
+                    ],
+                    device_from_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(devices)
+        })
+    }
+
+    fn find_device(
+        &self,
+        principal: &Principal,
+        device_id: Option<&str>,
+    ) -> StoreResult<Option<DeviceRecord>> {
+        self.with(|connection| {
+            let found = match device_id {
+                Some(id) => connection
+                    .prepare_cached(
+                        "SELECT * FROM devices WHERE id = ?1 AND tenant_id = ?2 AND (user_id = ?3 OR ?4)",
+                    )?
+                    .query_row(
+                        params![id, principal.tenant_id, principal.user_id, principal.role == Role::Admin],
+                        device_from_row,
+                    )
+                    .optional()?,
+                None => connection
+                    .prepare_cached("SELECT * FROM devices WHERE user_id = ?1 AND is_default = 1")?
+                    .query_row([&principal.user_id], device_from_row)
+                    .optional()?,
+            };
+            Ok(found)
+        })
+    }
+
+    fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>> {
+        self.with(|connection| {
+            let mut statement = connection.prepare("SELECT * FROM devices ORDER BY created_at")?;
+            let devices = statement
+                .query_map([], device_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(devices)
+        })
+    }
+
+    fn log_message(&self, message: &LoggedMessage) -> StoreResult<()> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO messages
+                     (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    message.device_id,
+                    message.message_id,
+                    message.chat_jid,
+                    message.sender_jid,
+                    message.from_me,
+                    message.route,
+                    message.message,
+                    timestamp(message.timestamp)
+                ])?;
+            Ok(())
+        })
+    }
+
+    fn find_message(
+        &self,
+        device_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<LoggedMessage>> {
+        self.with(|connection| {
+            Ok(connection
+                .prepare_cached("SELECT * FROM messages WHERE device_id = ?1 AND message_id = ?2")?
+                .query_row([device_id, message_id], message_from_row)
+                .optional()?)
+        })
+    }
+
+    fn create_job(&self, job: &JobRecord) -> StoreResult<()> {
+        self.with(|connection| {
+            connection.execute(
+                "INSERT INTO jobs (id, tenant_id, user_id, device_id, route, body, message_id, chat_jid,
+                                   status, error, result_json, attempts, created_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    job.id,
+                    job.tenant_id,
+                    job.user_id,
+                    job.device_id,
+                    job.route,
+                    job.body,
+                    job.message_id,
+                    job.chat_jid,
+                    job.status.as_str(),
+                    job.error,
+                    job.result_json,
+                    job.attempts,
+                    timestamp(job.created_at),
+                    job.finished_at.map(timestamp)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>> {
+        self.with(|connection| {
+            Ok(connection
+                .prepare_cached("SELECT * FROM jobs WHERE id = ?1 AND tenant_id = ?2")?
+                .query_row([job_id, tenant_id], job_from_row)
+                .optional()?)
+        })
+    }
+
+    fn unfinished_jobs(&self) -> StoreResult<Vec<JobRecord>> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare("SELECT * FROM jobs WHERE status = 'processing' ORDER BY created_at")?;
+            let jobs = statement
+                .query_map([], job_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(jobs)
+        })
+    }
+
+    fn start_job_attempt(&self, job_id: &str) -> StoreResult<u32> {
+        self.with(|connection| {
+            Ok(connection.query_row(
+                "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
+                [job_id],
+                |row| row.get(0),
+            )?)
+        })
+    }
+
+    fn finish_job(
+        &self,
+        job_id: &str,
+        status: JobStatus,
+        error: Option<&str>,
+        result_json: Option<&str>,
+    ) -> StoreResult<()> {
+        self.with(|connection| {
+            connection.execute(
+                "UPDATE jobs SET status = ?2, error = ?3, result_json = ?4, finished_at = ?5 WHERE id = ?1",
+                params![job_id, status.as_str(), error, result_json, timestamp(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn purge_jobs_before(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        self.with(|connection| {
+            Ok(connection.execute(
+                "DELETE FROM jobs WHERE status != 'processing' AND finished_at < ?1",
+                [timestamp(before)],
+            )?)
+        })
+    }
+
+    fn sandbox_record(&self, record: &SandboxRecord) -> StoreResult<()> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO sandbox_outbox (device_id, message_id, to_jid, route, timestamp, message, nodes_json, media_ids)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    record.device_id,
+                    record.message_id,
+                    record.to,
+                    record.route,
+                    timestamp(record.timestamp),
+                    record.message,
+                    record.nodes_json,
+                    record.media_ids.join(",")
+                ])?;
+            Ok(())
+        })
+    }
+
+    fn sandbox_outbox(&self, device_id: &str, limit: usize) -> StoreResult<Vec<SandboxRecord>> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT * FROM sandbox_outbox WHERE device_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let records = statement
+                .query_map(params![device_id, limit as i64], |row| {
+                    let media_ids: String = row.get("media_ids")?;
+                    Ok(SandboxRecord {
+                        device_id: row.get("device_id")?,
+                        message_id: row.get("message_id")?,
+                        to: row.get("to_jid")?,
+                        route: row.get("route")?,
+                        timestamp: parse_time(&row.get::<_, String>("timestamp")?),
+                        message: row.get("message")?,
+                        nodes_json: row.get("nodes_json")?,
+                        media_ids: media_ids
+                            .split(',')
+                            .filter(|id| !id.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(records)
+        })
+    }
+
+    fn sandbox_save_media(&self, media: &SandboxMedia) -> StoreResult<()> {
+        self.with(|connection| {
+            connection.execute(
+                "INSERT INTO sandbox_media (id, device_id, kind, mimetype, bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    media.id,
+                    media.device_id,
+                    media.kind,
+                    media.mimetype,
+                    media.bytes,
+                    timestamp(Utc::now())
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sandbox_media(
+        &self,
+        media_id: &str,
+        device_ids: &[String],
+    ) -> StoreResult<Option<SandboxMedia>> {
+        let found = self
+            .sandbox_media_info(&[media_id.to_string()])?
+            .into_iter()
+            .next();
+        Ok(found.filter(|media| device_ids.contains(&media.device_id)))
+    }
+
+    fn sandbox_media_info(&self, media_ids: &[String]) -> StoreResult<Vec<SandboxMedia>> {
+        self.with(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT * FROM sandbox_media WHERE id = ?1")?;
+            let mut found = Vec::new();
+            for id in media_ids {
+                let media = statement
+                    .query_row([id], |row| {
+                        Ok(SandboxMedia {
+                            id: row.get("id")?,
+                            device_id: row.get("device_id")?,
+                            kind: row.get("kind")?,
+                            mimetype: row.get("mimetype")?,
+                            bytes: row.get("bytes")?,
+                        })
+                    })
+                    .optional()?;
+                found.extend(media);
+            }
+            Ok(found)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> SqliteStore {
+        let dir = std::env::temp_dir().join(format!("wuts-store-{}", uuid::Uuid::new_v4()));
+        SqliteStore::open(&dir.join("nested/wuts.db")).unwrap()
+    }
+
+    #[test]
+    fn users_get_a_default_device_and_tenants_are_shared_by_name() {
+        let store = store();
+        let alice = store
+            .create_user("acme", "alice", Role::User, "aa", b"hash-a")
+            .unwrap();
+        let bob = store
+            .create_user("acme", "bob", Role::Admin, "bb", b"hash-b")
+            .unwrap();
+        assert!(!alice.default_device_id.is_empty());
+        assert_eq!(store.list_users().unwrap().len(), 2);
+        let candidates = store.token_candidates("aa").unwrap();
+        assert_eq!(candidates.len(), 1);
+        assert_eq!(candidates[0].token_hash, b"hash-a");
+        let alice_principal = candidates[0].principal.clone();
+        let bob_principal = store.token_candidates("bb").unwrap()[0].principal.clone();
+        assert_eq!(alice_principal.tenant_id, bob_principal.tenant_id);
+        // Alice cannot pick Bob's device; Bob, an admin, can pick Alice's.
+        assert!(
+            store
+                .find_device(&alice_principal, Some(&bob.default_device_id))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .find_device(&bob_principal, Some(&alice.default_device_id))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn another_tenant_never_finds_a_device_or_job() {
+        let store = store();
+        let alice = store
+            .create_user("acme", "alice", Role::Admin, "aa", b"a")
+            .unwrap();
+        store
+            .create_user("globex", "eve", Role::Admin, "ee", b"e")
+            .unwrap();
+        let eve = store.token_candidates("ee").unwrap()[0].principal.clone();
+        assert!(
+            store
+                .find_device(&eve, Some(&alice.default_device_id))
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.find_job(&eve.tenant_id, "job_x").unwrap().is_none());
+    }
+
+    #[test]
+    fn migrations_are_idempotent() {
+        let dir = std::env::temp_dir().join(format!("wuts-store-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("wuts.db");
+        SqliteStore::open(&path)
+            .unwrap()
+            .create_user("t", "u", Role::User, "x", b"y")
+            .unwrap();
+        assert_eq!(
+            SqliteStore::open(&path)
+                .unwrap()
+                .list_users()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

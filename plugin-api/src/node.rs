@@ -1,0 +1,173 @@
+//! Stanza nodes: the extra XML-like children a message needs on its `<message>` stanza.
+//!
+//! Plugins build [`Node`] trees; across the ABI a tree travels as a flat list in
+//! pre-order where every node names its parent's index (a recursive FFI type would be
+//! harder to layout-check and to evolve).
+
+use abi_stable::{
+    StableAbi,
+    std_types::{ROption, RString, RVec, Tuple2},
+};
+
+/// One stanza node: a tag, attributes, and either child nodes or raw content bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    pub tag: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<Node>,
+    /// Raw content; a node has either children or content, never both.
+    pub content: Option<Vec<u8>>,
+}
+
+impl Node {
+    pub fn new(tag: impl Into<String>) -> Self {
+        Node {
+            tag: tag.into(),
+            ..Node::default()
+        }
+    }
+
+    pub fn attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attrs.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn child(mut self, child: Node) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    pub fn content(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.content = Some(bytes.into());
+        self
+    }
+
+    /// The value of attribute `name`, if set.
+    pub fn get_attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Flattens a forest of nodes into the FFI form (pre-order, parent indices).
+    pub fn flatten(roots: &[Node]) -> RVec<FlatNode> {
+        let mut out = RVec::new();
+        for root in roots {
+            push_flat(root, NO_PARENT, &mut out);
+        }
+        out
+    }
+
+    /// Rebuilds the forest from its FFI form. Entries whose parent index is not an
+    /// earlier entry are dropped rather than trusted.
+    pub fn unflatten(flat: &[FlatNode]) -> Vec<Node> {
+        // Build bottom-up: children lists by index, then assemble from the end.
+        let mut children_of: Vec<Vec<usize>> = vec![Vec::new(); flat.len()];
+        let mut roots = Vec::new();
+        for (index, node) in flat.iter().enumerate() {
+            let parent = node.parent as usize;
+            if node.parent == NO_PARENT {
+                roots.push(index);
+            } else if parent < index {
+                children_of[parent].push(index);
+            }
+        }
+        let mut built: Vec<Option<Node>> = flat
+            .iter()
+            .map(|flat_node| {
+                Some(Node {
+                    tag: flat_node.tag.to_string(),
+                    attrs: flat_node
+                        .attrs
+                        .iter()
+                        .map(|pair| (pair.0.to_string(), pair.1.to_string()))
+                        .collect(),
+                    children: Vec::new(),
+                    content: flat_node
+                        .content
+                        .as_ref()
+                        .map(|bytes| bytes.to_vec())
+                        .into(),
+                })
+            })
+            .collect();
+        // Children always come after their parent, so filling from the back completes
+        // every child before its parent takes it.
+        for index in (0..flat.len()).rev() {
+            let children: Vec<Node> = children_of[index]
+                .iter()
+                .filter_map(|&child| built[child].take())
+                .collect();
+            if let Some(node) = built[index].as_mut() {
+                node.children = children;
+            }
+        }
+        roots
+            .into_iter()
+            .filter_map(|index| built[index].take())
+            .collect()
+    }
+}
+
+fn push_flat(node: &Node, parent: u32, out: &mut RVec<FlatNode>) {
+    let index = out.len() as u32;
+    out.push(FlatNode {
+        parent,
+        tag: node.tag.as_str().into(),
+        attrs: node
+            .attrs
+            .iter()
+            .map(|(key, value)| Tuple2(RString::from(key.as_str()), RString::from(value.as_str())))
+            .collect(),
+        content: match &node.content {
+            Some(bytes) => ROption::RSome(bytes.as_slice().into()),
+            None => ROption::RNone,
+        },
+    });
+    for child in &node.children {
+        push_flat(child, index, out);
+    }
+}
+
+/// `parent` of a top-level node.
+pub const NO_PARENT: u32 = u32::MAX;
+
+/// A node in its flat FFI form.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FlatNode {
+    /// Index of the parent in the same list, or [`NO_PARENT`].
+    pub parent: u32,
+    pub tag: RString,
+    pub attrs: RVec<Tuple2<RString, RString>>,
+    pub content: ROption<RVec<u8>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_survives_the_flat_form() {
+        let tree = vec![
+            Node::new("bot").attr("biz_bot", "1"),
+            Node::new("biz")
+                .attr("actual_actors", "2")
+                .child(Node::new("interactive").child(Node::new("native_flow").attr("v", "9")))
+                .child(Node::new("quality_control").child(Node::new("decision_source"))),
+            Node::new("raw").content(vec![1, 2, 3]),
+        ];
+        let flat = Node::flatten(&tree);
+        assert_eq!(flat.len(), 7);
+        assert_eq!(Node::unflatten(&flat), tree);
+    }
+
+    #[test]
+    fn a_forward_parent_index_is_dropped() {
+        let mut flat = Node::flatten(&[Node::new("a"), Node::new("b")]);
+        flat[0].parent = 1;
+        let rebuilt = Node::unflatten(&flat);
+        assert_eq!(rebuilt, vec![Node::new("b")]);
+    }
+}

@@ -1,0 +1,624 @@
+//! The plugin SDK: plain Rust types and the [`Plugin`] trait.
+//!
+//! A plugin implements [`Plugin`] and calls [`export_plugin!`](crate::export_plugin)
+//! once; it never names an `abi_stable` type. The conversions to the FFI forms in
+//! [`crate::abi`] live here.
+
+use abi_stable::std_types::{RResult, RStr, RString, RVec};
+use serde::de::DeserializeOwned;
+
+use crate::abi::{
+    FetchedAbi, FieldErrorAbi, HostServicesBox, ManifestAbi, MediaReferenceAbi, OutgoingAbi,
+    PlanAbi, PluginErrorAbi, RequestContextAbi, RouteAbi, SentMessageAbi,
+};
+use crate::node::Node;
+
+pub use crate::abi::EnvelopeAbi as Envelope;
+pub use crate::abi::MediaKindAbi as MediaKind;
+
+/// Whether the host should encode inline or answer 202 and run the request as a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    Inline,
+    /// Persist the request, answer 202, encode and send in the background.
+    Job {
+        chat_jid: String,
+    },
+}
+
+impl From<Plan> for PlanAbi {
+    fn from(plan: Plan) -> Self {
+        match plan {
+            Plan::Inline => PlanAbi {
+                run_as_job: false,
+                chat_jid: RString::new(),
+            },
+            Plan::Job { chat_jid } => PlanAbi {
+                run_as_job: true,
+                chat_jid: chat_jid.into(),
+            },
+        }
+    }
+}
+
+/// One HTTP route a plugin serves.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    /// A short operation name, e.g. `sendButtons`.
+    pub operation: String,
+    pub summary: String,
+    /// JSON Schema of the request body.
+    pub request_schema: serde_json::Value,
+    pub success_message: String,
+    pub failure_prefix: String,
+    pub envelope: Envelope,
+    pub max_body_bytes: u64,
+}
+
+/// A plugin's name, version and routes.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub routes: Vec<Route>,
+}
+
+/// Facts about the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    /// The id the message will be sent under.
+    pub message_id: String,
+    pub own_jid: Option<String>,
+    pub is_job: bool,
+}
+
+/// A request as a plugin sees it.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub route: &'a str,
+    pub body: &'a [u8],
+    pub context: RequestContext,
+}
+
+impl Request<'_> {
+    /// Parses the body as JSON into `T`; malformed JSON or a wrong type is a 400 that
+    /// says where.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(PluginError::bad_request(
+                "VALIDATION_ERROR",
+                "request body is empty: a JSON object is required",
+            ));
+        }
+        serde_json::from_slice(self.body).map_err(|error| {
+            let kind = match error.classify() {
+                serde_json::error::Category::Data => "invalid request body",
+                _ => "malformed JSON",
+            };
+            PluginError::bad_request("VALIDATION_ERROR", format!("{kind}: {error}"))
+        })
+    }
+}
+
+/// A message ready to send.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    /// The recipient JID.
+    pub to: String,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: Vec<u8>,
+    /// Extra stanza nodes the message needs.
+    pub nodes: Vec<Node>,
+    /// A JSON object the host merges into the success response.
+    pub response_extra: Option<serde_json::Value>,
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+    pub value: serde_json::Value,
+}
+
+/// An error that becomes the HTTP error response.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct PluginError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub validation: Vec<ValidationError>,
+}
+
+impl PluginError {
+    pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        PluginError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            validation: Vec::new(),
+        }
+    }
+
+    /// A 400 with a stable code.
+    pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+
+    /// A 400 `VALIDATION_ERROR` naming one field; the text reads `field: message`.
+    pub fn invalid_field(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        value: serde_json::Value,
+    ) -> Self {
+        let field = field.into();
+        let message = message.into();
+        PluginError {
+            status: 400,
+            code: "VALIDATION_ERROR".into(),
+            message: format!("{field}: {message}"),
+            validation: vec![ValidationError {
+                field,
+                message,
+                value,
+            }],
+        }
+    }
+
+    /// A 500 for a fault inside the plugin.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "INTERNAL_ERROR", message)
+    }
+}
+
+/// A fetched URL's body.
+#[derive(Debug, Clone)]
+pub struct FetchedUrl {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// An uploaded file's reference: the fields a media message carries.
+#[derive(Debug, Clone)]
+pub struct MediaReference {
+    pub url: String,
+    pub direct_path: String,
+    pub media_key: Vec<u8>,
+    pub file_sha256: Vec<u8>,
+    pub file_enc_sha256: Vec<u8>,
+    pub file_length: u64,
+    pub media_key_timestamp: i64,
+}
+
+/// A message from the device's log.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub message_id: String,
+    pub chat_jid: String,
+    pub sender_jid: Option<String>,
+    pub from_me: bool,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: Vec<u8>,
+}
+
+/// The host's services during one request. Calls block.
+pub struct Host<'a> {
+    services: &'a HostServicesBox,
+}
+
+impl<'a> Host<'a> {
+    #[doc(hidden)]
+    pub fn from_abi(services: &'a HostServicesBox) -> Self {
+        Host { services }
+    }
+
+    /// Fetches a URL under the host's network policy.
+    pub fn fetch(&self, url: &str, max_bytes: u64) -> Result<FetchedUrl, PluginError> {
+        match self.services.fetch(RStr::from(url), max_bytes) {
+            RResult::ROk(fetched) => Ok(FetchedUrl {
+                bytes: fetched.bytes.into_vec(),
+                content_type: fetched.content_type.map(RString::into_string).into_option(),
+                elapsed_ms: fetched.elapsed_ms,
+            }),
+            RResult::RErr(error) => Err(error.into()),
+        }
+    }
+
+    /// Uploads media through the device's session.
+    pub fn upload_media(
+        &self,
+        bytes: &[u8],
+        kind: MediaKind,
+        mimetype: &str,
+    ) -> Result<MediaReference, PluginError> {
+        match self
+            .services
+            .upload_media(bytes.into(), kind, RStr::from(mimetype))
+        {
+            RResult::ROk(media) => Ok(MediaReference {
+                url: media.url.into_string(),
+                direct_path: media.direct_path.into_string(),
+                media_key: media.media_key.into_vec(),
+                file_sha256: media.file_sha256.into_vec(),
+                file_enc_sha256: media.file_enc_sha256.into_vec(),
+                file_length: media.file_length,
+                media_key_timestamp: media.media_key_timestamp,
+            }),
+            RResult::RErr(error) => Err(error.into()),
+        }
+    }
+
+    /// Looks a message up in the device's log by id.
+    pub fn find_message(&self, message_id: &str) -> Option<SentMessage> {
+        self.services
+            .find_message(RStr::from(message_id))
+            .into_option()
+            .map(|found| SentMessage {
+                message_id: found.message_id.into_string(),
+                chat_jid: found.chat_jid.into_string(),
+                sender_jid: found.sender_jid.map(RString::into_string).into_option(),
+                from_me: found.from_me,
+                message: found.message.into_vec(),
+            })
+    }
+}
+
+/// A message type. Implement it, then call [`export_plugin!`](crate::export_plugin).
+///
+/// `encode` and `plan` run on the host's blocking pool, possibly on several threads at
+/// once; they may block (fetching, transcoding) but must not assume a tokio runtime.
+/// A panic in any of them becomes a 500 error response, never a dead host.
+pub trait Plugin: Sized + Send + Sync + 'static {
+    /// Name, version and routes. Called before `init`.
+    fn info() -> PluginInfo;
+
+    /// Builds the plugin from its `[plugin.NAME]` configuration table (`{}` when absent).
+    fn init(config: serde_json::Value) -> Result<Self, PluginError>;
+
+    /// Whether the host should encode inline or answer 202 and run a job. Validate here
+    /// what can be validated cheaply, so bad input is a 400 before any 202.
+    fn plan(&self, _request: &Request<'_>, _host: &Host<'_>) -> Result<Plan, PluginError> {
+        Ok(Plan::Inline)
+    }
+
+    /// Turns a request into a message.
+    fn encode(&self, request: &Request<'_>, host: &Host<'_>) -> Result<Outgoing, PluginError>;
+}
+
+// ---- conversions between the SDK types and their FFI forms ----
+
+impl From<PluginErrorAbi> for PluginError {
+    fn from(error: PluginErrorAbi) -> Self {
+        PluginError {
+            status: error.status,
+            code: error.code.into_string(),
+            message: error.message.into_string(),
+            validation: error
+                .validation
+                .into_iter()
+                .map(|field| ValidationError {
+                    field: field.field.into_string(),
+                    message: field.message.into_string(),
+                    value: serde_json::from_str(&field.value_json)
+                        .unwrap_or(serde_json::Value::Null),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<PluginError> for PluginErrorAbi {
+    fn from(error: PluginError) -> Self {
+        PluginErrorAbi {
+            status: error.status,
+            code: error.code.into(),
+            message: error.message.into(),
+            validation: error
+                .validation
+                .into_iter()
+                .map(|field| FieldErrorAbi {
+                    field: field.field.into(),
+                    message: field.message.into(),
+                    value_json: field.value.to_string().into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Route> for RouteAbi {
+    fn from(route: Route) -> Self {
+        RouteAbi {
+            method: route.method.into(),
+            path: route.path.into(),
+            operation: route.operation.into(),
+            summary: route.summary.into(),
+            request_schema: route.request_schema.to_string().into(),
+            success_message: route.success_message.into(),
+            failure_prefix: route.failure_prefix.into(),
+            envelope: route.envelope,
+            max_body_bytes: route.max_body_bytes,
+        }
+    }
+}
+
+impl From<PluginInfo> for ManifestAbi {
+    fn from(info: PluginInfo) -> Self {
+        ManifestAbi {
+            name: info.name.into(),
+            version: info.version.into(),
+            routes: info.routes.into_iter().map(RouteAbi::from).collect(),
+        }
+    }
+}
+
+impl From<&RequestContextAbi> for RequestContext {
+    fn from(context: &RequestContextAbi) -> Self {
+        RequestContext {
+            request_id: context.request_id.to_string(),
+            tenant_id: context.tenant_id.to_string(),
+            user_id: context.user_id.to_string(),
+            device_id: context.device_id.to_string(),
+            message_id: context.message_id.to_string(),
+            own_jid: context
+                .own_jid
+                .as_ref()
+                .map(|jid| jid.to_string())
+                .into_option(),
+            is_job: context.is_job,
+        }
+    }
+}
+
+impl From<Outgoing> for OutgoingAbi {
+    fn from(outgoing: Outgoing) -> Self {
+        OutgoingAbi {
+            to: outgoing.to.into(),
+            message: outgoing.message.into(),
+            nodes: Node::flatten(&outgoing.nodes),
+            response_extra_json: outgoing
+                .response_extra
+                .map(|extra| extra.to_string())
+                .unwrap_or_default()
+                .into(),
+        }
+    }
+}
+
+impl From<MediaReference> for MediaReferenceAbi {
+    fn from(media: MediaReference) -> Self {
+        MediaReferenceAbi {
+            url: media.url.into(),
+            direct_path: media.direct_path.into(),
+            media_key: media.media_key.into(),
+            file_sha256: media.file_sha256.into(),
+            file_enc_sha256: media.file_enc_sha256.into(),
+            file_length: media.file_length,
+            media_key_timestamp: media.media_key_timestamp,
+        }
+    }
+}
+
+impl From<FetchedUrl> for FetchedAbi {
+    fn from(fetched: FetchedUrl) -> Self {
+        FetchedAbi {
+            bytes: fetched.bytes.into(),
+            content_type: fetched.content_type.map(RString::from).into(),
+            elapsed_ms: fetched.elapsed_ms,
+        }
+    }
+}
+
+impl From<SentMessage> for SentMessageAbi {
+    fn from(message: SentMessage) -> Self {
+        SentMessageAbi {
+            message_id: message.message_id.into(),
+            chat_jid: message.chat_jid.into(),
+            sender_jid: message.sender_jid.map(RString::from).into(),
+            from_me: message.from_me,
+            message: RVec::from(message.message),
+        }
+    }
+}
+
+/// The generic `extern "C"` entry points [`export_plugin!`](crate::export_plugin) wires
+/// into the root module. Every one catches panics.
+pub mod exported {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::OnceLock;
+
+    use abi_stable::prefix_type::PrefixTypeTrait;
+    use abi_stable::std_types::{RResult, RSlice, RStr};
+
+    use super::{Host, Plugin, PluginError, Request, RequestContext};
+    use crate::abi::{
+        HostServicesBox, InitArgs, ManifestAbi, OutgoingAbi, PlanAbi, PluginErrorAbi, PluginModule,
+        PluginModuleRef, RequestContextAbi,
+    };
+
+    /// Gives the generic entry points the plugin's one instance. Implemented by the macro.
+    pub trait Instance: Plugin {
+        fn slot() -> &'static OnceLock<Self>;
+    }
+
+    /// Builds the root module for plugin type `P`.
+    pub fn root_module<P: Instance>() -> PluginModuleRef {
+        PluginModule {
+            manifest: manifest::<P>,
+            init: init::<P>,
+            plan: plan::<P>,
+            encode: encode::<P>,
+        }
+        .leak_into_prefix()
+    }
+
+    fn guarded<T>(body: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginErrorAbi> {
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(Ok(value)) => RResult::ROk(value),
+            Ok(Err(error)) => RResult::RErr(error.into()),
+            Err(payload) => {
+                let reason = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                tracing::error!(target: "plugin", "plugin panicked: {reason}");
+                RResult::RErr(PluginError::new(500, "PLUGIN_PANIC", "internal plugin error").into())
+            }
+        }
+    }
+
+    fn instance<P: Instance>() -> Result<&'static P, PluginError> {
+        P::slot()
+            .get()
+            .ok_or_else(|| PluginError::internal("plugin used before init"))
+    }
+
+    extern "C" fn manifest<P: Instance>() -> RResult<ManifestAbi, PluginErrorAbi> {
+        guarded(|| Ok(P::info().into()))
+    }
+
+    extern "C" fn init<P: Instance>(args: InitArgs) -> RResult<(), PluginErrorAbi> {
+        guarded(move || {
+            crate::log_bridge::install(args.log_sink, args.max_level);
+            let config = serde_json::from_str(&args.config_json).map_err(|error| {
+                PluginError::internal(format!("plugin configuration is not valid JSON: {error}"))
+            })?;
+            let plugin = P::init(config)?;
+            // A second init keeps the first instance; the host inits each library once.
+            let _ = P::slot().set(plugin);
+            Ok(())
+        })
+    }
+
+    extern "C" fn plan<P: Instance>(
+        route: RStr<'_>,
+        body: RSlice<'_, u8>,
+        context: &RequestContextAbi,
+        host: &HostServicesBox,
+    ) -> RResult<PlanAbi, PluginErrorAbi> {
+        guarded(|| {
+            let request = Request {
+                route: route.as_str(),
+                body: body.as_slice(),
+                context: RequestContext::from(context),
+            };
+            instance::<P>()?
+                .plan(&request, &Host::from_abi(host))
+                .map(PlanAbi::from)
+        })
+    }
+
+    extern "C" fn encode<P: Instance>(
+        route: RStr<'_>,
+        body: RSlice<'_, u8>,
+        context: &RequestContextAbi,
+        host: &HostServicesBox,
+    ) -> RResult<OutgoingAbi, PluginErrorAbi> {
+        guarded(|| {
+            let request = Request {
+                route: route.as_str(),
+                body: body.as_slice(),
+                context: RequestContext::from(context),
+            };
+            instance::<P>()?
+                .encode(&request, &Host::from_abi(host))
+                .map(OutgoingAbi::from)
+        })
+    }
+}
+
+/// Exports a [`Plugin`] implementation as this library's root module.
+///
+/// ```ignore
+/// struct Hello;
+/// impl wuts_plugin_api::Plugin for Hello { /* ... */ }
+/// wuts_plugin_api::export_plugin!(Hello);
+/// ```
+///
+/// The plugin crate must list `abi_stable` among its dependencies (the export
+/// attribute's expansion names it), but writes no `abi_stable` code itself.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        impl $crate::__private::exported::Instance for $plugin {
+            fn slot() -> &'static ::std::sync::OnceLock<Self> {
+                static SLOT: ::std::sync::OnceLock<$plugin> = ::std::sync::OnceLock::new();
+                &SLOT
+            }
+        }
+
+        /// The library's root module, found by the host when it loads this library.
+        #[$crate::__private::abi_stable::export_root_module]
+        pub fn wuts_plugin_root_module() -> $crate::abi::PluginModuleRef {
+            $crate::__private::exported::root_module::<$plugin>()
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_survives_the_ffi_form() {
+        let error =
+            PluginError::invalid_field("buttons", "4 given, 1 to 3 allowed", serde_json::json!(4));
+        let back: PluginError = PluginErrorAbi::from(error.clone()).into();
+        assert_eq!(back, error);
+        assert_eq!(back.message, "buttons: 4 given, 1 to 3 allowed");
+    }
+
+    #[test]
+    fn request_json_reports_malformed_and_wrongly_typed_bodies() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Body {
+            #[allow(dead_code)]
+            to: String,
+        }
+        let context = RequestContext {
+            request_id: String::new(),
+            tenant_id: String::new(),
+            user_id: String::new(),
+            device_id: String::new(),
+            message_id: String::new(),
+            own_jid: None,
+            is_job: false,
+        };
+        let request = |body: &'static [u8]| Request {
+            route: "/x",
+            body,
+            context: context.clone(),
+        };
+        assert!(
+            request(b"{")
+                .json::<Body>()
+                .unwrap_err()
+                .message
+                .starts_with("malformed JSON")
+        );
+        assert!(
+            request(br#"{"to":5}"#)
+                .json::<Body>()
+                .unwrap_err()
+                .message
+                .starts_with("invalid request body")
+        );
+        assert!(
+            request(b"  ")
+                .json::<Body>()
+                .unwrap_err()
+                .message
+                .contains("empty")
+        );
+        assert!(request(br#"{"to":"x"}"#).json::<Body>().is_ok());
+    }
+}
