@@ -1,0 +1,593 @@
+//! Runs one GStreamer pipeline: input bytes -> decoded mono PCM -> Opus in Ogg, with sample count and waveform.
+//!
+//! ```text
+//! appsrc (random access over one in-memory buffer)
+//!  ! decodebin (video/image decoders are never plugged: their pads are exposed and left unlinked)
+//!  ! audioconvert ! audioresample ! capsfilter (S16LE, mono, profile rate)
+//!      [probe: counts samples, feeds the waveform, trims codec padding, stops at the length cap]
+//!  ! opusenc ! oggmux ! appsink (sync=false, collects the bytes)
+//! ```
+//!
+//! Every run has a deadline, and the pipeline is set to Null on every way out (drop guard),
+//! so no streaming thread outlives the call.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use super::error::AudioError;
+use super::profile::Profile;
+use super::waveform::WaveformAccumulator;
+
+/// Application messages our callbacks post on the bus to stop the run loop.
+const MSG_NO_AUDIO: &str = "wuts-audio-no-stream";
+const MSG_TOO_LONG: &str = "wuts-audio-too-long";
+const MSG_LINK_FAILED: &str = "wuts-audio-link-failed";
+
+/// Names of the elements after the decoder; errors there are ours, not the input's.
+const ENCODER_SIDE: [&str; 3] = ["wuts-opusenc", "wuts-oggmux", "wuts-appsink"];
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Stop with TooLong once more samples than this (at the profile rate) were decoded.
+    pub max_samples: u64,
+    pub max_seconds: u64,
+    pub deadline: Instant,
+}
+
+/// Which decoded samples (at the profile rate) are real audio; the rest is codec padding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SampleWindow {
+    /// Leading samples to drop.
+    pub skip: u64,
+    /// Samples to keep after those (None: all).
+    pub keep: Option<u64>,
+}
+
+/// What a successful run produced.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub ogg: Vec<u8>,
+    /// Decoded samples at the profile rate (exact duration, independent of container metadata).
+    pub samples: u64,
+    pub waveform: Vec<u8>,
+    /// Whether the input had a video (or image) stream, which was not decoded.
+    pub has_video: bool,
+    /// Duration the demuxer/parser declared for the audio stream, if it knew one.
+    pub declared: Option<gst::ClockTime>,
+}
+
+/// Sets the pipeline to Null when dropped, whichever way `run` returns.
+struct NullOnDrop(gst::Pipeline);
+
+impl Drop for NullOnDrop {
+    fn drop(&mut self) {
+        // Nothing useful can be done if teardown fails; the pipeline is dropped either way.
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+/// State shared with the streaming threads.
+#[derive(Default)]
+struct Shared {
+    audio_linked: AtomicBool,
+    has_video: AtomicBool,
+    counter: Mutex<Option<Counter>>,
+    output: Mutex<Vec<u8>>,
+}
+
+/// Sample bookkeeping of the probe.
+struct Counter {
+    /// Kept samples: their count is the duration, their amplitude the waveform.
+    kept: WaveformAccumulator,
+    /// Samples seen, kept or not.
+    position: u64,
+    window: SampleWindow,
+}
+
+/// Locks even if a streaming thread panicked while holding the lock (the data stays usable).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Decodes `input` and encodes it with `profile`. Blocks until done, failed, or the deadline.
+pub(crate) fn run(
+    input: &[u8],
+    profile: &Profile,
+    limits: &Limits,
+    window: SampleWindow,
+) -> Result<Encoded, AudioError> {
+    let shared = Arc::new(Shared {
+        counter: Mutex::new(Some(Counter {
+            // 10 ms buckets keep the waveform memory small for long clips.
+            kept: WaveformAccumulator::new(u64::from(profile.rate / 100)),
+            position: 0,
+            window,
+        })),
+        ..Shared::default()
+    });
+    let pipeline = gst::Pipeline::new();
+    let guard = NullOnDrop(pipeline.clone());
+
+    let source = byte_source(input)?;
+    let decodebin = make("decodebin", "wuts-decodebin")?;
+    let convert = make("audioconvert", "wuts-audioconvert")?;
+    let resample = make("audioresample", "wuts-audioresample")?;
+    let capsfilter = make("capsfilter", "wuts-capsfilter")?;
+    let encoder = make("opusenc", "wuts-opusenc")?;
+    let mux = make("oggmux", "wuts-oggmux")?;
+    let sink = byte_sink(&shared);
+
+    let caps = gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("rate", profile.rate as i32)
+        .field("channels", 1i32)
+        .field("layout", "interleaved")
+        .build();
+    set_property(&capsfilter, "caps", caps.to_value())?;
+    configure_encoder(&encoder, profile)?;
+
+    pipeline
+        .add_many([
+            source.upcast_ref(),
+            &decodebin,
+            &convert,
+            &resample,
+            &capsfilter,
+            &encoder,
+            &mux,
+            sink.upcast_ref(),
+        ])
+        .map_err(|err| internal("assembling the pipeline", err))?;
+    source
+        .link(&decodebin)
+        .map_err(|err| internal("linking the source", err))?;
+    gst::Element::link_many([
+        &convert,
+        &resample,
+        &capsfilter,
+        &encoder,
+        &mux,
+        sink.upcast_ref(),
+    ])
+    .map_err(|err| internal("linking the encoder chain", err))?;
+
+    skip_video_decoders(&decodebin);
+    link_first_audio_pad(&decodebin, &convert, &shared);
+    let probe_pad = capsfilter
+        .static_pad("src")
+        .ok_or_else(|| AudioError::Internal("capsfilter has no src pad".to_string()))?;
+    count_samples(&probe_pad, &shared, limits.max_samples);
+
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| AudioError::Internal("pipeline has no bus".to_string()))?;
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        return Err(start_failure(&bus));
+    }
+    wait_for_end(&bus, &convert, &shared, profile, limits)?;
+    let declared = declared_duration(&convert);
+    drop(guard);
+
+    if !shared.audio_linked.load(Ordering::SeqCst) {
+        return Err(AudioError::NoStream);
+    }
+    let (samples, waveform) = match lock(&shared.counter).take() {
+        Some(counter) => (counter.kept.total_samples(), counter.kept.finish()),
+        None => (0, Vec::new()),
+    };
+    if samples == 0 {
+        return Err(AudioError::Empty);
+    }
+    let ogg = std::mem::take(&mut *lock(&shared.output));
+    Ok(Encoded {
+        ogg,
+        samples,
+        waveform,
+        has_video: shared.has_video.load(Ordering::SeqCst),
+        declared,
+    })
+}
+
+/// The duration upstream of the decoded audio pad (parser or demuxer), asked while the
+/// pipeline still runs.
+fn declared_duration(convert: &gst::Element) -> Option<gst::ClockTime> {
+    convert
+        .static_pad("sink")?
+        .peer_query_duration::<gst::ClockTime>()
+}
+
+fn internal(what: &str, err: impl std::fmt::Display) -> AudioError {
+    AudioError::Internal(format!("{what}: {err}"))
+}
+
+fn make(factory: &str, name: &str) -> Result<gst::Element, AudioError> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .map_err(|_| {
+            AudioError::Internal(format!(
+                "GStreamer element '{factory}' is not available (GStreamer plugins missing?)"
+            ))
+        })
+}
+
+/// Sets a property after checking it exists with the value's type, since gstreamer-rs
+/// panics on a mismatch and plugin versions differ between systems.
+fn set_property(element: &gst::Element, name: &str, value: glib::Value) -> Result<(), AudioError> {
+    let pspec = element.find_property(name).ok_or_else(|| {
+        AudioError::Internal(format!("{} has no property '{name}'", element.name()))
+    })?;
+    if !value.type_().is_a(pspec.value_type()) {
+        return Err(AudioError::Internal(format!(
+            "{} property '{name}' is not of type {}",
+            element.name(),
+            value.type_()
+        )));
+    }
+    element.set_property_from_value(name, &value);
+    Ok(())
+}
+
+/// Sets an enum property by its nick ("voice", "wideband", "20", ...).
+fn set_enum(element: &gst::Element, name: &str, nick: &str) -> Result<(), AudioError> {
+    let value = element
+        .find_property(name)
+        .and_then(|pspec| glib::EnumClass::with_type(pspec.value_type()))
+        .and_then(|class| class.to_value_by_nick(nick))
+        .ok_or_else(|| {
+            AudioError::Internal(format!(
+                "{} property '{name}' has no value '{nick}'",
+                element.name()
+            ))
+        })?;
+    set_property(element, name, value)
+}
+
+fn configure_encoder(encoder: &gst::Element, profile: &Profile) -> Result<(), AudioError> {
+    set_property(encoder, "bitrate", profile.bitrate.to_value())?;
+    set_enum(encoder, "bitrate-type", "vbr")?;
+    set_enum(encoder, "audio-type", profile.audio_type)?;
+    set_enum(encoder, "bandwidth", profile.bandwidth)?;
+    set_enum(encoder, "frame-size", profile.frame_size)?;
+    // Keep only the encoder's own (empty) tag list: titles, artists or comments of the input
+    // never reach OpusTags.
+    if let Some(setter) = encoder.dynamic_cast_ref::<gst::TagSetter>() {
+        setter.set_tag_merge_mode(gst::TagMergeMode::KeepAll);
+    }
+    Ok(())
+}
+
+/// An appsrc serving the input in random-access (pull) mode, so demuxers can seek (an MP4
+/// whose index is at the end needs that). All reads are zero-copy slices of one buffer.
+fn byte_source(input: &[u8]) -> Result<gst_app::AppSrc, AudioError> {
+    let size = input.len() as u64;
+    let data = gst::Buffer::from_slice(input.to_vec());
+    let position = Arc::new(AtomicU64::new(0));
+    let seek_position = Arc::clone(&position);
+    let callbacks = gst_app::AppSrcCallbacks::builder()
+        .need_data(move |src, length| {
+            let start = position.load(Ordering::SeqCst);
+            if start >= size {
+                let _ = src.end_of_stream();
+                return;
+            }
+            // u32::MAX means "any size"; serve the rest in one zero-copy slice.
+            let wanted = if length == 0 { 4096 } else { u64::from(length) };
+            let end = start.saturating_add(wanted).min(size);
+            match data.copy_region(
+                gst::BufferCopyFlags::MEMORY,
+                (start as usize)..(end as usize),
+            ) {
+                Ok(mut slice) => {
+                    if let Some(slice) = slice.get_mut() {
+                        slice.set_offset(start);
+                        slice.set_offset_end(end);
+                    }
+                    position.store(end, Ordering::SeqCst);
+                    let _ = src.push_buffer(slice);
+                }
+                Err(_) => {
+                    let _ = src.end_of_stream();
+                }
+            }
+        })
+        .seek_data(move |_, offset| {
+            if offset > size {
+                return false;
+            }
+            seek_position.store(offset, Ordering::SeqCst);
+            true
+        })
+        .build();
+    Ok(gst_app::AppSrc::builder()
+        .name("wuts-appsrc")
+        .format(gst::Format::Bytes)
+        .stream_type(gst_app::AppStreamType::RandomAccess)
+        .size(i64::try_from(size).unwrap_or(i64::MAX))
+        .callbacks(callbacks)
+        .build())
+}
+
+/// An appsink that appends every Ogg page to `shared.output`. `sync=false`, or the pipeline
+/// would run in real time.
+fn byte_sink(shared: &Arc<Shared>) -> gst_app::AppSink {
+    let shared = Arc::clone(shared);
+    let callbacks = gst_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+            lock(&shared.output).extend_from_slice(map.as_slice());
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build();
+    gst_app::AppSink::builder()
+        .name("wuts-appsink")
+        .sync(false)
+        .callbacks(callbacks)
+        .build()
+}
+
+/// Makes decodebin expose (not decode) video and image streams: decoding H.264 only to throw
+/// it away would cost far more than the audio. (Filtering by caps in autoplug-continue does
+/// not work: MP4/Matroska containers themselves have video/... caps.)
+fn skip_video_decoders(decodebin: &gst::Element) {
+    // The enum type is registered by decodebin's class, so it exists once an instance does.
+    let Some(class) =
+        glib::Type::from_name("GstAutoplugSelectResult").and_then(glib::EnumClass::with_type)
+    else {
+        return;
+    };
+    // Values (not glib::Value, which is not Send) checked here, so the handler can rebuild them.
+    let (Some(try_it), Some(expose)) = (class.value_by_nick("try"), class.value_by_nick("expose"))
+    else {
+        return;
+    };
+    let (try_it, expose) = (try_it.value(), expose.value());
+    decodebin.connect("autoplug-select", false, move |args| {
+        let factory = args
+            .get(3)
+            .and_then(|v| v.get::<gst::ElementFactory>().ok());
+        let is_video_decoder = factory.is_some_and(|f| {
+            let klass = f.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default();
+            klass.contains("Decoder") && (klass.contains("Video") || klass.contains("Image"))
+        });
+        class.to_value(if is_video_decoder { expose } else { try_it })
+    });
+}
+
+/// Links the first raw audio pad decodebin exposes; notes video pads; reports "no audio"
+/// when decodebin has exposed everything and none was audio.
+fn link_first_audio_pad(decodebin: &gst::Element, convert: &gst::Element, shared: &Arc<Shared>) {
+    let convert = convert.downgrade();
+    let on_pad = Arc::clone(shared);
+    decodebin.connect_pad_added(move |element, pad| {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
+            return;
+        };
+        if name.starts_with("video/") || name.starts_with("image/") {
+            on_pad.has_video.store(true, Ordering::SeqCst);
+            return;
+        }
+        if name != "audio/x-raw" || on_pad.audio_linked.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let linked = convert
+            .upgrade()
+            .and_then(|convert| convert.static_pad("sink"))
+            .is_some_and(|sink| pad.link(&sink).is_ok());
+        if !linked {
+            post_application(element, MSG_LINK_FAILED);
+        }
+    });
+    let on_done = Arc::clone(shared);
+    decodebin.connect_no_more_pads(move |element| {
+        if !on_done.audio_linked.load(Ordering::SeqCst) {
+            post_application(element, MSG_NO_AUDIO);
+        }
+    });
+}
+
+fn post_application(element: &gst::Element, name: &str) {
+    let message = gst::message::Application::builder(gst::Structure::new_empty(name))
+        .src(element)
+        .build();
+    let _ = element.post_message(message);
+}
+
+/// Counts samples and feeds the waveform; cuts codec padding outside the sample window;
+/// once past `max_samples`, drops everything and asks the run loop to stop (the rest of the
+/// file is never decoded).
+fn count_samples(pad: &gst::Pad, shared: &Arc<Shared>, max_samples: u64) {
+    let shared = Arc::clone(shared);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let mut counter = lock(&shared.counter);
+        let Some(counter) = counter.as_mut() else {
+            return gst::PadProbeReturn::Drop;
+        };
+        if counter.kept.total_samples() > max_samples {
+            return gst::PadProbeReturn::Drop;
+        }
+        let samples = (buffer.size() / 2) as u64;
+        let start = counter.position;
+        counter.position += samples;
+        let Some((from, to)) = kept_range(start, samples, counter.window) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        let kept = if from == 0 && to == samples {
+            buffer.clone()
+        } else {
+            match buffer.copy_region(
+                gst::BufferCopyFlags::all(),
+                (from as usize * 2)..(to as usize * 2),
+            ) {
+                Ok(part) => part,
+                Err(_) => return gst::PadProbeReturn::Drop,
+            }
+        };
+        if let Ok(map) = kept.map_readable() {
+            counter.kept.push_s16le(map.as_slice());
+        }
+        if counter.kept.total_samples() > max_samples {
+            if let Some(element) = pad.parent_element() {
+                post_application(&element, MSG_TOO_LONG);
+            }
+            return gst::PadProbeReturn::Drop;
+        }
+        if from != 0 || to != samples {
+            info.data = Some(gst::PadProbeData::Buffer(kept));
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// The part [from, to) of a buffer of `len` samples starting at stream sample `start` that
+/// lies inside `window`, or None when none of it does.
+fn kept_range(start: u64, len: u64, window: SampleWindow) -> Option<(u64, u64)> {
+    let window_end = window
+        .keep
+        .map_or(u64::MAX, |keep| window.skip.saturating_add(keep));
+    let from = window.skip.max(start);
+    let to = window_end.min(start + len);
+    (from < to).then(|| (from - start, to - start))
+}
+
+/// Waits for end of stream, an error, one of our messages, or the deadline.
+fn wait_for_end(
+    bus: &gst::Bus,
+    convert: &gst::Element,
+    shared: &Shared,
+    profile: &Profile,
+    limits: &Limits,
+) -> Result<(), AudioError> {
+    use gst::MessageView;
+    let watched = [
+        gst::MessageType::Eos,
+        gst::MessageType::Error,
+        gst::MessageType::Application,
+    ];
+    loop {
+        let remaining = limits.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(AudioError::Timeout);
+        }
+        let timeout =
+            gst::ClockTime::from_nseconds(remaining.as_nanos().min(u128::from(u64::MAX)) as u64);
+        let Some(message) = bus.timed_pop_filtered(timeout, &watched) else {
+            continue; // the deadline check above decides
+        };
+        match message.view() {
+            MessageView::Eos(_) => return Ok(()),
+            MessageView::Error(err) => return Err(classify_error(err, shared)),
+            MessageView::Application(app) => {
+                let name = app.structure().map(|s| s.name().to_string());
+                match name.as_deref() {
+                    Some(MSG_NO_AUDIO) => return Err(AudioError::NoStream),
+                    Some(MSG_TOO_LONG) => return Err(too_long(convert, shared, profile, limits)),
+                    Some(MSG_LINK_FAILED) => {
+                        return Err(AudioError::Internal(
+                            "could not link the decoded audio to the encoder".to_string(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The length to report: the container's duration when it knows a longer one (decoding
+/// stopped at the cap), otherwise what was counted.
+fn too_long(
+    convert: &gst::Element,
+    shared: &Shared,
+    profile: &Profile,
+    limits: &Limits,
+) -> AudioError {
+    let counted = lock(&shared.counter)
+        .as_ref()
+        .map_or(0, |counter| counter.kept.total_samples()) as f64
+        / f64::from(profile.rate);
+    let declared = declared_duration(convert).map_or(0.0, |d| d.nseconds() as f64 / 1e9);
+    AudioError::TooLong {
+        seconds: counted.max(declared),
+        max_seconds: limits.max_seconds,
+    }
+}
+
+/// Why `set_state(Playing)` failed, from the error it posted (if any).
+fn start_failure(bus: &gst::Bus) -> AudioError {
+    match bus.timed_pop_filtered(gst::ClockTime::ZERO, &[gst::MessageType::Error]) {
+        Some(message) => match message.view() {
+            gst::MessageView::Error(err) => classify_error(err, &Shared::default()),
+            _ => AudioError::Internal("the pipeline could not start".to_string()),
+        },
+        None => AudioError::Internal("the pipeline could not start".to_string()),
+    }
+}
+
+/// Maps a GStreamer error to what went wrong with the input. The plugin's message is a short
+/// English sentence (never sample data); the debug text with element paths is left out.
+fn classify_error(err: &gst::message::Error, shared: &Shared) -> AudioError {
+    let error = err.error();
+    let text = error.message().trim_end_matches('.').to_string();
+    let from_encoder_side = err
+        .src()
+        .is_some_and(|src| ENCODER_SIDE.contains(&src.name().as_str()));
+    if from_encoder_side {
+        return AudioError::Internal(format!("encoding failed: {text}"));
+    }
+    if let Some(kind) = error.kind::<gst::StreamError>() {
+        return match kind {
+            gst::StreamError::TypeNotFound | gst::StreamError::WrongType => {
+                AudioError::Unsupported("the data is not a recognised audio format".to_string())
+            }
+            gst::StreamError::CodecNotFound => {
+                AudioError::Unsupported("no decoder is installed for this audio codec".to_string())
+            }
+            gst::StreamError::Failed
+                if !shared.audio_linked.load(Ordering::SeqCst)
+                    && err.debug().is_some_and(|d| d.contains("not-linked")) =>
+            {
+                // The demuxer found streams, but none was audio we could link.
+                AudioError::NoStream
+            }
+            _ => AudioError::Corrupt(text),
+        };
+    }
+    if error.kind::<gst::CoreError>() == Some(gst::CoreError::MissingPlugin) {
+        return AudioError::Unsupported("no decoder is installed for this audio codec".to_string());
+    }
+    AudioError::Corrupt(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_range_cuts_both_ends() {
+        let window = SampleWindow {
+            skip: 100,
+            keep: Some(1000),
+        };
+        assert_eq!(kept_range(0, 50, window), None);
+        assert_eq!(kept_range(0, 160, window), Some((100, 160)));
+        assert_eq!(kept_range(160, 160, window), Some((0, 160)));
+        assert_eq!(kept_range(1000, 160, window), Some((0, 100)));
+        assert_eq!(kept_range(1100, 160, window), None);
+        assert_eq!(kept_range(5, 10, SampleWindow::default()), Some((0, 10)));
+    }
+}

@@ -1,0 +1,72 @@
+//! The buttons-response plugin: `POST /send/buttons-response`, the message WhatsApp
+//! produces when a person taps a quick-reply button, quoting the buttons message.
+//!
+//! It carries no `<biz>` node: WhatsApp refuses a button reply that has one
+//! (shared/research/peers-and-wire-shapes.md, section 3.3).
+
+mod quoted;
+mod request;
+
+use buffa::{Message as _, MessageField};
+use waproto::whatsapp::message::ButtonsResponseMessage;
+use waproto::whatsapp::message::buttons_response_message::{Response, Type};
+use waproto::whatsapp::{ContextInfo, Message};
+use wuts_plugin_api::{
+    Envelope, Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
+};
+
+pub use request::{QuotedReference, ResponseRequest};
+
+pub struct ButtonsResponsePlugin;
+
+impl Plugin for ButtonsResponsePlugin {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "buttons-response".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            routes: vec![Route {
+                method: "POST".into(),
+                path: "/send/buttons-response".into(),
+                operation: "sendButtonsResponseMessage".into(),
+                summary: "Reply to a buttons message by selecting a button".into(),
+                request_schema: request::schema(),
+                success_message: "Buttons response sent successfully".into(),
+                failure_prefix: "Failed to send buttons response".into(),
+                envelope: Envelope::Legacy,
+                max_body_bytes: 64 * 1024,
+            }],
+        }
+    }
+
+    fn init(_config: serde_json::Value) -> Result<Self, PluginError> {
+        Ok(ButtonsResponsePlugin)
+    }
+
+    fn encode(&self, request: &Request<'_>, host: &Host<'_>) -> Result<Outgoing, PluginError> {
+        let reply = ResponseRequest::parse(request)?;
+        let known = host.find_message(&reply.quoted.message_id);
+        let resolved = quoted::resolve(&reply, known.as_ref())?;
+        let message = Message {
+            buttons_response_message: MessageField::some(ButtonsResponseMessage {
+                selected_button_id: Some(reply.selected_button_id.clone()),
+                response: Some(Response::SelectedDisplayText(resolved.display_text)),
+                r#type: Some(Type::DISPLAY_TEXT),
+                context_info: MessageField::some(ContextInfo {
+                    stanza_id: Some(reply.quoted.message_id.clone()),
+                    participant: Some(reply.quoted.participant.clone()),
+                    quoted_message: MessageField::some(resolved.quoted_message),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        Ok(Outgoing {
+            to: reply.to,
+            message: message.encode_to_vec(),
+            nodes: Vec::new(),
+            response_extra: None,
+        })
+    }
+}
+
+export_plugin!(ButtonsResponsePlugin);

@@ -1,0 +1,117 @@
+//! The `/send/buttons-response` request and its validation.
+
+use serde_json::{Value, json};
+use wuts_plugin_api::fields::{self, body_object, check_length};
+use wuts_plugin_api::{PluginError, Request, normalize_recipient};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseRequest {
+    /// The chat JID.
+    pub to: String,
+    pub selected_button_id: String,
+    pub selected_display_text: Option<String>,
+    pub quoted: QuotedReference,
+}
+
+/// The buttons message being answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotedReference {
+    pub message_id: String,
+    /// The quoted message's sender, as a JID.
+    pub participant: String,
+    pub body: Option<String>,
+}
+
+impl ResponseRequest {
+    pub fn parse(request: &Request<'_>) -> Result<ResponseRequest, PluginError> {
+        let fields = body_object(request)?;
+        let to = fields::recipient(&fields, "to")?;
+        let selected_button_id = fields::required_string(&fields, "selected_button_id")?;
+        check_length("selected_button_id", selected_button_id, 1..=256)?;
+        let selected_display_text = fields::optional_string(&fields, "selected_display_text")?;
+        if let Some(text) = selected_display_text {
+            check_length("selected_display_text", text, 1..=256)?;
+        }
+        let quoted = fields::optional_object(&fields, "quoted")?
+            .ok_or_else(|| PluginError::invalid_field("quoted", "is required", Value::Null))?;
+        let message_id =
+            fields::required_string(quoted, "message_id").map_err(|error| nested(error))?;
+        if message_id.is_empty()
+            || message_id.len() > 128
+            || !message_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(PluginError::invalid_field(
+                "quoted.message_id",
+                "must be 1 to 128 letters and digits (a WhatsApp message id such as 3EB0...)",
+                json!(message_id),
+            ));
+        }
+        let participant = match fields::present(quoted, "participant") {
+            None => "",
+            Some(Value::String(text)) => text.as_str(),
+            Some(other) => {
+                return Err(PluginError::invalid_field(
+                    "quoted.participant",
+                    format!("must be a string, not {}", fields::kind(other)),
+                    other.clone(),
+                ));
+            }
+        };
+        // The documented text for this field (API.md) has no field prefix.
+        let participant = normalize_recipient(participant).map_err(|reason| {
+            let mut error = PluginError::invalid_field(
+                "quoted.participant",
+                reason.clone(),
+                json!(participant),
+            );
+            error.message = format!("invalid quoted participant JID: {reason}");
+            error
+        })?;
+        let body = fields::optional_string(quoted, "body").map_err(|error| nested(error))?;
+        if let Some(body) = body {
+            check_length("quoted.body", body, 0..=4096)?;
+        }
+        Ok(ResponseRequest {
+            to,
+            selected_button_id: selected_button_id.to_string(),
+            selected_display_text: selected_display_text.map(str::to_string),
+            quoted: QuotedReference {
+                message_id: message_id.to_string(),
+                participant,
+                body: body.map(str::to_string),
+            },
+        })
+    }
+}
+
+fn nested(mut error: PluginError) -> PluginError {
+    error.message = format!("quoted.{}", error.message);
+    for field in &mut error.validation {
+        field.field = format!("quoted.{}", field.field);
+    }
+    error
+}
+
+pub fn schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["to", "selected_button_id", "quoted"],
+        "properties": {
+            "to": {"type": "string"},
+            "selected_button_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "selected_display_text": {"type": "string", "minLength": 1, "maxLength": 256},
+            "quoted": {
+                "type": "object",
+                "required": ["message_id", "participant"],
+                "properties": {
+                    "message_id": {"type": "string"},
+                    "participant": {"type": "string"},
+                    "body": {"type": "string", "maxLength": 4096}
+                }
+            },
+            "device_id": {"type": "string"}
+        }
+    })
+}
