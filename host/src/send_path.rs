@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::abi::{HostServicesBox, OutgoingAbi, RequestContextAbi};
+use wuts_plugin_api::abi::{HostServicesBox, OutgoingAbi, PlanAbi, RequestContextAbi};
 use wuts_plugin_api::{Node, PluginError, normalize_recipient};
 
 use crate::error::{ApiError, codes};
@@ -81,14 +81,32 @@ pub async fn accept(state: &Arc<AppState>, request: SendRequest) -> Result<Accep
     if !session.status().connected {
         return Err(request.failure(ApiError::not_connected()));
     }
-    let plan = run_plugin(
+    // Plan and, when inline, encode in one trip to the blocking pool.
+    let planned = run_plugin(
         state,
         &request,
         &session,
-        |plugin, route, body, context, host| plugin.plan(route, body, context, host),
+        |plugin, route, body, context, host| {
+            let plan = plugin.plan(route, body, context, host)?;
+            if plan.run_as_job {
+                Ok(Planned::Job(plan))
+            } else {
+                plugin
+                    .encode(route, body, context, host)
+                    .map(Planned::Encoded)
+            }
+        },
     )
     .await?;
-    if plan.run_as_job {
+    let plan = match planned {
+        Planned::Encoded(outgoing) => {
+            return send_encoded(state, &request, session, outgoing)
+                .await
+                .map(Accepted::Sent);
+        }
+        Planned::Job(plan) => plan,
+    };
+    {
         let job_id = crate::ids::job_id();
         let job = JobRecord {
             id: job_id.clone(),
@@ -117,14 +135,16 @@ pub async fn accept(state: &Arc<AppState>, request: SendRequest) -> Result<Accep
             })?;
         state.jobs.enqueue(job_id.clone());
         tracing::info!(request_id = %request.request_id, job_id = %job_id, route = %request.route.path, "request queued as a job");
-        return Ok(Accepted::Queued {
+        Ok(Accepted::Queued {
             job_id,
             chat_jid: plan.chat_jid.into(),
-        });
+        })
     }
-    encode_and_send(state, &request, session)
-        .await
-        .map(Accepted::Sent)
+}
+
+enum Planned {
+    Job(PlanAbi),
+    Encoded(OutgoingAbi),
 }
 
 /// Encodes through the plugin, sends, waits for the ack, and logs the message.
@@ -133,19 +153,29 @@ pub async fn encode_and_send(
     request: &SendRequest,
     session: Arc<dyn Session>,
 ) -> Result<SendOutcome, ApiError> {
-    let outgoing: OutgoingAbi = run_plugin(
+    let outgoing = run_plugin(
         state,
         request,
         &session,
         |plugin, route, body, context, host| plugin.encode(route, body, context, host),
     )
     .await?;
+    send_encoded(state, request, session, outgoing).await
+}
+
+/// Sends what the plugin encoded, waits for the ack, and logs the message.
+async fn send_encoded(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    session: Arc<dyn Session>,
+    outgoing: OutgoingAbi,
+) -> Result<SendOutcome, ApiError> {
     let chat_jid = normalize_recipient(&outgoing.to).map_err(|reason| {
         request.failure(ApiError::internal(format!(
             "the plugin produced an invalid recipient: {reason}"
         )))
     })?;
-    let extra = match outgoing.response_extra_json.as_str() {
+    let mut extra: Option<serde_json::Value> = match outgoing.response_extra_json.as_str() {
         "" => None,
         text => serde_json::from_str(text).ok(),
     };
@@ -192,12 +222,25 @@ pub async fn encode_and_send(
         job = request.is_job,
         "message sent"
     );
+    stamp_sent_at(&mut extra, receipt.timestamp);
     Ok(SendOutcome {
         message_id: receipt.message_id,
         timestamp: receipt.timestamp,
         chat_jid,
         extra,
     })
+}
+
+/// A plugin cannot know when the server acknowledged; where its response metadata has
+/// a `sent_at`, the host writes the ack's time there.
+fn stamp_sent_at(extra: &mut Option<serde_json::Value>, acked_at: DateTime<Utc>) {
+    if let Some(slot) = extra
+        .as_mut()
+        .and_then(|extra| extra.get_mut("metadata"))
+        .and_then(|m| m.get_mut("sent_at"))
+    {
+        *slot = serde_json::Value::String(crate::time::rfc3339(acked_at));
+    }
 }
 
 pub async fn open_session(

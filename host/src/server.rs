@@ -109,13 +109,16 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     }
     let server = server.run();
     let handle = server.handle();
+    // Listen for signals before announcing the address: a signal that arrives right
+    // after the announcement must stop the server gracefully, not kill it.
+    let signals = ShutdownSignals::install();
     tracing::info!(%address, driver = state.sessions.driver_name(), "listening");
     // The one line on stdout: scripts and tests read the bound address from it.
     println!("wuts listening on http://{address}");
     let _ = std::io::stdout().flush();
 
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.received().await;
         tracing::info!("shutting down");
         handle.stop(true).await;
     });
@@ -127,27 +130,39 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM listeners, installed up front.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    listeners: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listeners = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+                _ => None,
+            };
+            ShutdownSignals { listeners }
         }
+        #[cfg(not(unix))]
+        ShutdownSignals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn received(self) {
+        #[cfg(unix)]
+        if let Some((mut interrupt, mut terminate)) = self.listeners {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

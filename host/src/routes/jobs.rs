@@ -45,14 +45,13 @@ async fn job_status(
     if let Some(error) = job.error {
         body["error"] = json!(error);
     }
-    if let Some(result) = job
+    let metadata = job
         .result_json
         .as_deref()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-    {
-        if let Some(metadata) = result.get("metadata") {
-            body["metadata"] = metadata.clone();
-        }
+        .and_then(|mut result| result.get_mut("metadata").map(serde_json::Value::take));
+    if let Some(metadata) = metadata {
+        body["metadata"] = metadata;
     }
     Ok(HttpResponse::Ok().json(body))
 }

@@ -35,7 +35,7 @@ impl ResponseRequest {
         let quoted = fields::optional_object(&fields, "quoted")?
             .ok_or_else(|| PluginError::invalid_field("quoted", "is required", Value::Null))?;
         let message_id =
-            fields::required_string(quoted, "message_id").map_err(|error| nested(error))?;
+            fields::required_string(quoted, "message_id").map_err(nested)?;
         if message_id.is_empty()
             || message_id.len() > 128
             || !message_id
@@ -69,7 +69,7 @@ impl ResponseRequest {
             error.message = format!("invalid quoted participant JID: {reason}");
             error
         })?;
-        let body = fields::optional_string(quoted, "body").map_err(|error| nested(error))?;
+        let body = fields::optional_string(quoted, "body").map_err(nested)?;
         if let Some(body) = body {
             check_length("quoted.body", body, 0..=4096)?;
         }

@@ -1,0 +1,265 @@
+//! Where each device's WhatsApp credentials live: one SQLite file for all devices.
+//!
+//! `whatsapp-rust`'s `SqliteStore` keeps several accounts in one file, each under an
+//! integer id (`new_for_device`, `whatsapp-rust-sqlite-storage` `src/sqlite_store.rs:444`).
+//! WUTS device ids are strings, so a small table in the same file maps one to the other;
+//! the same device always gets the same slot, so a restart logs in without pairing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use whatsapp_rust::store::SqliteStore;
+use whatsapp_rust::store::traits::Backend;
+use whatsapp_rust::wacore::store::InMemoryBackend;
+
+use crate::session::{DeviceIdentity, SessionError};
+
+/// Gives each device the storage its client keeps credentials and Signal state in.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + 'static {
+    async fn backend_for(&self, device: &DeviceIdentity) -> Result<Arc<dyn Backend>, SessionError>;
+
+    /// Drops the device's credentials, so its next client pairs afresh (after a logout:
+    /// the library keeps the revoked keys and would only be refused again).
+    async fn forget(&self, device: &DeviceIdentity) -> Result<(), SessionError>;
+}
+
+/// All devices in one SQLite file (the default).
+pub struct SqliteCredentials {
+    path: PathBuf,
+    /// Opening a store runs the library's migrations; two at once on a new file fail.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl SqliteCredentials {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteCredentials {
+            path: path.into(),
+            opening: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait]
+impl CredentialStore for SqliteCredentials {
+    async fn backend_for(&self, device: &DeviceIdentity) -> Result<Arc<dyn Backend>, SessionError> {
+        let _one_at_a_time = self.opening.lock().await;
+        let path = self.path.clone();
+        let device_id = device.device_id.clone();
+        let slot = tokio::task::spawn_blocking(move || device_slot(&path, &device_id))
+            .await
+            .map_err(|error| SessionError::Failed(format!("credential store: {error}")))??;
+        let url = self.path.to_string_lossy().into_owned();
+        let store = SqliteStore::new_for_device(&url, slot)
+            .await
+            .map_err(|error| {
+                SessionError::Failed(format!(
+                    "cannot open the WhatsApp credential store {url}: {error}"
+                ))
+            })?;
+        Ok(Arc::new(store))
+    }
+
+    async fn forget(&self, device: &DeviceIdentity) -> Result<(), SessionError> {
+        let path = self.path.clone();
+        let device_id = device.device_id.clone();
+        tokio::task::spawn_blocking(move || forget_slot(&path, &device_id))
+            .await
+            .map_err(|error| SessionError::Failed(format!("credential store: {error}")))?
+    }
+}
+
+/// Releases the device's slot; its next [`device_slot`] is a fresh one. The old account
+/// rows stay in the file, unused (slots are never reused).
+pub fn forget_slot(path: &Path, device_id: &str) -> Result<(), SessionError> {
+    let failed = |error: rusqlite::Error| {
+        SessionError::Failed(format!("credential store {}: {error}", path.display()))
+    };
+    let connection = Connection::open(path).map_err(failed)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(failed)?;
+    let table_exists: bool = connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wuts_device_slot')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    if table_exists {
+        connection
+            .execute(
+                "DELETE FROM wuts_device_slot WHERE device_id = ?1",
+                [device_id],
+            )
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// The slot of `device_id` in the file at `path`, allocating the next free one the first
+/// time. Slots are never reused, so a removed device's leftovers cannot be inherited.
+pub fn device_slot(path: &Path, device_id: &str) -> Result<i32, SessionError> {
+    let failed = |error: rusqlite::Error| {
+        SessionError::Failed(format!("credential store {}: {error}", path.display()))
+    };
+    if let Some(folder) = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(folder).map_err(|error| {
+            SessionError::Failed(format!("cannot create {}: {error}", folder.display()))
+        })?;
+    }
+    let mut connection = Connection::open(path).map_err(failed)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(failed)?;
+    connection
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS wuts_device_slot (
+                device_id TEXT PRIMARY KEY NOT NULL,
+                slot INTEGER NOT NULL UNIQUE
+            )",
+        )
+        .map_err(failed)?;
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    let existing: Option<i32> = transaction
+        .query_row(
+            "SELECT slot FROM wuts_device_slot WHERE device_id = ?1",
+            [device_id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(failed)?;
+    if let Some(slot) = existing {
+        return Ok(slot);
+    }
+    // Past every slot handed out and every account row the library already holds.
+    let library_rows: bool = transaction
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    let highest_account: i32 = if library_rows {
+        transaction
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM device", [], |row| {
+                row.get(0)
+            })
+            .map_err(failed)?
+    } else {
+        0
+    };
+    let highest_slot: i32 = transaction
+        .query_row(
+            "SELECT COALESCE(MAX(slot), 0) FROM wuts_device_slot",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    let slot = highest_account.max(highest_slot) + 1;
+    transaction
+        .execute(
+            "INSERT INTO wuts_device_slot (device_id, slot) VALUES (?1, ?2)",
+            rusqlite::params![device_id, slot],
+        )
+        .map_err(failed)?;
+    transaction.commit().map_err(failed)?;
+    Ok(slot)
+}
+
+/// Credentials in memory, one backend per device for the life of the process: for tests
+/// and for the offline WhatsApp server's runs.
+#[derive(Default)]
+pub struct MemoryCredentials {
+    backends: Mutex<HashMap<String, Arc<InMemoryBackend>>>,
+}
+
+impl MemoryCredentials {
+    pub fn new() -> Self {
+        MemoryCredentials::default()
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryCredentials {
+    async fn backend_for(&self, device: &DeviceIdentity) -> Result<Arc<dyn Backend>, SessionError> {
+        let mut backends = self
+            .backends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let backend = backends
+            .entry(device.device_id.clone())
+            .or_insert_with(|| Arc::new(InMemoryBackend::new()));
+        Ok(Arc::clone(backend) as Arc<dyn Backend>)
+    }
+
+    async fn forget(&self, device: &DeviceIdentity) -> Result<(), SessionError> {
+        self.backends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&device.device_id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn scratch_db(name: &str) -> PathBuf {
+        std::env::temp_dir()
+            .join(format!("wuts-wa-{name}-{}", uuid::Uuid::new_v4().simple()))
+            .join("whatsapp.db")
+    }
+
+    #[test]
+    fn each_device_keeps_its_own_slot_across_reopenings() {
+        let path = scratch_db("slots");
+        let first = device_slot(&path, "dev_a").unwrap();
+        let second = device_slot(&path, "dev_b").unwrap();
+        assert_ne!(first, second);
+        assert_eq!(device_slot(&path, "dev_a").unwrap(), first);
+        assert_eq!(device_slot(&path, "dev_b").unwrap(), second);
+        // Forgotten after a logout: the next slot is new, never an old one.
+        forget_slot(&path, "dev_a").unwrap();
+        let fresh = device_slot(&path, "dev_a").unwrap();
+        assert!(fresh > first && fresh > second);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_store_opens_in_the_shared_file_and_a_device_row_persists() {
+        let path = scratch_db("sqlite");
+        let credentials = SqliteCredentials::new(&path);
+        let device = DeviceIdentity {
+            device_id: "dev_1".into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+        };
+        let backend = credentials.backend_for(&device).await.unwrap();
+        assert!(!backend.exists().await.unwrap());
+        backend.create().await.unwrap();
+        drop(backend);
+        // A restart: the same device finds its account row again; another device does not.
+        let again = SqliteCredentials::new(&path)
+            .backend_for(&device)
+            .await
+            .unwrap();
+        assert!(again.exists().await.unwrap());
+        let other = DeviceIdentity {
+            device_id: "dev_2".into(),
+            ..device.clone()
+        };
+        let other_backend = credentials.backend_for(&other).await.unwrap();
+        assert!(!other_backend.exists().await.unwrap());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}

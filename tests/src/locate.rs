@@ -1,0 +1,60 @@
+//! Finds the built `wuts` binary and plugin libraries; the tests never build anything themselves.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// The `wuts` executable's file name.
+pub const WUTS_BINARY: &str = "wuts";
+/// The buttons plugin library.
+pub const BUTTONS_LIBRARY: &str = "libwuts_plugin_buttons.so";
+/// Fixture: a plugin named `panicking` (route `POST /send/panic`) whose encode panics.
+pub const PANICKING_LIBRARY: &str = "libwuts_fixture_panicking.so";
+/// Fixture: a plugin built against an incompatible ABI, which the host must refuse.
+pub const INCOMPATIBLE_LIBRARY: &str = "libwuts_fixture_incompatible.so";
+
+/// The folder holding `wuts` and the plugin libraries.
+///
+/// In order: `$WUTS_BIN_DIR`; else `$CARGO_TARGET_DIR/<profile>`; else
+/// `<workspace root>/target/<profile>`. The profile is `$WUTS_TEST_PROFILE` or `debug`.
+/// A relative `CARGO_TARGET_DIR` is taken from the workspace root, where cargo is usually run.
+pub fn artefact_dir() -> PathBuf {
+    if let Some(dir) = env::var_os("WUTS_BIN_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let profile = env::var("WUTS_TEST_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "debug".to_owned());
+    let target = match env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    };
+    target.join(profile)
+}
+
+/// The workspace root: the parent of this crate's folder.
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// The path of a built artefact (`wuts` or a library file name), which must exist.
+///
+/// # Panics
+/// If the file is missing, with a message that says how to build it.
+pub fn artefact(file_name: &str) -> PathBuf {
+    let path = artefact_dir().join(file_name);
+    assert!(
+        path.is_file(),
+        "{} not found. The end-to-end tests run the built binary and plugin libraries: \
+         run `cargo build --workspace` first (set WUTS_BIN_DIR to use a folder elsewhere, \
+         WUTS_TEST_PROFILE=release for a release build).",
+        path.display()
+    );
+    path
+}
+
+/// The `wuts` executable.
+pub fn wuts_binary() -> PathBuf {
+    artefact(WUTS_BINARY)
+}
