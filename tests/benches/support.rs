@@ -1,0 +1,159 @@
+//! What the benchmarks share: a release build of the server, wrk runs, RSS readings.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// Builds the release binary and plugins (unless `WUTS_BIN_DIR` points at a build) and
+/// makes the harness use them.
+pub fn use_release_build() {
+    if std::env::var_os("WUTS_BIN_DIR").is_some() {
+        return;
+    }
+    let root = wuts_e2e::locate::workspace_root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "wuts-host",
+            "-p",
+            "wuts-plugin-buttons",
+            "-p",
+            "wuts-plugin-buttons-response",
+            "-p",
+            "wuts-plugin-audio",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the release build failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let dir = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    };
+    // SAFETY of set_var: called at the start of main, before any thread is spawned.
+    unsafe { std::env::set_var("WUTS_BIN_DIR", dir.join("release")) };
+}
+
+/// One wrk run's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadResult {
+    pub requests_per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+/// Runs wrk with `connections` connections for `seconds` against `url`, POSTing `body`.
+pub fn wrk_post(url: &str, token: &str, body: &str, connections: u32, seconds: u32) -> LoadResult {
+    let script = std::env::temp_dir().join(format!("wuts-bench-{}.lua", std::process::id()));
+    let escaped = body.replace('\\', "\\\\").replace('"', "\\\"");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = \"{escaped}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+        ),
+    )
+    .expect("the wrk script is written");
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("wrk runs (config/bootstrap.sh --test installs it)");
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "wrk failed:\n{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse_wrk(&text)
+}
+
+fn parse_wrk(text: &str) -> LoadResult {
+    let mut result = LoadResult {
+        requests_per_second: 0.0,
+        p50: Duration::ZERO,
+        p99: Duration::ZERO,
+        requests: 0,
+        failures: 0,
+    };
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", value] => result.requests_per_second = value.parse().unwrap_or(0.0),
+            ["50%", value] => result.p50 = parse_duration(value),
+            ["99%", value] => result.p99 = parse_duration(value),
+            [count, "requests", "in", ..] => result.requests = count.parse().unwrap_or(0),
+            ["Non-2xx", "or", "3xx", "responses:", count] => {
+                result.failures += count.parse::<u64>().unwrap_or(0)
+            }
+            ["Socket", "errors:", ..] => {
+                result.failures += line
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|n| n.parse::<u64>().ok())
+                    .sum::<u64>()
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
+fn parse_duration(text: &str) -> Duration {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().unwrap_or(0.0);
+    let seconds = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => 0.0,
+    };
+    Duration::from_secs_f64(seconds)
+}
+
+/// A process's resident memory in MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrk_output_is_parsed() {
+        let text = "  Latency Distribution\n     50%    1.20ms\n     99%   12.50ms\n  100 requests in 1.00s, 1KB read\n  Non-2xx or 3xx responses: 3\nRequests/sec:   1234.5\n";
+        let result = super::parse_wrk(text);
+        assert_eq!(result.requests, 100);
+        assert_eq!(result.failures, 3);
+        assert!((result.requests_per_second - 1234.5).abs() < 1e-9);
+        assert_eq!(result.p99, std::time::Duration::from_micros(12500));
+    }
+}
