@@ -1,8 +1,11 @@
-//! The command line: `wuts serve | users | plugins`.
+//! The command line: `wuts serve | users | plugins | pair`.
+
+pub mod pair;
 
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +36,24 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Pair a device with a phone: asks the running server for QR codes and draws them here.
+    Pair {
+        /// The device to pair; default: the token's default device.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+        /// The API token; default: the WUTS_TOKEN environment variable.
+        #[arg(long, value_name = "T")]
+        token: Option<String>,
+        /// The server's base URL; default: http:// and `[server] bind`.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Give up after this many seconds without a pairing.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
+        /// Draw the dark modules: for terminals with dark text on a light background.
+        #[arg(long)]
+        light_background: bool,
     },
 }
 
@@ -66,6 +87,22 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(settings),
         Command::Users { command } => users(&settings, command),
         Command::Plugins { json } => plugins(&settings, json),
+        Command::Pair {
+            device,
+            token,
+            url,
+            timeout,
+            light_background,
+        } => pair::run(
+            &settings,
+            pair::PairOptions {
+                device,
+                token,
+                url,
+                timeout: Duration::from_secs(timeout.max(1)),
+                dark_on_light_text: light_background,
+            },
+        ),
     }
 }
 

@@ -43,9 +43,17 @@ pub struct StoreSettings {
 pub struct SessionSettings {
     pub driver: String,
     pub send_timeout_ms: u64,
+    /// How long `GET /qr` waits for a pairing code.
+    pub qr_timeout_ms: u64,
     /// The WhatsApp WebSocket URL; empty = WhatsApp's own. Tests point it at a local server.
     #[serde(default)]
     pub socket_url: String,
+    /// The WhatsApp Web version to announce (`2.3000.1027934701`); empty = fetch it.
+    #[serde(default)]
+    pub client_version: String,
+    /// Where media uploads go instead of WhatsApp's hosts; empty = WhatsApp's.
+    #[serde(default)]
+    pub media_base_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +161,11 @@ mod tests {
         let settings = Settings::load_with_env(None, env(&[])).unwrap();
         assert_eq!(settings.server.bind.port(), 8080);
         assert_eq!(settings.session.send_timeout_ms, 20000);
+        assert_eq!(settings.session.driver, "whatsapp");
+        assert_eq!(settings.session.qr_timeout_ms, 20000);
+        assert_eq!(settings.session.socket_url, "");
+        assert_eq!(settings.session.client_version, "");
+        assert_eq!(settings.session.media_base_url, "");
         assert_eq!(
             settings.plugins.load,
             ["buttons", "audio", "buttons-response"]
@@ -180,11 +193,17 @@ mod tests {
             env(&[
                 ("WUTS__SESSION__SEND_TIMEOUT_MS", "7"),
                 ("WUTS__PLUGINS__LOAD", "buttons,audio"),
+                ("WUTS__SESSION__DRIVER", "sandbox"),
+                ("WUTS__SESSION__CLIENT_VERSION", "2.3000.1027934701"),
+                ("WUTS__SESSION__QR_TIMEOUT_MS", "1500"),
             ]),
         )
         .unwrap();
         assert_eq!(settings.session.send_timeout_ms, 7);
         assert_eq!(settings.plugins.load, ["buttons", "audio"]);
+        assert_eq!(settings.session.driver, "sandbox");
+        assert_eq!(settings.session.client_version, "2.3000.1027934701");
+        assert_eq!(settings.session.qr_timeout_ms, 1500);
         assert!(!settings.route_enabled("/send/buttons"));
         assert_eq!(settings.plugin_config("audio")["max_duration_seconds"], 1);
         std::fs::remove_dir_all(dir).unwrap();

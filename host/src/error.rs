@@ -17,6 +17,18 @@ pub mod codes {
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
     pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const UNSUPPORTED: &str = "UNSUPPORTED";
+    /// `GET /qr`, `POST /paircode` on a device that is connected or already paired.
+    pub const ALREADY_CONNECTED: &str = "ALREADY_CONNECTED";
+    /// WhatsApp did not answer in time.
+    pub const TIMEOUT: &str = "TIMEOUT";
+    /// No pairing QR code came within `[session] qr_timeout_ms`.
+    pub const QR_TIMEOUT: &str = "QR_TIMEOUT";
+    /// The device's state allows no pairing now (stopped, logged out, ...): `POST /connect`.
+    pub const PAIRING_UNAVAILABLE: &str = "PAIRING_UNAVAILABLE";
+    /// WhatsApp could not be reached for a pairing step.
+    pub const WHATSAPP_UNREACHABLE: &str = "WHATSAPP_UNREACHABLE";
+    /// WhatsApp answered a pairing step with an error.
+    pub const PAIRING_FAILED: &str = "PAIRING_FAILED";
 }
 
 #[derive(Debug, Clone)]

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`cli`], [`config`], [`telemetry`]: the command line, settings, logs.
+//! - [`cli`], [`config`], [`telemetry`]: the command line (with `wuts pair`, an HTTP
+//!   client of a running server), settings, logs.
 //! - [`server`]: wires the parts together and serves until a signal.
 //! - [`routes`]: HTTP resources, one module each; [`auth`] is the `Caller` extractor;
 //!   [`error`] renders both error envelopes.
@@ -13,6 +14,7 @@
 //! - [`session`]: the session drivers (sandbox, whatsapp).
 //! - [`store`]: persistence (embedded SQLite).
 //! - [`fetch`]: URL fetching under the host's network policy.
+//! - [`qr_image`]: pairing QR codes as PNG (for `GET /qr`) and terminal text (`wuts pair`).
 //!
 //! Layers point one way: routes -> send path -> plugins and sessions -> store.
 
@@ -25,6 +27,7 @@ pub mod ids;
 pub mod jobs;
 pub mod message_json;
 pub mod plugins;
+pub mod qr_image;
 pub mod routes;
 pub mod send_path;
 pub mod server;

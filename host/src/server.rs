@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +15,14 @@ use crate::jobs::{self, JobQueue};
 use crate::plugins::PluginRegistry;
 use crate::routes;
 use crate::session::sandbox::SandboxDriver;
-use crate::session::{SessionDriver, SessionManager};
+use crate::session::{DeviceIdentity, SessionDriver, SessionManager};
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
+
+/// How long one session may take to disconnect at shutdown. The WhatsApp client bounds
+/// its own flushes at 5 s each (inbound commits, outbound receipts) before it writes the
+/// device state; this leaves room for both.
+const SESSION_STOP_TIMEOUT: Duration = Duration::from_secs(12);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -54,15 +60,107 @@ pub fn load_plugins(settings: &Settings) -> PluginRegistry {
     registry
 }
 
+// Only the whatsapp driver keeps a store (for received messages).
+#[cfg_attr(not(feature = "whatsapp"), allow(unused_variables))]
 fn session_driver(
     settings: &Settings,
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn SessionDriver>, ServeError> {
     match settings.session.driver.as_str() {
-        "sandbox" => Ok(Arc::new(SandboxDriver::new(Arc::clone(store)))),
+        "sandbox" => Ok(Arc::new(SandboxDriver::new())),
+        #[cfg(feature = "whatsapp")]
+        "whatsapp" => whatsapp_driver(settings, store),
+        #[cfg(not(feature = "whatsapp"))]
+        "whatsapp" => Err(ServeError::Driver(
+            "this wuts was built without the whatsapp driver (cargo feature `whatsapp`): \
+             rebuild with it, or set [session] driver = \"sandbox\""
+                .into(),
+        )),
         other => Err(ServeError::Driver(format!(
             "unknown driver {other:?}: use \"sandbox\" or \"whatsapp\""
         ))),
+    }
+}
+
+/// Where the `whatsapp` driver keeps every device's credentials: `whatsapp.db` beside the
+/// host's own database, so that one folder holds everything to back up.
+pub fn whatsapp_store_path(store_path: &Path) -> PathBuf {
+    store_path
+        .parent()
+        .map_or_else(PathBuf::new, Path::to_path_buf)
+        .join("whatsapp.db")
+}
+
+#[cfg(feature = "whatsapp")]
+fn whatsapp_driver(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+) -> Result<Arc<dyn SessionDriver>, ServeError> {
+    use crate::session::inbound::MessageLogSink;
+    use crate::session::whatsapp::{WhatsappDriver, WhatsappSettings, parse_client_version};
+
+    let session = &settings.session;
+    let mut whatsapp = WhatsappSettings::new(whatsapp_store_path(&settings.store.path))
+        .with_socket_url(session.socket_url.trim())
+        .with_media_base_url(session.media_base_url.trim());
+    if !session.client_version.trim().is_empty() {
+        let version = parse_client_version(&session.client_version).ok_or_else(|| {
+            ServeError::Driver(format!(
+                "[session] client_version {:?}: give three numbers such as \"2.3000.1027934701\", \
+                 or leave it empty to fetch the current version",
+                session.client_version
+            ))
+        })?;
+        whatsapp = whatsapp.with_client_version(version);
+    }
+    tracing::info!(credentials = %whatsapp.store_path.display(), "whatsapp driver");
+    let inbound = Arc::new(MessageLogSink::new(Arc::clone(store)));
+    let driver = WhatsappDriver::new(whatsapp, tokio::runtime::Handle::current(), inbound)
+        .map_err(|error| ServeError::Driver(error.to_string()))?;
+    Ok(Arc::new(driver))
+}
+
+/// Opens the session of every device in the store, so paired devices reconnect (with
+/// their stored credentials) without waiting for a request. Opening returns at once; a
+/// device that cannot connect says why in `GET /status`.
+async fn bring_up_devices(state: &Arc<AppState>) -> Result<(), ServeError> {
+    let store = Arc::clone(&state.store);
+    let devices = tokio::task::spawn_blocking(move || store.all_devices())
+        .await
+        .map_err(|error| ServeError::Driver(format!("listing devices failed: {error}")))??;
+    let count = devices.len();
+    for device in devices {
+        let identity = DeviceIdentity {
+            device_id: device.id,
+            tenant_id: device.tenant_id,
+            user_id: device.user_id,
+        };
+        if let Err(error) = state.sessions.session(&identity).await {
+            tracing::warn!(device = %identity.device_id, %error, "device not brought up");
+        }
+    }
+    tracing::info!(devices = count, "devices brought up");
+    Ok(())
+}
+
+/// Disconnects every session at once, each within [`SESSION_STOP_TIMEOUT`]; a WhatsApp
+/// client flushes its device state to the credential store as it disconnects.
+async fn disconnect_all(sessions: &SessionManager) {
+    let mut stopping = tokio::task::JoinSet::new();
+    for session in sessions.all() {
+        stopping.spawn(async move {
+            tokio::time::timeout(SESSION_STOP_TIMEOUT, session.disconnect()).await
+        });
+    }
+    while let Some(stopped) = stopping.join_next().await {
+        match stopped {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "a session did not disconnect cleanly"),
+            Ok(Err(_)) => {
+                tracing::warn!("a session did not disconnect within {SESSION_STOP_TIMEOUT:?}")
+            }
+            Err(error) => tracing::warn!(%error, "a session's disconnect failed"),
+        }
     }
 }
 
@@ -86,6 +184,7 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         settings: Arc::new(settings),
         store,
     });
+    bring_up_devices(&state).await?;
     jobs::start(
         Arc::clone(&state),
         job_receiver,
@@ -123,9 +222,7 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         handle.stop(true).await;
     });
     server.await?;
-    for session in state.sessions.all() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), session.disconnect()).await;
-    }
+    disconnect_all(&state.sessions).await;
     tracing::info!("stopped");
     Ok(())
 }

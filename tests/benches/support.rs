@@ -65,7 +65,8 @@ pub fn wrk_post(url: &str, token: &str, body: &str, connections: u32, seconds: u
     .expect("the wrk script is written");
     let output = Command::new("wrk")
         .args([
-            "-t2",
+            // wrk refuses fewer connections than threads.
+            &format!("-t{}", connections.clamp(1, 2)),
             &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--timeout",

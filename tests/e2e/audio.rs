@@ -107,7 +107,11 @@ fn assert_sent(status: u16, reply: &Value) -> (String, Map<String, Value>) {
         metadata["conversion_time_ms"].as_u64() <= metadata["processing_time_ms"].as_u64(),
         "conversion is part of processing: {reply}"
     );
-    assert!(metadata["audio_duration_seconds"].as_f64().is_some_and(|s| s > 0.0));
+    assert!(
+        metadata["audio_duration_seconds"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0)
+    );
     (id, metadata)
 }
 
@@ -143,7 +147,11 @@ fn audio_message(entry: &Value) -> &Value {
 fn download(server: &Server, user: &User, entry: &Value) -> Vec<u8> {
     let media = &entry["media"][0];
     assert_eq!(media["kind"], json!("audio"), "{entry}");
-    assert_eq!(media["mimetype"], json!("audio/ogg; codecs=opus"), "{entry}");
+    assert_eq!(
+        media["mimetype"],
+        json!("audio/ogg; codecs=opus"),
+        "{entry}"
+    );
     let url = media["url"].as_str().unwrap_or_default();
     let reply = server.client().get(url, user.auth());
     assert_eq!(reply.status, 200, "GET {url}: {}", reply.text());
@@ -201,7 +209,8 @@ fn every_format_is_sent_as_plain_48_khz_opus() {
 
             let ogg = download(&server, &user, &entry);
             assert_eq!(metadata["audio_size_bytes"], json!(ogg.len()));
-            let report = fx::probe_opus(&ogg, &fixtures().path(&format!("out-{}.ogg", format.file)));
+            let report =
+                fx::probe_opus(&ogg, &fixtures().path(&format!("out-{}.ogg", format.file)));
             assert_eq!(
                 (report.codec.as_str(), report.channels, report.streams),
                 ("opus", 1, 1),
@@ -212,11 +221,22 @@ fn every_format_is_sent_as_plain_48_khz_opus() {
             assert_eq!((parsed.channels, parsed.input_rate), (1, 48_000));
             // The video's audio track is as long as the speech too, give or take its codec's
             // priming, which the MP4 edit list may not trim.
-            let tolerance = if format.file == MP4_VIDEO.file { 0.1 } else { DURATION_TOLERANCE };
-            assert_close("opusinfo length", report.opusinfo_seconds, source_seconds, tolerance);
+            let tolerance = if format.file == MP4_VIDEO.file {
+                0.1
+            } else {
+                DURATION_TOLERANCE
+            };
+            assert_close(
+                "opusinfo length",
+                report.opusinfo_seconds,
+                source_seconds,
+                tolerance,
+            );
             assert_close(
                 "reported duration",
-                metadata["audio_duration_seconds"].as_f64().unwrap_or_default(),
+                metadata["audio_duration_seconds"]
+                    .as_f64()
+                    .unwrap_or_default(),
                 source_seconds,
                 tolerance,
             );
@@ -252,9 +272,20 @@ fn a_voice_note_has_the_native_whatsapp_layout_and_fields() {
     assert_waveform(audio);
     assert_eq!(
         audio["contextInfo"]["mentionedJID"],
-        json!(["5511988887777@s.whatsapp.net", "5511977776666@s.whatsapp.net"])
+        json!([
+            "5511988887777@s.whatsapp.net",
+            "5511977776666@s.whatsapp.net"
+        ])
     );
-    for key in ["url", "directPath", "mediaKey", "fileSha256", "fileEncSha256", "fileLength", "mediaKeyTimestamp"] {
+    for key in [
+        "url",
+        "directPath",
+        "mediaKey",
+        "fileSha256",
+        "fileEncSha256",
+        "fileLength",
+        "mediaKeyTimestamp",
+    ] {
         assert!(audio.get(key).is_some(), "audioMessage has {key}: {audio}");
     }
     assert_eq!(audio["url"], entry["media"][0]["url"]);
@@ -262,10 +293,24 @@ fn a_voice_note_has_the_native_whatsapp_layout_and_fields() {
     let ogg = download(&server, &user, &entry);
     assert_eq!(audio["fileLength"], json!(ogg.len()));
     let report = fx::probe_opus(&ogg, &fixtures().path("out-voice.ogg"));
-    assert_eq!((report.codec.as_str(), report.channels), ("opus", 1), "{report:?}");
+    assert_eq!(
+        (report.codec.as_str(), report.channels),
+        ("opus", 1),
+        "{report:?}"
+    );
     assert_eq!(report.input_rate, 16_000, "voice notes are 16 kHz");
-    assert_close("ffprobe length", report.ffprobe_seconds, source_seconds, DURATION_TOLERANCE);
-    assert_close("opusinfo length", report.opusinfo_seconds, source_seconds, DURATION_TOLERANCE);
+    assert_close(
+        "ffprobe length",
+        report.ffprobe_seconds,
+        source_seconds,
+        DURATION_TOLERANCE,
+    );
+    assert_close(
+        "opusinfo length",
+        report.opusinfo_seconds,
+        source_seconds,
+        DURATION_TOLERANCE,
+    );
     let parsed = fx::parse_ogg_opus(&ogg);
     assert_eq!((parsed.channels, parsed.input_rate), (1, 16_000));
     fx::assert_code3_voice_packets(&parsed);
@@ -304,7 +349,11 @@ fn audio_url_is_downloaded_from_a_local_server_when_private_urls_are_allowed() {
     assert_eq!(audio_message(&entry)["ptt"], json!(true));
 
     let text = assert_error(
-        send(&server, &user, &json!({"number": PHONE, "audio_url": http.url("/missing.m4a")})),
+        send(
+            &server,
+            &user,
+            &json!({"number": PHONE, "audio_url": http.url("/missing.m4a")}),
+        ),
         400,
         "URL_HTTP_ERROR",
     );
@@ -312,13 +361,16 @@ fn audio_url_is_downloaded_from_a_local_server_when_private_urls_are_allowed() {
     assert_eq!(server.outbox(&user).len(), 1, "nothing more was sent");
 }
 
-
 #[test]
 fn a_loopback_url_is_refused_without_allow_private_urls() {
     let http = LocalHttp::serve("clip.mp3", "audio/mpeg", fixtures().encoded(&MP3));
     let (server, user) = server_and_user(options());
     let text = assert_error(
-        send(&server, &user, &json!({"number": PHONE, "audio_url": http.url("/clip.mp3")})),
+        send(
+            &server,
+            &user,
+            &json!({"number": PHONE, "audio_url": http.url("/clip.mp3")}),
+        ),
         400,
         "URL_FORBIDDEN",
     );
@@ -340,7 +392,10 @@ fn quoting_a_known_message_quotes_it_whole_and_an_unknown_one_its_body() {
     let entry = newest_entry(&server, &user, &id);
     let context = &audio_message(&entry)["contextInfo"];
     assert_eq!(context["stanzaID"], json!(buttons_id));
-    assert_eq!(context["participant"], json!("5511988887777@s.whatsapp.net"));
+    assert_eq!(
+        context["participant"],
+        json!("5511988887777@s.whatsapp.net")
+    );
     let body_text = &context["quotedMessage"]["interactiveMessage"]["body"]["text"];
     assert_eq!(
         body_text,
@@ -355,13 +410,19 @@ fn quoting_a_known_message_quotes_it_whole_and_an_unknown_one_its_body() {
     let entry = newest_entry(&server, &user, &id);
     let context = &audio_message(&entry)["contextInfo"];
     assert_eq!(context["stanzaID"], json!("3EB0AAAAAAAAAAAAAAAAAA"));
-    assert_eq!(context["quotedMessage"], json!({"conversation": "what was said"}));
+    assert_eq!(
+        context["quotedMessage"],
+        json!({"conversation": "what was said"})
+    );
 }
 
 #[test]
 fn view_once_is_wrapped_as_whatsapp_wraps_view_once_media() {
     let (server, user) = server_and_user(options());
-    let body = with(base64_body(&fixtures().encoded(&MP3)), json!({"viewOnce": true, "ptt": true}));
+    let body = with(
+        base64_body(&fixtures().encoded(&MP3)),
+        json!({"viewOnce": true, "ptt": true}),
+    );
     let (status, reply) = send(&server, &user, &body);
     let (id, _) = assert_sent(status, &reply);
     let entry = newest_entry(&server, &user, &id);
@@ -376,10 +437,17 @@ fn delay_is_honoured_before_sending() {
     let (server, user) = server_and_user(options());
     let input = fixtures().encoded(&MP3);
     let started = Instant::now();
-    let (status, reply) = send(&server, &user, &with(base64_body(&input), json!({"delay": 1500})));
+    let (status, reply) = send(
+        &server,
+        &user,
+        &with(base64_body(&input), json!({"delay": 1500})),
+    );
     let elapsed = started.elapsed();
     assert_sent(status, &reply);
-    assert!(elapsed >= Duration::from_millis(1500), "answered after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1500),
+        "answered after {elapsed:?}"
+    );
 }
 
 #[test]
@@ -391,18 +459,42 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
     let text = "This is not audio. ".repeat(500);
     let some_audio = fx::base64(&mp3);
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("empty", json!({"number": PHONE, "audio": ""}), "AUDIO_EMPTY"),
+        (
+            "empty",
+            json!({"number": PHONE, "audio": ""}),
+            "AUDIO_EMPTY",
+        ),
         (
             "random bytes",
             base64_body(&fx::pseudo_random_bytes(20_000, 7)),
             "AUDIO_UNSUPPORTED",
         ),
         ("text", base64_body(text.as_bytes()), "AUDIO_UNSUPPORTED"),
-        ("truncated mp3", base64_body(&mp3[..mp3.len() / 2]), "AUDIO_CORRUPT"),
-        ("truncated m4a", base64_body(&m4a[..m4a.len() * 2 / 3]), "AUDIO_CORRUPT"),
-        ("corrupt flac", base64_body(&fixtures.corrupt_flac()), "AUDIO_CORRUPT"),
-        ("video without audio", base64_body(&fixtures.silent_video()), "AUDIO_NO_STREAM"),
-        ("invalid base64", json!({"number": PHONE, "audio": "this is *not* base64!"}), "VALIDATION_ERROR"),
+        (
+            "truncated mp3",
+            base64_body(&mp3[..mp3.len() / 2]),
+            "AUDIO_CORRUPT",
+        ),
+        (
+            "truncated m4a",
+            base64_body(&m4a[..m4a.len() * 2 / 3]),
+            "AUDIO_CORRUPT",
+        ),
+        (
+            "corrupt flac",
+            base64_body(&fixtures.corrupt_flac()),
+            "AUDIO_CORRUPT",
+        ),
+        (
+            "video without audio",
+            base64_body(&fixtures.silent_video()),
+            "AUDIO_NO_STREAM",
+        ),
+        (
+            "invalid base64",
+            json!({"number": PHONE, "audio": "this is *not* base64!"}),
+            "VALIDATION_ERROR",
+        ),
         (
             "text data URI",
             json!({"number": PHONE, "audio": format!("data:text/plain;base64,{}", fx::base64(text.as_bytes()))}),
@@ -418,7 +510,11 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
             json!({"number": PHONE, "audio": some_audio, "audio_url": "https://example.com/a.mp3"}),
             "VALIDATION_ERROR",
         ),
-        ("neither source", json!({"number": PHONE, "ptt": true}), "VALIDATION_ERROR"),
+        (
+            "neither source",
+            json!({"number": PHONE, "ptt": true}),
+            "VALIDATION_ERROR",
+        ),
         (
             "delay out of range",
             json!({"number": PHONE, "audio": some_audio, "delay": 60_001}),
@@ -435,8 +531,15 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
         checks.check(name, || {
             let started = Instant::now();
             let text = assert_error(send(&server, &user, &body), 400, code);
-            assert!(started.elapsed() < Duration::from_secs(15), "{name} took {:?}", started.elapsed());
-            assert!(!text.contains("This is not audio"), "the input is not echoed: {text}");
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{name} took {:?}",
+                started.elapsed()
+            );
+            assert!(
+                !text.contains("This is not audio"),
+                "the input is not echoed: {text}"
+            );
             if name.ends_with("source") {
                 let (_, reply) = send(&server, &user, &body);
                 let fields: Vec<&Value> = reply["validation"]
@@ -457,9 +560,8 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
 
 #[test]
 fn a_clip_over_the_length_cap_set_by_environment_is_too_long() {
-    let (server, user) = server_and_user(
-        options().env("WUTS__PLUGIN__AUDIO__MAX_DURATION_SECONDS", "2"),
-    );
+    let (server, user) =
+        server_and_user(options().env("WUTS__PLUGIN__AUDIO__MAX_DURATION_SECONDS", "2"));
     let text = assert_error(
         send(&server, &user, &base64_body(&fixtures().encoded(&fx::FLAC))),
         400,
@@ -493,7 +595,10 @@ fn a_missing_or_unknown_token_is_a_401_in_the_standard_envelope() {
         assert_eq!(reply.status, 401, "{body}");
         assert_eq!(body["success"], json!(false), "{body}");
         assert_eq!(body["error"], json!("unauthorized"), "{body}");
-        assert!(body["error_code"].is_string() && body["timestamp"].is_string(), "{body}");
+        assert!(
+            body["error_code"].is_string() && body["timestamp"].is_string(),
+            "{body}"
+        );
     }
 }
 

@@ -65,7 +65,11 @@ fn wait_for_job(server: &Server, user: &User, job_id: &str) -> Value {
         if job["status"] != json!("processing") {
             return job;
         }
-        assert_eq!(job["message_id"], json!(""), "no message id while processing: {job}");
+        assert_eq!(
+            job["message_id"],
+            json!(""),
+            "no message id while processing: {job}"
+        );
         assert!(
             Instant::now() < deadline,
             "job {job_id} still processing after {JOB_TIMEOUT:?}:\n{}",
@@ -118,7 +122,11 @@ fn a_large_clip_is_a_job_that_is_sent_and_reported() {
         &user.token,
         &json!({"number": PHONE, "audio": "not base64!"}),
     );
-    assert_eq!((status, &reply["error_code"]), (400, &json!("VALIDATION_ERROR")), "{reply}");
+    assert_eq!(
+        (status, &reply["error_code"]),
+        (400, &json!("VALIDATION_ERROR")),
+        "{reply}"
+    );
 
     // Another tenant's job, and a job that does not exist, are 404s.
     let stranger = server.create_user(&unique("other"), "mallory");

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use std::{fs, thread};
@@ -144,18 +144,40 @@ impl Fixtures {
         );
         run_tool(
             "sox",
-            &[path_str(&speech), "-r", "44100", "-c", "2", path_str(&speech44)],
-        );
-        run_tool(
-            "sox",
             &[
-                "-n", "-r", "44100", "-c", "2", path_str(&tone), "synth", "3.5", "sine", "440",
-                "vol", "0.05",
+                path_str(&speech),
+                "-r",
+                "44100",
+                "-c",
+                "2",
+                path_str(&speech44),
             ],
         );
         run_tool(
             "sox",
-            &["-m", path_str(&speech44), path_str(&tone), path_str(&source)],
+            &[
+                "-n",
+                "-r",
+                "44100",
+                "-c",
+                "2",
+                path_str(&tone),
+                "synth",
+                "3.5",
+                "sine",
+                "440",
+                "vol",
+                "0.05",
+            ],
+        );
+        run_tool(
+            "sox",
+            &[
+                "-m",
+                path_str(&speech44),
+                path_str(&tone),
+                path_str(&source),
+            ],
         );
         fixtures
     }
@@ -419,8 +441,14 @@ pub fn parse_ogg_opus(bytes: &[u8]) -> OggOpus {
     assert!(current.is_empty(), "the stream ends inside a packet");
     assert!(packets.len() > 2, "OpusHead, OpusTags and audio");
     let head = &packets[0];
-    assert!(head.starts_with(b"OpusHead"), "the first packet is OpusHead");
-    assert!(packets[1].starts_with(b"OpusTags"), "the second is OpusTags");
+    assert!(
+        head.starts_with(b"OpusHead"),
+        "the first packet is OpusHead"
+    );
+    assert!(
+        packets[1].starts_with(b"OpusTags"),
+        "the second is OpusTags"
+    );
     OggOpus {
         channels: head[9],
         input_rate: u32::from_le_bytes([head[12], head[13], head[14], head[15]]),
@@ -437,13 +465,20 @@ pub fn assert_code3_voice_packets(ogg: &OggOpus) {
         .split_last()
         .expect("there are audio packets");
     for (i, packet) in packets.iter().enumerate() {
-        assert_eq!(packet[0] >> 3, 9, "packet {i}: TOC config 9 (SILK WB 20 ms)");
+        assert_eq!(
+            packet[0] >> 3,
+            9,
+            "packet {i}: TOC config 9 (SILK WB 20 ms)"
+        );
         assert_eq!(packet[0] & 0b11, 3, "packet {i}: code 3");
         assert_eq!(packet[0] & 0x04, 0, "packet {i}: mono");
         assert_eq!(packet[1] & 0x3F, 3, "packet {i}: three frames");
     }
     assert_eq!(last[0] & 0b11, 3, "last packet: code 3");
-    assert!((1..=3).contains(&(last[1] & 0x3F)), "last packet: 1 to 3 frames");
+    assert!(
+        (1..=3).contains(&(last[1] & 0x3F)),
+        "last packet: 1 to 3 frames"
+    );
 }
 
 /// A one-file HTTP server on 127.0.0.1: `GET /<name>` answers the bytes, anything else 404.
@@ -513,7 +548,8 @@ fn answer(mut stream: TcpStream, path: &str, content_type: &str, bytes: &[u8]) {
         response.extend_from_slice(bytes);
         response
     } else {
-        b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found".to_vec()
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found"
+            .to_vec()
     };
     let _ = stream.write_all(&response);
     let _ = stream.flush();
@@ -523,10 +559,8 @@ impl Drop for LocalHttp {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wakes the accept loop so that it sees the flag.
-        let _ = TcpStream::connect_timeout(
-            &([127, 0, 0, 1], self.port).into(),
-            Duration::from_secs(1),
-        );
+        let _ =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(1));
         if let Some(thread) = self.thread.take() {
             crate::process::join_timeout(thread, Duration::from_secs(5));
         }

@@ -1,8 +1,10 @@
 //! The HTTP routes: each module serves one resource and exposes `configure`.
 
 pub mod body;
+pub mod devices;
 pub mod health;
 pub mod jobs;
+pub mod pairing;
 pub mod sandbox;
 pub mod send;
 
@@ -15,6 +17,8 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     health::configure(cfg);
     jobs::configure(cfg);
+    devices::configure(cfg);
+    pairing::configure(cfg);
     if state.sessions.driver_name() == "sandbox" {
         sandbox::configure(cfg);
     }

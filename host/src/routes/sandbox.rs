@@ -60,19 +60,16 @@ async fn outbox(
             }
         },
     };
-    let device = device(
-        &state,
-        caller,
-        body::query_param(&request, "device_id").filter(|id| !id.is_empty()),
-    )
-    .await?;
-    let store = Arc::clone(&state.store);
-    let entries = blocking(&state, move || -> crate::store::StoreResult<Vec<Value>> {
-        let records = store.sandbox_outbox(&device.id, limit)?;
-        let mut entries = Vec::with_capacity(records.len());
-        for record in records {
-            let media = store
-                .sandbox_media_info(&record.media_ids)?
+    let device_id = body::query_param(&request, "device_id").filter(|id| !id.is_empty());
+    let device = device(&state, caller, device_id).await?;
+    let session = sandbox_session(&state, &device).await?;
+    let records = sandbox(&session)?.records();
+    let entries: Vec<Value> = records
+        .outbox(&device.id, limit)
+        .into_iter()
+        .map(|record| {
+            let media: Vec<Value> = records
+                .media_info(&record.media_ids)
                 .into_iter()
                 .map(|media| {
                     json!({
@@ -83,21 +80,18 @@ async fn outbox(
                         "size": media.bytes.len(),
                     })
                 })
-                .collect::<Vec<_>>();
-            entries.push(json!({
+                .collect();
+            json!({
                 "message_id": record.message_id,
                 "to": record.to,
                 "timestamp": rfc3339(record.timestamp),
                 "route": record.route,
                 "message": message_to_json(&record.message),
-                "stanza_nodes": serde_json::from_str::<Value>(&record.nodes_json).unwrap_or(Value::Array(vec![])),
+                "stanza_nodes": record.nodes,
                 "media": media,
-            }));
-        }
-        Ok(entries)
-    })
-    .await?
-    .map_err(|error| ApiError::internal(format!("outbox lookup failed: {error}")))?;
+            })
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(entries))
 }
 
@@ -109,20 +103,29 @@ async fn media(
     let state = state.into_inner();
     let media_id = path.into_inner();
     let store = Arc::clone(&state.store);
-    let found = blocking(&state, move || {
-        let devices: Vec<String> = store
-            .list_devices(&caller.0)?
-            .into_iter()
-            .map(|device| device.id)
-            .collect();
-        store.sandbox_media(&media_id, &devices)
-    })
-    .await?
-    .map_err(|error| ApiError::internal(format!("media lookup failed: {error}")))?
-    .ok_or_else(|| ApiError::not_found("media"))?;
+    let principal = caller.0.clone();
+    let devices = blocking(&state, move || store.list_devices(&principal))
+        .await?
+        .map_err(|error| ApiError::internal(format!("device lookup failed: {error}")))?;
+    let Some(first) = devices.first() else {
+        return Err(ApiError::not_found("media"));
+    };
+    let session = sandbox_session(&state, first).await?;
+    let device_ids: Vec<String> = devices.iter().map(|device| device.id.clone()).collect();
+    let found = sandbox(&session)?
+        .records()
+        .media(&media_id, &device_ids)
+        .ok_or_else(|| ApiError::not_found("media"))?;
     Ok(HttpResponse::Ok()
         .content_type(found.mimetype)
-        .body(found.bytes))
+        .body(found.bytes.as_ref().clone()))
+}
+
+fn sandbox(session: &Arc<dyn crate::session::Session>) -> Result<&SandboxSession, ApiError> {
+    session
+        .as_any()
+        .downcast_ref::<SandboxSession>()
+        .ok_or_else(|| ApiError::internal("not a sandbox device"))
 }
 
 async fn sandbox_session(

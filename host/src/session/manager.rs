@@ -8,6 +8,10 @@ use super::{DeviceIdentity, Session, SessionDriver, SessionError};
 pub struct SessionManager {
     driver: Arc<dyn SessionDriver>,
     sessions: RwLock<HashMap<String, Arc<dyn Session>>>,
+    /// Opens one session at a time: two requests for a device that is not open yet must
+    /// not start two WhatsApp clients on the same credentials, even briefly (they would
+    /// replace each other's stream). Opening returns at once, so this never waits long.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl SessionManager {
@@ -15,6 +19,7 @@ impl SessionManager {
         SessionManager {
             driver,
             sessions: RwLock::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -27,15 +32,17 @@ impl SessionManager {
         if let Some(session) = self.existing(&device.device_id) {
             return Ok(session);
         }
+        let _one_at_a_time = self.opening.lock().await;
+        // Another request may have opened it while this one waited.
+        if let Some(session) = self.existing(&device.device_id) {
+            return Ok(session);
+        }
         let opened = self.driver.open(device).await?;
-        let mut sessions = self
-            .sessions
+        self.sessions
             .write()
-            .unwrap_or_else(|poison| poison.into_inner());
-        // Another request may have opened it meanwhile: keep the first.
-        Ok(Arc::clone(
-            sessions.entry(device.device_id.clone()).or_insert(opened),
-        ))
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(device.device_id.clone(), Arc::clone(&opened));
+        Ok(opened)
     }
 
     /// The device's session if it is open.
@@ -55,5 +62,104 @@ impl SessionManager {
             .values()
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use wuts_plugin_api::MediaReference;
+
+    use super::*;
+    use crate::session::{
+        DeviceStatus, MediaUpload, OutgoingMessage, QrCode, SendReceipt, SessionError,
+    };
+
+    struct Idle;
+
+    #[async_trait]
+    impl Session for Idle {
+        fn status(&self) -> DeviceStatus {
+            DeviceStatus {
+                connected: false,
+                logged_in: false,
+                jid: None,
+                state: "stopped".into(),
+                last_error: None,
+            }
+        }
+        async fn send(&self, _: OutgoingMessage) -> Result<SendReceipt, SessionError> {
+            Err(SessionError::NotConnected)
+        }
+        async fn upload_media(&self, _: MediaUpload) -> Result<MediaReference, SessionError> {
+            Err(SessionError::NotConnected)
+        }
+        async fn connect(&self) -> Result<(), SessionError> {
+            Ok(())
+        }
+        async fn disconnect(&self) -> Result<(), SessionError> {
+            Ok(())
+        }
+        async fn qr_code(&self, _: Duration) -> Result<QrCode, SessionError> {
+            Err(SessionError::NotConnected)
+        }
+        async fn pair_code(&self, _: &str) -> Result<String, SessionError> {
+            Err(SessionError::NotConnected)
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    /// Counts opens, and takes a while over each so that callers overlap.
+    #[derive(Default)]
+    struct SlowDriver {
+        opened: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl SessionDriver for SlowDriver {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        async fn open(&self, _: &DeviceIdentity) -> Result<Arc<dyn Session>, SessionError> {
+            self.opened.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(Arc::new(Idle))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_uses_open_a_device_once() {
+        let driver = Arc::new(SlowDriver::default());
+        let manager = Arc::new(SessionManager::new(
+            Arc::clone(&driver) as Arc<dyn SessionDriver>
+        ));
+        let device = DeviceIdentity {
+            device_id: "dev".into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+        };
+        let mut opening = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let manager = Arc::clone(&manager);
+            let device = device.clone();
+            opening.spawn(async move { manager.session(&device).await.map(|_| ()) });
+        }
+        while let Some(opened) = opening.join_next().await {
+            assert!(matches!(opened, Ok(Ok(()))));
+        }
+        assert_eq!(driver.opened.load(Ordering::SeqCst), 1);
+        assert_eq!(manager.all().len(), 1);
+        let other = DeviceIdentity {
+            device_id: "dev2".into(),
+            ..device
+        };
+        manager.session(&other).await.map(|_| ()).unwrap();
+        assert_eq!(driver.opened.load(Ordering::SeqCst), 2);
     }
 }

@@ -6,8 +6,10 @@
 //! The send path wraps [`Session::send`] in the configured send timeout; a driver waits
 //! for the server's acknowledgement inside `send` and returns its time.
 
+pub mod inbound;
 pub mod manager;
 pub mod sandbox;
+pub mod sandbox_records;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 

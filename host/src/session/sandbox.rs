@@ -1,7 +1,7 @@
 //! The sandbox driver: an in-process simulated device.
 //!
 //! It "sends" by recording the message (with its stanza nodes and any media it
-//! references) in the store, where `/sandbox/outbox` shows it, and it can be told to be
+//! references) in memory, where `/sandbox/outbox` shows it, and it can be told to be
 //! disconnected, slow to acknowledge, or failing. Tests, demos and client developers
 //! without a phone use it.
 
@@ -15,22 +15,23 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wuts_plugin_api::{MediaKind, MediaReference, Node};
 
+use super::sandbox_records::{SandboxMedia, SandboxRecord, SandboxRecords};
 use super::{
     DeviceIdentity, DeviceStatus, MediaUpload, OutgoingMessage, QrCode, SendReceipt, Session,
     SessionDriver, SessionError,
 };
-use crate::store::{SandboxMedia, SandboxRecord, Store};
 
 /// Where sandbox media is served; also what media messages carry as their URL.
 pub const MEDIA_PATH: &str = "/sandbox/media/";
 
+#[derive(Default)]
 pub struct SandboxDriver {
-    store: Arc<dyn Store>,
+    records: Arc<SandboxRecords>,
 }
 
 impl SandboxDriver {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        SandboxDriver { store }
+    pub fn new() -> Self {
+        SandboxDriver::default()
     }
 }
 
@@ -44,7 +45,7 @@ impl SessionDriver for SandboxDriver {
         Ok(Arc::new(SandboxSession {
             device: device.clone(),
             jid: sandbox_jid(&device.device_id),
-            store: Arc::clone(&self.store),
+            records: Arc::clone(&self.records),
             controls: Mutex::new(SandboxControls::default()),
         }))
     }
@@ -72,7 +73,7 @@ impl Default for SandboxControls {
 pub struct SandboxSession {
     device: DeviceIdentity,
     jid: String,
-    store: Arc<dyn Store>,
+    records: Arc<SandboxRecords>,
     controls: Mutex<SandboxControls>,
 }
 
@@ -100,15 +101,9 @@ impl SandboxSession {
             .unwrap_or_else(|poison| poison.into_inner()) = controls;
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&dyn Store) -> crate::store::StoreResult<T> + Send + 'static,
-    ) -> Result<T, SessionError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || work(store.as_ref()))
-            .await
-            .map_err(|_| SessionError::Failed("sandbox store task failed".into()))?
-            .map_err(|error| SessionError::Failed(format!("sandbox store: {error}")))
+    /// What every sandbox device recorded.
+    pub fn records(&self) -> &SandboxRecords {
+        &self.records
     }
 }
 
@@ -151,11 +146,10 @@ impl Session for SandboxSession {
             route: message.route,
             timestamp,
             media_ids: referenced_media(&message.message),
-            nodes_json: nodes_json(&message.nodes).to_string(),
+            nodes: nodes_json(&message.nodes),
             message: message.message,
         };
-        self.blocking(move |store| store.sandbox_record(&record))
-            .await?;
+        self.records.record(record);
         Ok(SendReceipt {
             message_id: message.message_id,
             timestamp,
@@ -182,12 +176,11 @@ impl Session for SandboxSession {
         let media = SandboxMedia {
             id,
             device_id: self.device.device_id.clone(),
-            kind: media_kind_name(upload.kind).to_string(),
+            kind: media_kind_name(upload.kind),
             mimetype: upload.mimetype,
-            bytes: upload.bytes,
+            bytes: Arc::new(upload.bytes),
         };
-        self.blocking(move |store| store.sandbox_save_media(&media))
-            .await?;
+        self.records.save_media(media);
         Ok(reference)
     }
 

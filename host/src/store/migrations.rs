@@ -58,26 +58,6 @@ const MIGRATIONS: &[&str] = &[
         finished_at TEXT
     );
     CREATE INDEX jobs_by_status ON jobs(status);
-    CREATE TABLE sandbox_outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        device_id TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        to_jid TEXT NOT NULL,
-        route TEXT NOT NULL,
-        timestamp TEXT NOT NULL,
-        message BLOB NOT NULL,
-        nodes_json TEXT NOT NULL,
-        media_ids TEXT NOT NULL
-    );
-    CREATE INDEX sandbox_outbox_by_device ON sandbox_outbox(device_id, seq);
-    CREATE TABLE sandbox_media (
-        id TEXT PRIMARY KEY,
-        device_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        mimetype TEXT NOT NULL,
-        bytes BLOB NOT NULL,
-        created_at TEXT NOT NULL
-    );
     ",
 ];
 

@@ -1,5 +1,5 @@
 //! Persistent state: tenants, users and their hashed tokens, devices, the message log,
-//! jobs, and the sandbox's records. [`Store`] is the seam a server database can fill
+//! and jobs. [`Store`] is the seam a server database can fill
 //! later; [`SqliteStore`] is the embedded default.
 //!
 //! Calls block: async callers go through `tokio::task::spawn_blocking`.
@@ -25,6 +25,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),
+    #[error("message log: {0}")]
+    Writer(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -153,29 +155,6 @@ pub struct JobRecord {
     pub attempts: u32,
 }
 
-/// One message the sandbox device "sent".
-#[derive(Debug, Clone)]
-pub struct SandboxRecord {
-    pub device_id: String,
-    pub message_id: String,
-    pub to: String,
-    pub route: String,
-    pub timestamp: DateTime<Utc>,
-    pub message: Vec<u8>,
-    pub nodes_json: String,
-    pub media_ids: Vec<String>,
-}
-
-/// A file the sandbox device "uploaded".
-#[derive(Debug, Clone)]
-pub struct SandboxMedia {
-    pub id: String,
-    pub device_id: String,
-    pub kind: String,
-    pub mimetype: String,
-    pub bytes: Vec<u8>,
-}
-
 /// Everything the host persists.
 pub trait Store: Send + Sync + 'static {
     /// Creates a user (and the tenant on first use) with a default device.
@@ -217,15 +196,4 @@ pub trait Store: Send + Sync + 'static {
         result_json: Option<&str>,
     ) -> StoreResult<()>;
     fn purge_jobs_before(&self, before: DateTime<Utc>) -> StoreResult<usize>;
-
-    fn sandbox_record(&self, record: &SandboxRecord) -> StoreResult<()>;
-    fn sandbox_outbox(&self, device_id: &str, limit: usize) -> StoreResult<Vec<SandboxRecord>>;
-    fn sandbox_save_media(&self, media: &SandboxMedia) -> StoreResult<()>;
-    /// Media by id, only when it belongs to one of `device_ids`.
-    fn sandbox_media(
-        &self,
-        media_id: &str,
-        device_ids: &[String],
-    ) -> StoreResult<Option<SandboxMedia>>;
-    fn sandbox_media_info(&self, media_ids: &[String]) -> StoreResult<Vec<SandboxMedia>>;
 }

@@ -1,21 +1,42 @@
 //! The embedded SQLite store.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    DeviceRecord, JobRecord, JobStatus, LoggedMessage, Principal, Role, SandboxMedia,
-    SandboxRecord, Store, StoreError, StoreResult, TokenCandidate, UserRecord, migrations,
+    DeviceRecord, JobRecord, JobStatus, LoggedMessage, Principal, Role, Store, StoreError,
+    StoreResult, TokenCandidate, UserRecord, migrations,
 };
 
-/// One connection behind a mutex: SQLite serialises writers anyway, and the hot path
-/// (auth) is served from memory, so a pool would buy little.
+/// One connection behind a mutex: SQLite serialises writers anyway, and the hot paths
+/// are served from memory (tokens, devices) or batched (the message log), so a pool
+/// would buy little.
 pub struct SqliteStore {
-    connection: Mutex<Connection>,
+    connection: Arc<Mutex<Connection>>,
+    /// Sent messages go to a writer thread that commits whatever has queued up in one
+    /// transaction ("group commit"): under load one commit serves many requests.
+    log_writer: mpsc::Sender<(LoggedMessage, mpsc::SyncSender<Result<(), String>>)>,
+    /// Devices are never deleted or moved, so a found one can be remembered.
+    devices: RwLock<HashMap<DeviceKey, DeviceRecord>>,
 }
+
+/// Who asked for which device: the answer depends on the principal.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct DeviceKey {
+    tenant_id: String,
+    user_id: String,
+    admin: bool,
+    device_id: Option<String>,
+}
+
+/// How long a caller waits for its message to be committed.
+const LOG_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most messages one commit takes.
+const LOG_BATCH: usize = 512;
 
 fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -50,8 +71,20 @@ impl SqliteStore {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut connection)?;
+        let connection = Arc::new(Mutex::new(connection));
+        let (log_writer, queue) = mpsc::channel();
+        let writer_connection = Arc::clone(&connection);
+        std::thread::Builder::new()
+            .name("wuts-log-writer".into())
+            .spawn(move || write_log_batches(&writer_connection, &queue))
+            .map_err(|source| StoreError::Folder {
+                path: "log writer thread".into(),
+                source,
+            })?;
         Ok(SqliteStore {
-            connection: Mutex::new(connection),
+            connection,
+            log_writer,
+            devices: RwLock::new(HashMap::new()),
         })
     }
 
@@ -256,7 +289,21 @@ impl Store for SqliteStore {
         principal: &Principal,
         device_id: Option<&str>,
     ) -> StoreResult<Option<DeviceRecord>> {
-        self.with(|connection| {
+        let key = DeviceKey {
+            tenant_id: principal.tenant_id.clone(),
+            user_id: principal.user_id.clone(),
+            admin: principal.role == Role::Admin,
+            device_id: device_id.map(str::to_string),
+        };
+        if let Some(device) = self
+            .devices
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(device.clone()));
+        }
+        let found = self.with(|connection| {
             let found = match device_id {
                 Some(id) => connection
                     .prepare_cached(
@@ -273,7 +320,14 @@ impl Store for SqliteStore {
                     .optional()?,
             };
             Ok(found)
-        })
+        })?;
+        if let Some(device) = &found {
+            self.devices
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, device.clone());
+        }
+        Ok(found)
     }
 
     fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>> {
@@ -287,25 +341,16 @@ impl Store for SqliteStore {
     }
 
     fn log_message(&self, message: &LoggedMessage) -> StoreResult<()> {
-        self.with(|connection| {
-            connection
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO messages
-                     (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    message.device_id,
-                    message.message_id,
-                    message.chat_jid,
-                    message.sender_jid,
-                    message.from_me,
-                    message.route,
-                    message.message,
-                    timestamp(message.timestamp)
-                ])?;
-            Ok(())
-        })
+        let (reply, committed) = mpsc::sync_channel(1);
+        self.log_writer
+            .send((message.clone(), reply))
+            .map_err(|_| StoreError::Writer("the log writer has stopped".into()))?;
+        match committed.recv_timeout(LOG_COMMIT_TIMEOUT) {
+            Ok(result) => result.map_err(StoreError::Writer),
+            Err(_) => Err(StoreError::Writer(
+                "the log writer did not answer in time".into(),
+            )),
+        }
     }
 
     fn find_message(
@@ -402,108 +447,60 @@ impl Store for SqliteStore {
             )?)
         })
     }
+}
 
-    fn sandbox_record(&self, record: &SandboxRecord) -> StoreResult<()> {
-        self.with(|connection| {
-            connection
-                .prepare_cached(
-                    "INSERT INTO sandbox_outbox (device_id, message_id, to_jid, route, timestamp, message, nodes_json, media_ids)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    record.device_id,
-                    record.message_id,
-                    record.to,
-                    record.route,
-                    timestamp(record.timestamp),
-                    record.message,
-                    record.nodes_json,
-                    record.media_ids.join(",")
-                ])?;
-            Ok(())
-        })
-    }
-
-    fn sandbox_outbox(&self, device_id: &str, limit: usize) -> StoreResult<Vec<SandboxRecord>> {
-        self.with(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT * FROM sandbox_outbox WHERE device_id = ?1 ORDER BY seq DESC LIMIT ?2",
-            )?;
-            let records = statement
-                .query_map(params![device_id, limit as i64], |row| {
-                    let media_ids: String = row.get("media_ids")?;
-                    Ok(SandboxRecord {
-                        device_id: row.get("device_id")?,
-                        message_id: row.get("message_id")?,
-                        to: row.get("to_jid")?,
-                        route: row.get("route")?,
-                        timestamp: parse_time(&row.get::<_, String>("timestamp")?),
-                        message: row.get("message")?,
-                        nodes_json: row.get("nodes_json")?,
-                        media_ids: media_ids
-                            .split(',')
-                            .filter(|id| !id.is_empty())
-                            .map(str::to_string)
-                            .collect(),
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok(records)
-        })
-    }
-
-    fn sandbox_save_media(&self, media: &SandboxMedia) -> StoreResult<()> {
-        self.with(|connection| {
-            connection.execute(
-                "INSERT INTO sandbox_media (id, device_id, kind, mimetype, bytes, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    media.id,
-                    media.device_id,
-                    media.kind,
-                    media.mimetype,
-                    media.bytes,
-                    timestamp(Utc::now())
-                ],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn sandbox_media(
-        &self,
-        media_id: &str,
-        device_ids: &[String],
-    ) -> StoreResult<Option<SandboxMedia>> {
-        let found = self
-            .sandbox_media_info(&[media_id.to_string()])?
-            .into_iter()
-            .next();
-        Ok(found.filter(|media| device_ids.contains(&media.device_id)))
-    }
-
-    fn sandbox_media_info(&self, media_ids: &[String]) -> StoreResult<Vec<SandboxMedia>> {
-        self.with(|connection| {
-            let mut statement =
-                connection.prepare_cached("SELECT * FROM sandbox_media WHERE id = ?1")?;
-            let mut found = Vec::new();
-            for id in media_ids {
-                let media = statement
-                    .query_row([id], |row| {
-                        Ok(SandboxMedia {
-                            id: row.get("id")?,
-                            device_id: row.get("device_id")?,
-                            kind: row.get("kind")?,
-                            mimetype: row.get("mimetype")?,
-                            bytes: row.get("bytes")?,
-                        })
-                    })
-                    .optional()?;
-                found.extend(media);
+/// The log writer's loop: takes what has queued up, commits it in one transaction,
+/// answers every sender. Ends when the store is dropped.
+fn write_log_batches(
+    connection: &Mutex<Connection>,
+    queue: &mpsc::Receiver<(LoggedMessage, mpsc::SyncSender<Result<(), String>>)>,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < LOG_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
-            Ok(found)
-        })
+        }
+        let result = {
+            let mut connection = connection
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            insert_messages(&mut connection, batch.iter().map(|(message, _)| message))
+        };
+        let result = result.map_err(|error| format!("database: {error}"));
+        for (_, reply) in batch {
+            let _ = reply.send(result.clone());
+        }
     }
+}
+
+fn insert_messages<'a>(
+    connection: &mut Connection,
+    messages: impl Iterator<Item = &'a LoggedMessage>,
+) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    {
+        let mut statement = transaction.prepare_cached(
+            "INSERT OR REPLACE INTO messages
+             (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for message in messages {
+            statement.execute(params![
+                message.device_id,
+                message.message_id,
+                message.chat_jid,
+                message.sender_jid,
+                message.from_me,
+                message.route,
+                message.message,
+                timestamp(message.timestamp)
+            ])?;
+        }
+    }
+    transaction.commit()
 }
 
 #[cfg(test)]

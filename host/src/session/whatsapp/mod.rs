@@ -53,6 +53,9 @@ use super::{
     QrCode, SendReceipt, Session, SessionDriver, SessionError,
 };
 
+/// A new session's generation, before its first client starts.
+const OPENED_GENERATION: u64 = 0;
+
 /// Opens WhatsApp linked-device sessions.
 #[derive(Clone)]
 pub struct WhatsappDriver {
@@ -129,7 +132,7 @@ impl WhatsappDriver {
             driver: self.clone(),
             state: Arc::new(SessionState::new()),
             acks: AckWaiters::new(),
-            generation: Arc::new(AtomicU64::new(0)),
+            generation: Arc::new(AtomicU64::new(OPENED_GENERATION)),
             client: Mutex::new(None),
             lifecycle: tokio::sync::Mutex::new(None),
             backend: tokio::sync::Mutex::new(None),
@@ -143,7 +146,9 @@ impl WhatsappDriver {
         ));
         let starting = Arc::clone(&inner);
         self.runtime.spawn(async move {
-            if let Err(error) = starting.start().await {
+            // Skipped if a `disconnect()` got in first: a device stopped right after it
+            // was opened stays stopped.
+            if let Err(error) = starting.start(Some(OPENED_GENERATION)).await {
                 tracing::warn!(device = %starting.device.device_id, %error, "WhatsApp session did not start");
             }
         });
@@ -251,10 +256,14 @@ impl Inner {
         Ok(backend)
     }
 
-    /// Starts a client unless one is running. Must run on the session runtime: building
-    /// the client opens its store with the ambient runtime's blocking pool.
-    async fn start(self: &Arc<Self>) -> Result<(), SessionError> {
+    /// Starts a client unless one is running (or, with `only_at`, unless the session
+    /// moved past that generation: a stop came first). Must run on the session runtime:
+    /// building the client opens its store with the ambient runtime's blocking pool.
+    async fn start(self: &Arc<Self>, only_at: Option<u64>) -> Result<(), SessionError> {
         let mut lifecycle = self.lifecycle.lock().await;
+        if only_at.is_some_and(|generation| self.generation.load(Ordering::SeqCst) != generation) {
+            return Ok(());
+        }
         if lifecycle
             .as_ref()
             .is_some_and(|running| !running.task.is_finished())
@@ -448,7 +457,7 @@ impl Session for WhatsappSession {
     async fn connect(&self) -> Result<(), SessionError> {
         let inner = Arc::clone(&self.inner);
         self.inner
-            .on_runtime(async move { inner.start().await })
+            .on_runtime(async move { inner.start(None).await })
             .await?
     }
 
@@ -489,6 +498,15 @@ impl Session for WhatsappSession {
         })?;
         if client.is_logged_in() {
             return Err(SessionError::Failed("already connected".into()));
+        }
+        // A stopped client opens no socket again: waiting for one would only time out.
+        let snapshot = self.inner.state.snapshot();
+        if snapshot.phase.is_terminal() {
+            return Err(SessionError::Failed(format!(
+                "no pair code while {}: {}",
+                snapshot.phase.word(),
+                snapshot.last_error.unwrap_or_default()
+            )));
         }
         let wait = self.inner.driver.settings.connect_timeout;
         let state = Arc::clone(&self.inner.state);

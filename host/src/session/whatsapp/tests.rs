@@ -269,6 +269,15 @@ fn disconnect_stops_with_a_reason_and_connect_starts_again() {
         no_qr.to_string().starts_with("no QR code while stopped"),
         "{no_qr}"
     );
+    let no_code = caller
+        .block_on(session.pair_code("5511999999999"))
+        .unwrap_err();
+    assert!(
+        no_code
+            .to_string()
+            .starts_with("no pair code while stopped"),
+        "{no_code}"
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
     // Stays stopped: the old client's retries no longer count.
     std::thread::sleep(Duration::from_millis(50));
@@ -431,4 +440,28 @@ fn received_messages_reach_the_sink_in_order() {
         recorder.0.lock().unwrap().as_slice(),
         ["dev_in:1", "dev_in:2", "dev_in:3"]
     );
+}
+
+#[test]
+fn a_disconnect_right_after_open_is_not_undone_by_the_first_start() {
+    let runtime = session_runtime();
+    let caller = caller_runtime();
+    let driver = offline_driver(&runtime, Arc::new(Unreachable));
+    for attempt in 0..20 {
+        let session = caller
+            .block_on(driver.open(&device(&format!("dev_early_stop_{attempt}"))))
+            .unwrap();
+        caller.block_on(session.disconnect()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let status = session.status();
+        assert_eq!(status.state, "stopped", "attempt {attempt}: {status:?}");
+    }
+    let session = caller
+        .block_on(driver.open(&device("dev_early_stop_then_connect")))
+        .unwrap();
+    caller.block_on(session.disconnect()).unwrap();
+    caller.block_on(session.connect()).unwrap();
+    let status = wait_for_status(session.as_ref(), |status| status.state == "disconnected");
+    assert_eq!(status.state, "disconnected", "{status:?}");
+    runtime.shutdown_background();
 }

@@ -7,6 +7,7 @@ mod detect;
 mod error;
 mod limiter;
 mod mp3_gapless;
+mod mp4_index;
 pub mod ogg_code3;
 mod pipeline;
 mod profile;
@@ -120,6 +121,15 @@ pub fn transcode(input: &[u8], opts: &TranscodeOptions) -> Result<Transcoded, Au
     };
 
     let detected = detect::detect(input)?;
+    if matches!(
+        detected.mime.as_str(),
+        "audio/mp4" | "video/mp4" | "video/3gpp"
+    ) && mp4_index::missing_index(input)
+    {
+        return Err(AudioError::Corrupt(
+            "the file is truncated: its index (moov box) is missing".to_string(),
+        ));
+    }
     let window = codec_padding(input, &detected, profile.rate);
     let encoded = pipeline::run(input, &profile, &limits, window)?;
     let header_seconds = match detected.mime.as_str() {

@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::glib;
@@ -28,6 +28,11 @@ use super::waveform::WaveformAccumulator;
 const MSG_NO_AUDIO: &str = "wuts-audio-no-stream";
 const MSG_TOO_LONG: &str = "wuts-audio-too-long";
 const MSG_LINK_FAILED: &str = "wuts-audio-link-failed";
+
+/// Longest wait for the demuxer to expose any stream; real files take milliseconds.
+const NO_STREAM_WAIT: Duration = Duration::from_secs(10);
+/// How often the wait above is checked.
+const STREAMLESS_POLL: Duration = Duration::from_millis(250);
 
 /// Names of the elements after the decoder; errors there are ours, not the input's.
 const ENCODER_SIDE: [&str; 3] = ["wuts-opusenc", "wuts-oggmux", "wuts-appsink"];
@@ -477,13 +482,28 @@ fn wait_for_end(
         gst::MessageType::Error,
         gst::MessageType::Application,
     ];
+    let started = Instant::now();
     loop {
         let remaining = limits.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(AudioError::Timeout);
         }
+        let streamless =
+            !shared.audio_linked.load(Ordering::SeqCst) && !shared.has_video.load(Ordering::SeqCst);
+        if streamless && started.elapsed() >= NO_STREAM_WAIT {
+            // decodebin drops the error of a demuxer that fails while it is still being
+            // tried, and then nothing else happens: give up instead of waiting for the deadline.
+            return Err(AudioError::Corrupt(
+                "the file could not be demuxed: no stream was found in it".to_string(),
+            ));
+        }
+        let wait = if streamless {
+            remaining.min(STREAMLESS_POLL)
+        } else {
+            remaining
+        };
         let timeout =
-            gst::ClockTime::from_nseconds(remaining.as_nanos().min(u128::from(u64::MAX)) as u64);
+            gst::ClockTime::from_nseconds(wait.as_nanos().min(u128::from(u64::MAX)) as u64);
         let Some(message) = bus.timed_pop_filtered(timeout, &watched) else {
             continue; // the deadline check above decides
         };

@@ -1,0 +1,157 @@
+//! What the sandbox devices "sent" and "uploaded", kept in memory for `/sandbox/*`.
+//!
+//! A simulated device needs no durability, and keeping its records out of the database
+//! keeps the send path as light as a real driver's. Bounded: the newest messages per
+//! device and the newest media up to a byte budget are kept; a restart starts empty.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+/// Messages kept per device.
+pub const OUTBOX_PER_DEVICE: usize = 1000;
+/// Media bytes kept across all devices.
+pub const MEDIA_BUDGET_BYTES: usize = 512 * 1024 * 1024;
+
+/// One message a sandbox device "sent".
+#[derive(Debug, Clone)]
+pub struct SandboxRecord {
+    pub device_id: String,
+    pub message_id: String,
+    pub to: String,
+    pub route: String,
+    pub timestamp: DateTime<Utc>,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: Vec<u8>,
+    pub nodes: serde_json::Value,
+    pub media_ids: Vec<String>,
+}
+
+/// A file a sandbox device "uploaded".
+#[derive(Debug, Clone)]
+pub struct SandboxMedia {
+    pub id: String,
+    pub device_id: String,
+    pub kind: &'static str,
+    pub mimetype: String,
+    pub bytes: std::sync::Arc<Vec<u8>>,
+}
+
+#[derive(Default)]
+pub struct SandboxRecords {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    outboxes: HashMap<String, VecDeque<SandboxRecord>>,
+    media: HashMap<String, SandboxMedia>,
+    media_order: VecDeque<String>,
+    media_bytes: usize,
+}
+
+impl SandboxRecords {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub fn record(&self, record: SandboxRecord) {
+        let mut inner = self.lock();
+        let outbox = inner.outboxes.entry(record.device_id.clone()).or_default();
+        if outbox.len() == OUTBOX_PER_DEVICE {
+            outbox.pop_front();
+        }
+        outbox.push_back(record);
+    }
+
+    /// A device's messages, newest first.
+    pub fn outbox(&self, device_id: &str, limit: usize) -> Vec<SandboxRecord> {
+        let inner = self.lock();
+        inner
+            .outboxes
+            .get(device_id)
+            .map(|outbox| outbox.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn save_media(&self, media: SandboxMedia) {
+        let mut inner = self.lock();
+        inner.media_bytes += media.bytes.len();
+        inner.media_order.push_back(media.id.clone());
+        inner.media.insert(media.id.clone(), media);
+        while inner.media_bytes > MEDIA_BUDGET_BYTES && inner.media_order.len() > 1 {
+            let Some(oldest) = inner.media_order.pop_front() else {
+                break;
+            };
+            if let Some(evicted) = inner.media.remove(&oldest) {
+                inner.media_bytes -= evicted.bytes.len();
+            }
+        }
+    }
+
+    /// Media by id, only when one of `device_ids` uploaded it.
+    pub fn media(&self, media_id: &str, device_ids: &[String]) -> Option<SandboxMedia> {
+        self.lock()
+            .media
+            .get(media_id)
+            .filter(|media| device_ids.contains(&media.device_id))
+            .cloned()
+    }
+
+    /// The media among `ids` that is still kept.
+    pub fn media_info(&self, ids: &[String]) -> Vec<SandboxMedia> {
+        let inner = self.lock();
+        ids.iter()
+            .filter_map(|id| inner.media.get(id).cloned())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(device: &str, id: usize) -> SandboxRecord {
+        SandboxRecord {
+            device_id: device.into(),
+            message_id: id.to_string(),
+            to: String::new(),
+            route: String::new(),
+            timestamp: Utc::now(),
+            message: Vec::new(),
+            nodes: serde_json::json!([]),
+            media_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn outboxes_are_per_device_newest_first_and_bounded() {
+        let records = SandboxRecords::default();
+        for id in 0..OUTBOX_PER_DEVICE + 5 {
+            records.record(record("a", id));
+        }
+        records.record(record("b", 1));
+        let outbox = records.outbox("a", usize::MAX);
+        assert_eq!(outbox.len(), OUTBOX_PER_DEVICE);
+        assert_eq!(outbox[0].message_id, (OUTBOX_PER_DEVICE + 4).to_string());
+        assert_eq!(records.outbox("b", 10).len(), 1);
+        assert!(records.outbox("c", 10).is_empty());
+    }
+
+    #[test]
+    fn media_is_only_found_by_its_device() {
+        let records = SandboxRecords::default();
+        records.save_media(SandboxMedia {
+            id: "m".into(),
+            device_id: "a".into(),
+            kind: "audio",
+            mimetype: "audio/ogg".into(),
+            bytes: std::sync::Arc::new(vec![1, 2, 3]),
+        });
+        assert!(records.media("m", &["a".to_string()]).is_some());
+        assert!(records.media("m", &["b".to_string()]).is_none());
+    }
+}

@@ -1,0 +1,154 @@
+//! The `[plugin.audio]` configuration table, as the host hands it to `init`.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use wuts_plugin_api::PluginError;
+
+/// Settings of the audio plugin; every key is optional (defaults as in `config/wuts.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioConfig {
+    /// Base64 audio that decodes to more bytes than this is answered 202 and sent as a job.
+    pub async_threshold_bytes: u64,
+    /// Longest accepted clip.
+    pub max_duration: Duration,
+    /// Parallel transcodes in this process; 0 = one per core.
+    pub max_concurrent_transcodes: usize,
+    /// Deadline of one transcode (and the longest wait for a transcode slot).
+    pub transcode_timeout: Duration,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            async_threshold_bytes: 2 * 1024 * 1024,
+            max_duration: Duration::from_secs(900),
+            max_concurrent_transcodes: 0,
+            transcode_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+const KEYS: [&str; 4] = [
+    "async_threshold_bytes",
+    "max_duration_seconds",
+    "max_concurrent_transcodes",
+    "transcode_timeout_seconds",
+];
+
+impl AudioConfig {
+    /// Reads the table; a wrong value or an unknown key refuses the plugin with a message
+    /// naming the key (a typo silently ignored would leave a limit at its default).
+    pub fn from_json(config: &Value) -> Result<AudioConfig, PluginError> {
+        let table = match config {
+            Value::Null => return Ok(AudioConfig::default()),
+            Value::Object(table) => table,
+            other => {
+                return Err(config_error(format!(
+                    "[plugin.audio] must be a table, not {}",
+                    wuts_plugin_api::fields::kind(other)
+                )));
+            }
+        };
+        if let Some(unknown) = table.keys().find(|key| !KEYS.contains(&key.as_str())) {
+            return Err(config_error(format!(
+                "[plugin.audio] has an unknown key {unknown:?}; known keys: {}",
+                KEYS.join(", ")
+            )));
+        }
+        let defaults = AudioConfig::default();
+        let max_duration_seconds = number(table, "max_duration_seconds", 1..=24 * 3600)?;
+        let timeout_seconds = number(table, "transcode_timeout_seconds", 1..=24 * 3600)?;
+        Ok(AudioConfig {
+            async_threshold_bytes: number(table, "async_threshold_bytes", 0..=u64::MAX)?
+                .unwrap_or(defaults.async_threshold_bytes),
+            max_duration: max_duration_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.max_duration),
+            max_concurrent_transcodes: number(table, "max_concurrent_transcodes", 0..=1024)?
+                .map(|permits| permits as usize)
+                .unwrap_or(defaults.max_concurrent_transcodes),
+            transcode_timeout: timeout_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.transcode_timeout),
+        })
+    }
+
+    /// Transcode slots: the configured number, or one per core.
+    pub fn transcode_permits(&self) -> usize {
+        match self.max_concurrent_transcodes {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            permits => permits,
+        }
+    }
+}
+
+/// A whole number within `range`; environment overrides may arrive as strings of digits.
+fn number(
+    table: &Map<String, Value>,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, PluginError> {
+    let parsed = match table.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match parsed {
+        Some(value) if range.contains(&value) => Ok(Some(value)),
+        _ => Err(config_error(format!(
+            "[plugin.audio] {key} must be a whole number from {} to {}, not {}",
+            range.start(),
+            range.end(),
+            table.get(key).map(Value::to_string).unwrap_or_default()
+        ))),
+    }
+}
+
+fn config_error(message: String) -> PluginError {
+    PluginError::new(500, "CONFIG_INVALID", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        assert_eq!(
+            AudioConfig::from_json(&json!({})).unwrap(),
+            AudioConfig::default()
+        );
+        assert_eq!(
+            AudioConfig::from_json(&Value::Null).unwrap(),
+            AudioConfig::default()
+        );
+    }
+
+    #[test]
+    fn numbers_and_digit_strings_are_read() {
+        let config = AudioConfig::from_json(&json!({
+            "async_threshold_bytes": 1000,
+            "max_duration_seconds": "5",
+            "max_concurrent_transcodes": 3,
+            "transcode_timeout_seconds": 30
+        }))
+        .unwrap();
+        assert_eq!(config.async_threshold_bytes, 1000);
+        assert_eq!(config.max_duration, Duration::from_secs(5));
+        assert_eq!(config.transcode_permits(), 3);
+        assert_eq!(config.transcode_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_refused_by_name() {
+        let error = AudioConfig::from_json(&json!({"max_duration_seconds": -1})).unwrap_err();
+        assert!(error.message.contains("max_duration_seconds"), "{error}");
+        let error = AudioConfig::from_json(&json!({"max_duration": 10})).unwrap_err();
+        assert!(error.message.contains("\"max_duration\""), "{error}");
+        assert!(AudioConfig::from_json(&json!({"transcode_timeout_seconds": 0})).is_err());
+        assert!(AudioConfig::default().transcode_permits() >= 1);
+    }
+}

@@ -1,0 +1,300 @@
+//! Benchmark: `POST /send/audio` (voice notes) through the release server against ffmpeg.
+//!
+//! `cargo bench -p wuts-e2e --bench audio` builds the release server and plugins first (or
+//! uses `WUTS_BIN_DIR`), then in one run:
+//!
+//! 1. throughput, in audio seconds per wall second, of 5 s, 60 s and 600 s clips in mp3, m4a
+//!    and wav, sent one at a time as base64 with `ptt: true` (HTTP, base64, transcode, upload,
+//!    sandbox send), next to `ffmpeg -i IN -vn -ac 1 -ar 16000 -c:a libopus -b:a 24k
+//!    -application voip OUT.ogg` on the same files (median of a few runs each);
+//! 2. end-to-end latency of a 5 s voice note (30 requests after a warm-up: median and p95;
+//!    target < 150 ms);
+//! 3. the server's RSS before and after 500 back-to-back 5 s requests on a fresh server
+//!    (after 20 warm-up requests; target < 10% growth).
+//!
+//! The clips are the test speech looped, 44.1 kHz stereo (wav: CD quality, 106 MB at 600 s, so
+//! the bench raises the route's body limit); the job threshold is raised so that every clip
+//! runs inline. Every loop is bounded in count and time.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wuts_e2e::audio_fixtures::{self as fx, Fixtures};
+use wuts_e2e::{PHONE, Server, ServerOptions, User};
+
+/// Longest a single request or ffmpeg run may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(180);
+/// Time budget of the latency and RSS loops.
+const LOOP_BUDGET: Duration = Duration::from_secs(300);
+const LATENCY_REQUESTS: usize = 30;
+const RSS_REQUESTS: usize = 500;
+const RSS_WARM_UP: usize = 20;
+
+struct ClipFormat {
+    name: &'static str,
+    extension: &'static str,
+    args: &'static [&'static str],
+}
+
+const FORMATS: [ClipFormat; 3] = [
+    ClipFormat {
+        name: "mp3",
+        extension: "mp3",
+        args: &["-c:a", "libmp3lame", "-b:a", "128k"],
+    },
+    ClipFormat {
+        name: "m4a",
+        extension: "m4a",
+        args: &["-c:a", "aac", "-b:a", "128k"],
+    },
+    ClipFormat {
+        name: "wav",
+        extension: "wav",
+        args: &["-c:a", "pcm_s16le"],
+    },
+];
+
+/// Clip length and how many timed runs of each side (the median is reported).
+const LENGTHS: [(u32, usize); 3] = [(5, 7), (60, 3), (600, 1)];
+
+fn main() {
+    support::use_release_build();
+    let fixtures = Fixtures::generate(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("audio-bench"));
+    let options = ServerOptions::default()
+        .plugins(&["buttons", "audio"])
+        .required(&["audio"])
+        .env("WUTS__PLUGIN__AUDIO__ASYNC_THRESHOLD_BYTES", "1073741824")
+        .extra_toml("[body_limits]\n\"/send/audio\" = 268435456");
+
+    println!("== throughput: audio seconds per wall second (voice notes, one request at a time)");
+    {
+        let server = Server::start(options.clone());
+        let user = server.create_user("bench", "bench");
+        let client = Client::new(server.base_url(), &user);
+        throughput(&fixtures, &client);
+    }
+
+    println!("\n== latency of a 5 s voice note (mp3), {LATENCY_REQUESTS} requests");
+    let five = fixtures.long_clip("clip-5s.mp3", 5, FORMATS[0].args);
+    let body = voice_note_body(&five);
+    {
+        let server = Server::start(options.clone());
+        let user = server.create_user("bench", "bench");
+        let client = Client::new(server.base_url(), &user);
+        latency(&client, &body);
+    }
+
+    println!("\n== server RSS over {RSS_REQUESTS} back-to-back 5 s voice notes (fresh server)");
+    let server = Server::start(options);
+    let user = server.create_user("bench", "bench");
+    let client = Client::new(server.base_url(), &user);
+    rss(&server, &client, &body);
+}
+
+fn voice_note_body(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("the clip can be read");
+    json!({"number": PHONE, "audio": fx::base64(&bytes), "ptt": true}).to_string()
+}
+
+fn throughput(fixtures: &Fixtures, client: &Client) {
+    println!(
+        "{:>6} {:>4} {:>9} | {:>9} {:>9} {:>10} | {:>9} {:>9} | {:>6}",
+        "clip",
+        "fmt",
+        "input MB",
+        "plugin s",
+        "audio s/s",
+        "transcode",
+        "ffmpeg s",
+        "audio s/s",
+        "ratio"
+    );
+    for (seconds, runs) in LENGTHS {
+        for format in &FORMATS {
+            let clip = fixtures.long_clip(
+                &format!("clip-{seconds}s.{}", format.extension),
+                seconds,
+                format.args,
+            );
+            let input_mb = std::fs::metadata(&clip).map_or(0.0, |m| m.len() as f64 / 1e6);
+            let body = voice_note_body(&clip);
+            let mut plugin_times = Vec::with_capacity(runs);
+            let mut transcode_ms = Vec::with_capacity(runs);
+            let mut ffmpeg_times = Vec::with_capacity(runs);
+            let out = fixtures.path("ffmpeg-out.ogg");
+            // Alternate the two, so a change in the machine's load hits both alike.
+            for _ in 0..runs {
+                let (elapsed, reply) = client.send_ok(&body);
+                plugin_times.push(elapsed);
+                transcode_ms.push(
+                    reply["metadata"]["conversion_time_ms"]
+                        .as_u64()
+                        .unwrap_or(0),
+                );
+                ffmpeg_times.push(ffmpeg(&clip, &out));
+            }
+            let plugin = median(&mut plugin_times);
+            let reference = median(&mut ffmpeg_times);
+            transcode_ms.sort_unstable();
+            let transcode = transcode_ms[transcode_ms.len() / 2];
+            let audio = f64::from(seconds);
+            let plugin_rate = audio / plugin.as_secs_f64();
+            let ffmpeg_rate = audio / reference.as_secs_f64();
+            println!(
+                "{:>5}s {:>4} {:>9.2} | {:>9.3} {:>9.1} {:>8}ms | {:>9.3} {:>9.1} | {:>5.2}x",
+                seconds,
+                format.name,
+                input_mb,
+                plugin.as_secs_f64(),
+                plugin_rate,
+                transcode,
+                reference.as_secs_f64(),
+                ffmpeg_rate,
+                plugin_rate / ffmpeg_rate,
+            );
+        }
+    }
+    println!(
+        "(ratio = plugin audio s/s ÷ ffmpeg audio s/s; \"transcode\" = the plugin's conversion_time_ms)"
+    );
+}
+
+fn ffmpeg(input: &Path, output: &Path) -> Duration {
+    let started = Instant::now();
+    let mut child = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(input)
+        .args([
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "24k",
+            "-application",
+            "voip",
+        ])
+        .arg(output)
+        .spawn()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    let status = wuts_e2e::process::wait_timeout(&mut child, CALL_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("ffmpeg took longer than {CALL_TIMEOUT:?}")
+    });
+    assert!(status.success(), "ffmpeg failed on {input:?}");
+    started.elapsed()
+}
+
+fn latency(client: &Client, body: &str) {
+    for _ in 0..5 {
+        client.send_ok(body);
+    }
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(LATENCY_REQUESTS);
+    let mut server_ms = Vec::with_capacity(LATENCY_REQUESTS);
+    while times.len() < LATENCY_REQUESTS && started.elapsed() < LOOP_BUDGET {
+        let (elapsed, reply) = client.send_ok(body);
+        times.push(elapsed);
+        server_ms.push(
+            reply["metadata"]["processing_time_ms"]
+                .as_u64()
+                .unwrap_or(0),
+        );
+    }
+    times.sort_unstable();
+    server_ms.sort_unstable();
+    let p95 = times[((times.len() * 95).div_ceil(100)).saturating_sub(1)];
+    let median = times[times.len() / 2];
+    println!(
+        "median {:.1} ms, p95 {:.1} ms, min {:.1} ms, max {:.1} ms over {} requests (target < 150 ms); \
+         plugin processing_time_ms median {}",
+        ms(median),
+        ms(p95),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        times.len(),
+        server_ms[server_ms.len() / 2],
+    );
+}
+
+fn rss(server: &Server, client: &Client, body: &str) {
+    let pid = server.pid().expect("the server runs");
+    for _ in 0..RSS_WARM_UP {
+        client.send_ok(body);
+    }
+    let before = fx::vm_rss_kib(pid).unwrap_or(0);
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < RSS_REQUESTS && started.elapsed() < LOOP_BUDGET {
+        client.send_ok(body);
+        sent += 1;
+    }
+    let elapsed = started.elapsed();
+    let after = fx::vm_rss_kib(pid).unwrap_or(0);
+    let growth = (after as f64 - before as f64) / before.max(1) as f64 * 100.0;
+    println!(
+        "VmRSS {:.1} MiB before, {:.1} MiB after {sent} requests in {:.1} s ({:.1} req/s): {growth:+.1}% (target < 10%)",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        elapsed.as_secs_f64(),
+        sent as f64 / elapsed.as_secs_f64(),
+    );
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// A client with a timeout long enough for a 600 s clip (the harness's is 20 s per call).
+struct Client {
+    agent: ureq::Agent,
+    url: String,
+    authorization: String,
+}
+
+impl Client {
+    fn new(base_url: &str, user: &User) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(CALL_TIMEOUT))
+            .build();
+        Client {
+            agent: config.into(),
+            url: format!("{base_url}/send/audio"),
+            authorization: format!("Bearer {}", user.token),
+        }
+    }
+
+    /// Sends `body`; panics unless the answer is 200. Returns the wall time and the reply.
+    fn send_ok(&self, body: &str) -> (Duration, Value) {
+        let started = Instant::now();
+        let mut response = self
+            .agent
+            .post(&self.url)
+            .header("Authorization", &self.authorization)
+            .content_type("application/json")
+            .send(body.as_bytes())
+            .unwrap_or_else(|e| panic!("POST /send/audio failed: {e}"));
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|e| panic!("reading the reply failed: {e}"));
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        assert_eq!(status, 200, "POST /send/audio answered {status}: {text}");
+        (elapsed, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}

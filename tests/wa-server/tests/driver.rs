@@ -1,0 +1,505 @@
+//! The host's real `whatsapp` driver, through the real `whatsapp-rust` client and its
+//! tokio WebSocket transport, against the offline server: handshake, login, a send
+//! decrypted back, acks with delay and error, no ack, media, QR refs, reconnects.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use whatsapp_rust::buffa::{Message as _, MessageField};
+use whatsapp_rust::waproto::whatsapp as wa;
+use wuts_host::session::whatsapp::credentials::{CredentialStore, MemoryCredentials};
+use wuts_host::session::whatsapp::{WhatsappDriver, WhatsappSession, WhatsappSettings};
+use wuts_host::session::{
+    DeviceIdentity, InboundMessage, InboundSink, MediaUpload, OutgoingMessage, Session,
+    SessionError,
+};
+use wuts_plugin_api::MediaKind;
+use wuts_wa_server::{CLIENT_VERSION, FakeWhatsApp, Pattern, SeededDevice, seed_backend};
+
+const WAIT: Duration = Duration::from_secs(15);
+const RECIPIENT: &str = "5511999999999@s.whatsapp.net";
+
+#[derive(Default)]
+struct Inbox(std::sync::Mutex<Vec<InboundMessage>>);
+
+impl InboundSink for Inbox {
+    fn received(&self, _device: &DeviceIdentity, message: InboundMessage) {
+        self.0.lock().unwrap().push(message);
+    }
+}
+
+fn device() -> DeviceIdentity {
+    DeviceIdentity {
+        device_id: "dev_test".into(),
+        tenant_id: "tenant".into(),
+        user_id: "user".into(),
+    }
+}
+
+struct Rig {
+    server: FakeWhatsApp,
+    session: Arc<WhatsappSession>,
+    inbox: Arc<Inbox>,
+}
+
+/// A server, and the driver's session for a device seeded as paired (or not).
+async fn rig(paired: bool) -> Rig {
+    let server = FakeWhatsApp::start().await.expect("the server starts");
+    let credentials = Arc::new(MemoryCredentials::new());
+    if paired {
+        let backend = credentials.backend_for(&device()).await.expect("a backend");
+        seed_backend(backend, &SeededDevice::new("5511888888888", 7))
+            .await
+            .expect("seeded");
+    }
+    let settings = WhatsappSettings::new("/nonexistent/whatsapp.db")
+        .with_socket_url(server.socket_url())
+        .with_media_base_url(server.media_base_url())
+        .with_client_version(CLIENT_VERSION)
+        .with_connect_timeout(Duration::from_secs(5));
+    let inbox = Arc::new(Inbox::default());
+    let driver = WhatsappDriver::new(
+        settings,
+        tokio::runtime::Handle::current(),
+        Arc::clone(&inbox) as Arc<dyn InboundSink>,
+    )
+    .expect("a driver")
+    .with_credentials(credentials);
+    let session = driver.open_session(&device());
+    Rig {
+        server,
+        session,
+        inbox,
+    }
+}
+
+async fn wait_connected(session: &WhatsappSession) {
+    let deadline = Instant::now() + WAIT;
+    while !session.status().connected || !session.status().logged_in {
+        assert!(
+            Instant::now() < deadline,
+            "not connected in time: {:?}",
+            session.status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn text(body: &str) -> wa::Message {
+    wa::Message {
+        conversation: Some(body.into()),
+        ..Default::default()
+    }
+}
+
+fn outgoing(id: &str, to: &str, message: &wa::Message) -> OutgoingMessage {
+    OutgoingMessage {
+        message_id: id.into(),
+        to: to.into(),
+        message: message.encode_to_vec(),
+        nodes: Vec::new(),
+        route: "/test".into(),
+    }
+}
+
+async fn send(
+    session: &WhatsappSession,
+    message: OutgoingMessage,
+) -> Result<wuts_host::session::SendReceipt, SessionError> {
+    match tokio::time::timeout(WAIT, session.send(message)).await {
+        Ok(result) => result,
+        Err(_) => Err(SessionError::Timeout),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_device_logs_in_and_a_text_send_is_decrypted_and_acked() {
+    let rig = rig(true).await;
+    wait_connected(&rig.session).await;
+    let connections = rig.server.connections();
+    assert_eq!(connections[0].pattern, Pattern::Xx);
+    assert_eq!(
+        connections[0].jid.as_deref(),
+        Some("5511888888888:7@s.whatsapp.net")
+    );
+
+    let receipt = send(
+        &rig.session,
+        outgoing(
+            "3EB0A1A1A1A1A1A1A1A1",
+            RECIPIENT,
+            &text("hello from the gateway"),
+        ),
+    )
+    .await
+    .expect("acked");
+    assert_eq!(receipt.message_id, "3EB0A1A1A1A1A1A1A1A1");
+
+    let received = rig.server.received();
+    assert_eq!(received.len(), 1);
+    let message = &received[0];
+    assert!(message.errors.is_empty(), "{:?}", message.errors);
+    assert_eq!(message.attr("to"), Some(RECIPIENT));
+    assert_eq!(message.id(), "3EB0A1A1A1A1A1A1A1A1");
+    assert_eq!(
+        message
+            .message
+            .as_ref()
+            .and_then(|m| m.conversation.as_deref()),
+        Some("hello from the gateway")
+    );
+    // The copy for the account's own phone decrypts too (a device-sent wrapper).
+    assert!(
+        message
+            .copies
+            .iter()
+            .any(|(jid, m)| jid.starts_with("5511888888888")
+                && m.device_sent_message.as_option().is_some()),
+        "copies: {:?}",
+        message
+            .copies
+            .iter()
+            .map(|(jid, _)| jid)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_wait_for_their_delay_and_an_error_code_is_a_refusal() {
+    let rig = rig(true).await;
+    wait_connected(&rig.session).await;
+
+    rig.server.set_ack(Duration::from_millis(400), None);
+    let started = Instant::now();
+    send(
+        &rig.session,
+        outgoing("3EB0B2B2B2B2B2B2B2B2", RECIPIENT, &text("slow")),
+    )
+    .await
+    .expect("acked late");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+
+    rig.server.set_ack(Duration::ZERO, Some("479"));
+    let refused = send(
+        &rig.session,
+        outgoing("3EB0C3C3C3C3C3C3C3C3", RECIPIENT, &text("refused")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused, SessionError::Refused("479".into()));
+    // It was still delivered and decrypted: the refusal is the server's word, not a failure to send.
+    assert_eq!(rig.server.received().len(), 2);
+
+    rig.server.set_no_ack();
+    let waited = tokio::time::timeout(
+        Duration::from_millis(500),
+        rig.session.send(outgoing(
+            "3EB0D4D4D4D4D4D4D4D4",
+            RECIPIENT,
+            &text("unanswered"),
+        )),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "no ack must leave the send waiting: {waited:?}"
+    );
+    assert!(
+        rig.server
+            .wait_until(WAIT, |server| server.received().len() == 3)
+            .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_voice_note_decrypts_on_the_server() {
+    let rig = rig(true).await;
+    wait_connected(&rig.session).await;
+    let audio: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    let reference = tokio::time::timeout(
+        WAIT,
+        rig.session.upload_media(MediaUpload {
+            bytes: audio.clone(),
+            kind: MediaKind::Audio,
+            mimetype: "audio/ogg; codecs=opus".into(),
+        }),
+    )
+    .await
+    .expect("upload in time")
+    .expect("uploaded");
+    assert_eq!(rig.server.upload_count(), 1);
+    let message = wa::Message {
+        audio_message: MessageField::some(wa::message::AudioMessage {
+            url: Some(reference.url.clone()),
+            direct_path: Some(reference.direct_path.clone()),
+            media_key: Some(reference.media_key.clone()),
+            file_sha256: Some(reference.file_sha256.clone()),
+            file_enc_sha256: Some(reference.file_enc_sha256.clone()),
+            file_length: Some(reference.file_length),
+            mimetype: Some("audio/ogg; codecs=opus".into()),
+            ptt: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    send(
+        &rig.session,
+        outgoing("3EB0E5E5E5E5E5E5E5E5", RECIPIENT, &message),
+    )
+    .await
+    .expect("acked");
+    let received = rig.server.received();
+    let enc_types: Vec<_> = received[0]
+        .enc_nodes()
+        .iter()
+        .map(|enc| wuts_wa_server::stanza::attr(enc, "mediatype"))
+        .collect();
+    assert!(
+        enc_types.iter().all(|t| t.as_deref() == Some("ptt")),
+        "{enc_types:?}\n{}",
+        received[0].render()
+    );
+    let decrypted = rig
+        .server
+        .media_of(received[0].message.as_ref().expect("decrypted"))
+        .expect("the upload decrypts");
+    assert_eq!(decrypted, audio);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaired_device_gets_a_qr_code() {
+    let rig = rig(false).await;
+    let qr = tokio::time::timeout(WAIT, rig.session.qr_code(WAIT))
+        .await
+        .expect("in time")
+        .expect("a QR code");
+    assert!(qr.code.starts_with("2@fake-ref-"), "{}", qr.code);
+    assert_eq!(rig.server.connections()[0].jid, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_shows_and_the_client_comes_back_with_ik() {
+    let rig = rig(true).await;
+    wait_connected(&rig.session).await;
+    rig.server.set_accepting(false);
+    rig.server.drop_connections();
+    let deadline = Instant::now() + WAIT;
+    while rig.session.status().connected {
+        assert!(
+            Instant::now() < deadline,
+            "still connected: {:?}",
+            rig.session.status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let down = rig.session.status();
+    assert!(!down.connected, "{down:?}");
+    assert!(matches!(
+        rig.session
+            .send(outgoing(
+                "3EB0F6F6F6F6F6F6F6F6",
+                RECIPIENT,
+                &text("offline")
+            ))
+            .await,
+        Err(SessionError::NotConnected)
+    ));
+    rig.server.set_accepting(true);
+    wait_connected(&rig.session).await;
+    let connections = rig.server.connections();
+    assert_eq!(
+        connections.last().map(|c| c.pattern),
+        Some(Pattern::Ik),
+        "{connections:?}"
+    );
+    send(
+        &rig.session,
+        outgoing("3EB0F7F7F7F7F7F7F7F7", RECIPIENT, &text("back")),
+    )
+    .await
+    .expect("acked after the reconnect");
+    assert_eq!(
+        rig.server
+            .received()
+            .last()
+            .and_then(|m| m.message.clone())
+            .and_then(|m| m.conversation),
+        Some("back".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_reply_reaches_the_drivers_inbound_sink() {
+    let rig = rig(true).await;
+    wait_connected(&rig.session).await;
+    send(
+        &rig.session,
+        outgoing("3EB0A8A8A8A8A8A8A8A8", RECIPIENT, &text("ping")),
+    )
+    .await
+    .expect("acked");
+    let reply = wa::Message {
+        buttons_response_message: MessageField::some(wa::message::ButtonsResponseMessage {
+            selected_button_id: Some("yes".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let id = rig
+        .server
+        .push_inbound(RECIPIENT, &reply)
+        .await
+        .expect("pushed");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(inbound) = rig
+            .inbox
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| m.message_id == id)
+            .cloned()
+        {
+            let decoded = wa::Message::decode_from_slice(&inbound.message).expect("a message");
+            assert_eq!(
+                decoded
+                    .buttons_response_message
+                    .as_option()
+                    .and_then(|r| r.selected_button_id.as_deref()),
+                Some("yes")
+            );
+            assert_eq!(inbound.chat_jid, RECIPIENT);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the reply never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn quick_reply_buttons() -> wa::Message {
+    use wa::message::interactive_message::native_flow_message::NativeFlowButton;
+    use wa::message::interactive_message::{
+        Body, InteractiveMessage as Payload, NativeFlowMessage,
+    };
+    wa::Message {
+        interactive_message: MessageField::some(wa::message::InteractiveMessage {
+            body: MessageField::some(Body {
+                text: Some("Pick one".into()),
+            }),
+            interactive_message: Some(Payload::NativeFlowMessage(Box::new(NativeFlowMessage {
+                buttons: vec![NativeFlowButton {
+                    name: Some("quick_reply".into()),
+                    button_params_json: Some(r#"{"display_text":"Yes","id":"yes"}"#.into()),
+                }],
+                ..Default::default()
+            }))),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `<biz><interactive type="native_flow"><native_flow name="mixed"/></interactive></biz>`.
+fn is_nested_mixed_biz(biz: &whatsapp_rust::wacore_binary::node::Node) -> bool {
+    use wuts_wa_server::stanza::{attr, child};
+    child(biz, "interactive")
+        .filter(|interactive| attr(interactive, "type").as_deref() == Some("native_flow"))
+        .and_then(|interactive| child(interactive, "native_flow"))
+        .is_some_and(|flow| attr(flow, "name").as_deref() == Some("mixed"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_carry_one_mixed_biz_with_a_bot_in_a_direct_chat_and_no_bot_in_a_group() {
+    let rig = rig(true).await;
+    wait_connected(&rig.session).await;
+    send(
+        &rig.session,
+        outgoing("3EB0B9B9B9B9B9B9B9B9", RECIPIENT, &quick_reply_buttons()),
+    )
+    .await
+    .expect("acked");
+    let group = "120363025246125486@g.us";
+    rig.server
+        .add_group(group, &[RECIPIENT, "5511977776666@s.whatsapp.net"]);
+    send(
+        &rig.session,
+        outgoing("3EB0BABABABABABABABA", group, &quick_reply_buttons()),
+    )
+    .await
+    .expect("acked in the group");
+
+    let received = rig.server.received();
+    let (direct, in_group) = (&received[0], &received[1]);
+    for message in [direct, in_group] {
+        assert!(message.errors.is_empty(), "{:?}", message.errors);
+        assert!(
+            message
+                .message
+                .as_ref()
+                .is_some_and(|m| m.interactive_message.as_option().is_some()),
+            "{}",
+            message.render()
+        );
+        let biz = message.nodes_named("biz");
+        assert_eq!(biz.len(), 1, "{}", message.render());
+        assert!(is_nested_mixed_biz(biz[0]), "{}", message.render());
+    }
+    let bots = direct.nodes_named("bot");
+    assert_eq!(bots.len(), 1, "{}", direct.render());
+    assert_eq!(
+        wuts_wa_server::stanza::attr(bots[0], "biz_bot").as_deref(),
+        Some("1")
+    );
+    assert!(
+        in_group.nodes_named("bot").is_empty(),
+        "{}",
+        in_group.render()
+    );
+    assert!(
+        in_group
+            .enc_nodes()
+            .iter()
+            .any(|enc| wuts_wa_server::stanza::attr(enc, "type").as_deref() == Some("skmsg")),
+        "{}",
+        in_group.render()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_seeded_in_the_drivers_sqlite_file_logs_in_from_it() {
+    let server = FakeWhatsApp::start().await.expect("the server starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = dir.path().join("whatsapp.db");
+    wuts_wa_server::seed_sqlite(
+        &store,
+        &device().device_id,
+        &SeededDevice::new("5511777777777", 3),
+    )
+    .await
+    .expect("seeded");
+    let settings = WhatsappSettings::new(&store)
+        .with_socket_url(server.socket_url())
+        .with_media_base_url(server.media_base_url())
+        .with_client_version(CLIENT_VERSION);
+    let driver = WhatsappDriver::new(
+        settings,
+        tokio::runtime::Handle::current(),
+        Arc::new(Inbox::default()) as Arc<dyn InboundSink>,
+    )
+    .expect("a driver");
+    let session = driver.open_session(&device());
+    wait_connected(&session).await;
+    assert_eq!(
+        server.connections()[0].jid.as_deref(),
+        Some("5511777777777:3@s.whatsapp.net")
+    );
+    assert_eq!(
+        session.status().jid.as_deref(),
+        Some("5511777777777@s.whatsapp.net")
+    );
+}
