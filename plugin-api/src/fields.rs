@@ -141,10 +141,11 @@ pub fn check_length(
     range: std::ops::RangeInclusive<usize>,
 ) -> Result<(), PluginError> {
     let length = text.chars().count();
-    if range.contains(&length) {
+    let blank = *range.start() > 0 && text.trim().is_empty();
+    if range.contains(&length) && !blank {
         return Ok(());
     }
-    let message = if *range.start() > 0 && text.trim().is_empty() {
+    let message = if blank {
         "must not be empty".to_string()
     } else if *range.start() == 0 {
         format!("{length} characters given, at most {} allowed", range.end())
