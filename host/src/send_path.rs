@@ -203,16 +203,20 @@ async fn send_encoded(
         message: logged_bytes,
         timestamp: receipt.timestamp,
     };
-    let store = Arc::clone(&state.store);
-    match blocking(state, move || store.log_message(&logged)).await {
+    let (done, committed) = tokio::sync::oneshot::channel();
+    state.store.log_message_then(
+        logged,
+        Box::new(move |result| {
+            let _ = done.send(result);
+        }),
+    );
+    match committed.await {
         Ok(Ok(())) => {}
         // The message is out; failing the request now would invite a duplicate resend.
         Ok(Err(error)) => {
             tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
         }
-        Err(error) => {
-            tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
-        }
+        Err(_) => tracing::error!(message_id = %receipt.message_id, "could not log a sent message"),
     }
     tracing::info!(
         request_id = %request.request_id,

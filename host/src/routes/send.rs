@@ -39,16 +39,21 @@ async fn dispatch(
     let body = body::read_limited(&request, payload, route.body_limit, envelope).await?;
     let device_id = body::device_id(&request, &body, envelope)?;
     let state = state.into_inner();
-    let store = Arc::clone(&state.store);
     let principal = caller.0;
-    let device = send_path::blocking(&state, move || {
-        store.find_device(&principal, device_id.as_deref())
-    })
-    .await?
-    .map_err(|error| {
-        ApiError::internal(format!("device lookup failed: {error}")).in_envelope(envelope)
-    })?
-    .ok_or_else(|| ApiError::not_found("device").in_envelope(envelope))?;
+    let device = match state.store.cached_device(&principal, device_id.as_deref()) {
+        Some(device) => device,
+        None => {
+            let store = Arc::clone(&state.store);
+            send_path::blocking(&state, move || {
+                store.find_device(&principal, device_id.as_deref())
+            })
+            .await?
+            .map_err(|error| {
+                ApiError::internal(format!("device lookup failed: {error}")).in_envelope(envelope)
+            })?
+            .ok_or_else(|| ApiError::not_found("device").in_envelope(envelope))?
+        }
+    };
     let request = SendRequest {
         message_id: crate::ids::message_id(None),
         request_id: crate::ids::request_id(),

@@ -31,6 +31,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Called when a queued log write is committed (or failed).
+pub type LogDone = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -181,6 +184,19 @@ pub trait Store: Send + Sync + 'static {
     fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>>;
 
     fn log_message(&self, message: &LoggedMessage) -> StoreResult<()>;
+    /// Queues a message for the log and calls `done` once it is committed, so async
+    /// callers need not hold a blocking thread while they wait.
+    fn log_message_then(&self, message: LoggedMessage, done: LogDone) {
+        done(self.log_message(&message));
+    }
+    /// A device [`Store::find_device`] already found, without touching the database.
+    fn cached_device(
+        &self,
+        _principal: &Principal,
+        _device_id: Option<&str>,
+    ) -> Option<DeviceRecord> {
+        None
+    }
     fn find_message(&self, device_id: &str, message_id: &str)
     -> StoreResult<Option<LoggedMessage>>;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    DeviceRecord, JobRecord, JobStatus, LoggedMessage, Principal, Role, Store, StoreError,
+    DeviceRecord, JobRecord, JobStatus, LogDone, LoggedMessage, Principal, Role, Store, StoreError,
     StoreResult, TokenCandidate, UserRecord, migrations,
 };
 
@@ -19,7 +19,7 @@ pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
     /// Sent messages go to a writer thread that commits whatever has queued up in one
     /// transaction ("group commit"): under load one commit serves many requests.
-    log_writer: mpsc::Sender<(LoggedMessage, mpsc::SyncSender<Result<(), String>>)>,
+    log_writer: mpsc::Sender<(LoggedMessage, LogDone)>,
     /// Devices are never deleted or moved, so a found one can be remembered.
     devices: RwLock<HashMap<DeviceKey, DeviceRecord>>,
 }
@@ -342,15 +342,42 @@ impl Store for SqliteStore {
 
     fn log_message(&self, message: &LoggedMessage) -> StoreResult<()> {
         let (reply, committed) = mpsc::sync_channel(1);
-        self.log_writer
-            .send((message.clone(), reply))
-            .map_err(|_| StoreError::Writer("the log writer has stopped".into()))?;
+        self.log_message_then(
+            message.clone(),
+            Box::new(move |result| {
+                let _ = reply.send(result);
+            }),
+        );
         match committed.recv_timeout(LOG_COMMIT_TIMEOUT) {
-            Ok(result) => result.map_err(StoreError::Writer),
+            Ok(result) => result,
             Err(_) => Err(StoreError::Writer(
                 "the log writer did not answer in time".into(),
             )),
         }
+    }
+
+    fn log_message_then(&self, message: LoggedMessage, done: LogDone) {
+        if let Err(mpsc::SendError((_, done))) = self.log_writer.send((message, done)) {
+            done(Err(StoreError::Writer("the log writer has stopped".into())));
+        }
+    }
+
+    fn cached_device(
+        &self,
+        principal: &Principal,
+        device_id: Option<&str>,
+    ) -> Option<DeviceRecord> {
+        let key = DeviceKey {
+            tenant_id: principal.tenant_id.clone(),
+            user_id: principal.user_id.clone(),
+            admin: principal.role == Role::Admin,
+            device_id: device_id.map(str::to_string),
+        };
+        self.devices
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
     }
 
     fn find_message(
@@ -453,7 +480,7 @@ impl Store for SqliteStore {
 /// answers every sender. Ends when the store is dropped.
 fn write_log_batches(
     connection: &Mutex<Connection>,
-    queue: &mpsc::Receiver<(LoggedMessage, mpsc::SyncSender<Result<(), String>>)>,
+    queue: &mpsc::Receiver<(LoggedMessage, LogDone)>,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -470,8 +497,8 @@ fn write_log_batches(
             insert_messages(&mut connection, batch.iter().map(|(message, _)| message))
         };
         let result = result.map_err(|error| format!("database: {error}"));
-        for (_, reply) in batch {
-            let _ = reply.send(result.clone());
+        for (_, done) in batch {
+            done(result.clone().map_err(StoreError::Writer));
         }
     }
 }
