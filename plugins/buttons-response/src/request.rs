@@ -34,8 +34,7 @@ impl ResponseRequest {
         }
         let quoted = fields::optional_object(&fields, "quoted")?
             .ok_or_else(|| PluginError::invalid_field("quoted", "is required", Value::Null))?;
-        let message_id =
-            fields::required_string(quoted, "message_id").map_err(nested)?;
+        let message_id = fields::required_string(quoted, "message_id").map_err(nested)?;
         if message_id.is_empty()
             || message_id.len() > 128
             || !message_id
