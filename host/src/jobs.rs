@@ -69,11 +69,7 @@ async fn run(state: &Arc<AppState>, job_id: &str) {
     let id = job_id.to_string();
     let loaded =
         tokio::task::spawn_blocking(move || -> Result<Option<(JobRecord, u32)>, String> {
-            let job = store
-                .unfinished_jobs()
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .find(|job| job.id == id);
+            let job = store.unfinished_job(&id).map_err(|e| e.to_string())?;
             match job {
                 Some(job) => {
                     let attempt = store

@@ -203,6 +203,8 @@ pub trait Store: Send + Sync + 'static {
     fn create_job(&self, job: &JobRecord) -> StoreResult<()>;
     fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>>;
     fn unfinished_jobs(&self) -> StoreResult<Vec<JobRecord>>;
+    /// A job still `processing`, by id.
+    fn unfinished_job(&self, job_id: &str) -> StoreResult<Option<JobRecord>>;
     fn start_job_attempt(&self, job_id: &str) -> StoreResult<u32>;
     fn finish_job(
         &self,

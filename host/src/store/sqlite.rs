@@ -429,6 +429,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn unfinished_job(&self, job_id: &str) -> StoreResult<Option<JobRecord>> {
+        self.with(|connection| {
+            Ok(connection
+                .prepare_cached("SELECT * FROM jobs WHERE id = ?1 AND status = 'processing'")?
+                .query_row([job_id], job_from_row)
+                .optional()?)
+        })
+    }
+
     fn unfinished_jobs(&self) -> StoreResult<Vec<JobRecord>> {
         self.with(|connection| {
             let mut statement = connection
