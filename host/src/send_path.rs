@@ -1,5 +1,5 @@
-//! The one way a plugin request becomes a sent message: plan, encode on the blocking
-//! pool, send with the ack timeout, log. The HTTP handler and the job runner both call
+//! The one way a plugin request becomes a sent message: plan, encode (on the blocking
+//! pool unless the route is quick), send with the ack timeout, log. The HTTP handler and the job runner both call
 //! it; neither has its own copy.
 
 use std::sync::Arc;
@@ -203,20 +203,31 @@ async fn send_encoded(
         message: logged_bytes,
         timestamp: receipt.timestamp,
     };
-    let (done, committed) = tokio::sync::oneshot::channel();
-    state.store.log_message_then(
-        logged,
-        Box::new(move |result| {
-            let _ = done.send(result);
-        }),
-    );
-    match committed.await {
-        Ok(Ok(())) => {}
-        // The message is out; failing the request now would invite a duplicate resend.
-        Ok(Err(error)) => {
-            tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
+    if request.is_job {
+        // The job runner marks a job sent only once its message is logged: that log is
+        // what keeps a resumed job from sending twice.
+        let (done, committed) = tokio::sync::oneshot::channel();
+        state.store.log_message_then(
+            logged,
+            Box::new(move |result| {
+                let _ = done.send(result);
+            }),
+        );
+        match committed.await {
+            Ok(Ok(())) => {}
+            // The message is out; failing the job now would invite a duplicate resend.
+            Ok(Err(error)) => {
+                tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
+            }
+            Err(_) => {
+                tracing::error!(message_id = %receipt.message_id, "could not log a sent message")
+            }
         }
-        Err(_) => tracing::error!(message_id = %receipt.message_id, "could not log a sent message"),
+    } else {
+        // The message is out and the answer will not change, so the request does not
+        // wait for the commit; the log finds the message meanwhile (a quote of it works
+        // at once) and the server flushes the log before it exits.
+        state.store.log_message_soon(logged);
     }
     tracing::info!(
         request_id = %request.request_id,
@@ -269,7 +280,8 @@ fn session_error(error: SessionError) -> ApiError {
     }
 }
 
-/// Calls into the plugin on the host runtime's blocking pool.
+/// Calls into the plugin: on this thread for a quick route, else on the host runtime's
+/// blocking pool.
 async fn run_plugin<T: Send + 'static>(
     state: &Arc<AppState>,
     request: &SendRequest,
@@ -291,14 +303,25 @@ async fn run_plugin<T: Send + 'static>(
         session: Arc::clone(session),
         store: Arc::clone(&state.store),
         device_id: request.device.id.clone(),
+        may_block: !request.route.quick,
     }
     .into_abi();
     let route = Arc::clone(&request.route);
-    let body = request.body.clone();
-    let result = blocking(state, move || {
-        call(&route.plugin, &route.path, &body, &context, &services)
-    })
-    .await?;
+    let result = if route.quick {
+        call(
+            &route.plugin,
+            &route.path,
+            &request.body,
+            &context,
+            &services,
+        )
+    } else {
+        let body = request.body.clone();
+        blocking(state, move || {
+            call(&route.plugin, &route.path, &body, &context, &services)
+        })
+        .await?
+    };
     result.map_err(|error| {
         if error.code == "PLUGIN_PANIC" {
             tracing::error!(request_id = %request.request_id, plugin = %request.route.plugin.name, "plugin panicked");

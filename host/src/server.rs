@@ -223,6 +223,13 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     });
     server.await?;
     disconnect_all(&state.sessions).await;
+    // HTTP sends do not wait for their log commit; the last of them commit here.
+    let store = Arc::clone(&state.store);
+    match tokio::task::spawn_blocking(move || store.flush_message_log()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "the message log was not flushed"),
+        Err(error) => tracing::error!(%error, "the message log was not flushed"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

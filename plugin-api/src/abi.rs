@@ -182,7 +182,8 @@ pub trait LogSink: Send + Sync + 'static {
 pub type LogSinkBox = LogSink_TO<RBox<()>>;
 
 /// What the host does for a plugin during one request. The calls block; the host runs
-/// plugin code on its blocking pool.
+/// plugin code on its blocking pool, except for quick routes, where `fetch` and
+/// `upload_media` are refused.
 #[sabi_trait]
 pub trait HostServices: Send + Sync + 'static {
     /// Fetches `url` under the host's network policy (timeout, redirects, private
@@ -239,6 +240,10 @@ pub struct PluginModule {
         context: &RequestContextAbi,
         host: &HostServicesBox,
     ) -> RResult<OutgoingAbi, PluginErrorAbi>,
+    /// Paths of the routes whose `plan` and `encode` are quick (see
+    /// [`Route::quick`](crate::Route::quick)). Added after the first release: a plugin
+    /// built without it has no quick routes.
+    pub quick_routes: extern "C" fn() -> RVec<RString>,
 }
 
 impl RootModule for PluginModuleRef {

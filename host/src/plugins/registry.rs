@@ -69,6 +69,8 @@ pub struct PluginRoute {
     pub failure_prefix: String,
     pub envelope: Envelope,
     pub body_limit: u64,
+    /// The plugin calls plan and encode quick: they run on the HTTP thread.
+    pub quick: bool,
 }
 
 /// Everything `wuts plugins` and the server need to know about plugins.
@@ -167,6 +169,11 @@ impl PluginRegistry {
         manifest: ManifestAbi,
         path: PathBuf,
     ) {
+        // Absent from plugins built before the function existed: no quick routes then.
+        let quick_routes: Vec<String> = module
+            .quick_routes()
+            .map(|quick_routes| quick_routes().into_iter().map(String::from).collect())
+            .unwrap_or_default();
         let plugin = Arc::new(LoadedPlugin {
             name: manifest.name.to_string(),
             version: manifest.version.to_string(),
@@ -174,12 +181,19 @@ impl PluginRegistry {
             module,
         });
         for route in manifest.routes.iter() {
-            self.add_route(settings, &plugin, route);
+            let quick = quick_routes.iter().any(|path| path == route.path.as_str());
+            self.add_route(settings, &plugin, route, quick);
         }
         self.plugins.push(plugin);
     }
 
-    fn add_route(&mut self, settings: &Settings, plugin: &Arc<LoadedPlugin>, route: &RouteAbi) {
+    fn add_route(
+        &mut self,
+        settings: &Settings,
+        plugin: &Arc<LoadedPlugin>,
+        route: &RouteAbi,
+        quick: bool,
+    ) {
         let path = route.path.to_string();
         let refuse_route = |reason: &str| {
             tracing::error!(plugin = %plugin.name, path = %path, "route refused: {reason}");
@@ -220,6 +234,7 @@ impl PluginRegistry {
                 failure_prefix: route.failure_prefix.to_string(),
                 envelope: route.envelope,
                 body_limit,
+                quick,
             }),
         );
     }

@@ -1,6 +1,6 @@
 //! The host services a plugin gets during one request: fetch, media upload, and the
 //! device's message log. Plugins call them from the blocking pool, so each call blocks
-//! on the host runtime.
+//! on the host runtime; quick routes, called on HTTP threads, get only the message log.
 
 use std::sync::Arc;
 
@@ -22,6 +22,18 @@ pub struct RequestServices {
     pub session: Arc<dyn Session>,
     pub store: Arc<dyn Store>,
     pub device_id: String,
+    /// False on a quick route's call, which runs on an HTTP thread: a call that blocks
+    /// on the runtime there would stall every connection of that thread (and tokio
+    /// refuses it), so fetch and upload_media are refused instead.
+    pub may_block: bool,
+}
+
+fn refused_on_quick_route(service: &str) -> PluginErrorAbi {
+    PluginErrorAbi::from(PluginError::new(
+        500,
+        "HOST_SERVICE_UNAVAILABLE",
+        format!("{service} is not available to a route declared quick"),
+    ))
 }
 
 impl RequestServices {
@@ -32,6 +44,9 @@ impl RequestServices {
 
 impl HostServices for RequestServices {
     fn fetch(&self, url: RStr<'_>, max_bytes: u64) -> RResult<FetchedAbi, PluginErrorAbi> {
+        if !self.may_block {
+            return RResult::RErr(refused_on_quick_route("fetch"));
+        }
         self.runtime
             .block_on(self.fetcher.fetch(url.as_str(), max_bytes))
             .map(FetchedAbi::from)
@@ -45,6 +60,9 @@ impl HostServices for RequestServices {
         kind: MediaKindAbi,
         mimetype: RStr<'_>,
     ) -> RResult<MediaReferenceAbi, PluginErrorAbi> {
+        if !self.may_block {
+            return RResult::RErr(refused_on_quick_route("upload_media"));
+        }
         let upload = MediaUpload {
             bytes: bytes.to_vec(),
             kind,
@@ -90,5 +108,69 @@ impl HostServices for RequestServices {
                 ROption::RNone
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FetchSettings;
+    use crate::session::sandbox::SandboxDriver;
+    use crate::session::{DeviceIdentity, SessionDriver};
+    use crate::store::SqliteStore;
+
+    /// The services of a quick route's call, which runs on an HTTP thread.
+    fn quick_route_services(runtime: &tokio::runtime::Runtime) -> RequestServices {
+        let device = DeviceIdentity {
+            device_id: "device".into(),
+            tenant_id: "tenant".into(),
+            user_id: "user".into(),
+        };
+        let session = runtime
+            .block_on(SandboxDriver::new().open(&device))
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("wuts-services-{}", uuid::Uuid::new_v4()));
+        RequestServices {
+            runtime: runtime.handle().clone(),
+            fetcher: Arc::new(
+                Fetcher::new(&FetchSettings {
+                    timeout_ms: 1000,
+                    max_bytes: 1024,
+                    max_redirects: 1,
+                    allow_private_urls: true,
+                })
+                .unwrap(),
+            ),
+            session,
+            store: Arc::new(SqliteStore::open(&dir.join("wuts.db")).unwrap()),
+            device_id: device.device_id,
+            may_block: false,
+        }
+    }
+
+    #[test]
+    fn a_quick_route_may_not_fetch_or_upload_but_may_read_the_log() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let services = quick_route_services(&runtime);
+        let refused = |result: RResult<_, PluginErrorAbi>| {
+            let error = PluginError::from(result.into_result().map(|_: ()| ()).unwrap_err());
+            assert_eq!(error.code, "HOST_SERVICE_UNAVAILABLE");
+            assert_eq!(error.status, 500);
+        };
+        refused(
+            services
+                .fetch(RStr::from("http://127.0.0.1:9/"), 10)
+                .map(|_| ()),
+        );
+        refused(
+            services
+                .upload_media(
+                    RSlice::from(&b"ogg"[..]),
+                    MediaKindAbi::Audio,
+                    RStr::from("audio/ogg"),
+                )
+                .map(|_| ()),
+        );
+        assert!(services.find_message(RStr::from("3EB0")).is_none());
     }
 }

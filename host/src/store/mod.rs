@@ -4,6 +4,7 @@
 //!
 //! Calls block: async callers go through `tokio::task::spawn_blocking`.
 
+mod message_log;
 mod migrations;
 mod sqlite;
 
@@ -188,6 +189,17 @@ pub trait Store: Send + Sync + 'static {
     /// callers need not hold a blocking thread while they wait.
     fn log_message_then(&self, message: LoggedMessage, done: LogDone) {
         done(self.log_message(&message));
+    }
+    /// Queues a message for the log without waiting for its commit; `find_message`
+    /// sees it at once. A failed commit is logged, not returned.
+    fn log_message_soon(&self, message: LoggedMessage) {
+        if let Err(error) = self.log_message(&message) {
+            tracing::error!(%error, message_id = %message.message_id, "could not log a sent message");
+        }
+    }
+    /// Waits until every queued message is committed (at shutdown).
+    fn flush_message_log(&self) -> StoreResult<()> {
+        Ok(())
     }
     /// A device [`Store::find_device`] already found, without touching the database.
     fn cached_device(

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, mpsc};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::message_log::MessageLog;
 use super::{
     DeviceRecord, JobRecord, JobStatus, LogDone, LoggedMessage, Principal, Role, Store, StoreError,
     StoreResult, TokenCandidate, UserRecord, migrations,
@@ -17,9 +18,8 @@ use super::{
 /// would buy little.
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
-    /// Sent messages go to a writer thread that commits whatever has queued up in one
-    /// transaction ("group commit"): under load one commit serves many requests.
-    log_writer: mpsc::Sender<(LoggedMessage, LogDone)>,
+    /// Sent messages go to a writer thread that commits them in batches.
+    message_log: MessageLog,
     /// Devices are never deleted or moved, so a found one can be remembered.
     devices: RwLock<HashMap<DeviceKey, DeviceRecord>>,
 }
@@ -35,10 +35,8 @@ struct DeviceKey {
 
 /// How long a caller waits for its message to be committed.
 const LOG_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-/// The most messages one commit takes.
-const LOG_BATCH: usize = 512;
 
-fn timestamp(time: DateTime<Utc>) -> String {
+pub(super) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -72,18 +70,14 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut connection)?;
         let connection = Arc::new(Mutex::new(connection));
-        let (log_writer, queue) = mpsc::channel();
-        let writer_connection = Arc::clone(&connection);
-        std::thread::Builder::new()
-            .name("wuts-log-writer".into())
-            .spawn(move || write_log_batches(&writer_connection, &queue))
-            .map_err(|source| StoreError::Folder {
+        let message_log =
+            MessageLog::start(Arc::clone(&connection)).map_err(|source| StoreError::Folder {
                 path: "log writer thread".into(),
                 source,
             })?;
         Ok(SqliteStore {
             connection,
-            log_writer,
+            message_log,
             devices: RwLock::new(HashMap::new()),
         })
     }
@@ -357,9 +351,15 @@ impl Store for SqliteStore {
     }
 
     fn log_message_then(&self, message: LoggedMessage, done: LogDone) {
-        if let Err(mpsc::SendError((_, done))) = self.log_writer.send((message, done)) {
-            done(Err(StoreError::Writer("the log writer has stopped".into())));
-        }
+        self.message_log.log_then(message, done);
+    }
+
+    fn log_message_soon(&self, message: LoggedMessage) {
+        self.message_log.log_soon(message);
+    }
+
+    fn flush_message_log(&self) -> StoreResult<()> {
+        self.message_log.flush(LOG_COMMIT_TIMEOUT)
     }
 
     fn cached_device(
@@ -385,6 +385,9 @@ impl Store for SqliteStore {
         device_id: &str,
         message_id: &str,
     ) -> StoreResult<Option<LoggedMessage>> {
+        if let Some(queued) = self.message_log.pending(device_id, message_id) {
+            return Ok(Some(queued));
+        }
         self.with(|connection| {
             Ok(connection
                 .prepare_cached("SELECT * FROM messages WHERE device_id = ?1 AND message_id = ?2")?
@@ -485,60 +488,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// The log writer's loop: takes what has queued up, commits it in one transaction,
-/// answers every sender. Ends when the store is dropped.
-fn write_log_batches(
-    connection: &Mutex<Connection>,
-    queue: &mpsc::Receiver<(LoggedMessage, LogDone)>,
-) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < LOG_BATCH {
-            match queue.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let result = {
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            insert_messages(&mut connection, batch.iter().map(|(message, _)| message))
-        };
-        let result = result.map_err(|error| format!("database: {error}"));
-        for (_, done) in batch {
-            done(result.clone().map_err(StoreError::Writer));
-        }
-    }
-}
-
-fn insert_messages<'a>(
-    connection: &mut Connection,
-    messages: impl Iterator<Item = &'a LoggedMessage>,
-) -> rusqlite::Result<()> {
-    let transaction = connection.transaction()?;
-    {
-        let mut statement = transaction.prepare_cached(
-            "INSERT OR REPLACE INTO messages
-             (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for message in messages {
-            statement.execute(params![
-                message.device_id,
-                message.message_id,
-                message.chat_jid,
-                message.sender_jid,
-                message.from_me,
-                message.route,
-                message.message,
-                timestamp(message.timestamp)
-            ])?;
-        }
-    }
-    transaction.commit()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +563,114 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    fn sent(device_id: &str, message_id: &str) -> LoggedMessage {
+        LoggedMessage {
+            device_id: device_id.into(),
+            message_id: message_id.into(),
+            chat_jid: "5511999999999@s.whatsapp.net".into(),
+            sender_jid: None,
+            from_me: true,
+            route: Some("/send/buttons".into()),
+            message: vec![1, 2, 3],
+            timestamp: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_message_logged_soon_is_found_at_once_and_committed_by_the_flush() {
+        let dir = std::env::temp_dir().join(format!("wuts-store-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("wuts.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
+        let device = user.default_device_id;
+        store.log_message_soon(sent(&device, "3EB0000000000000000001"));
+        // Found straight away, committed or not.
+        let found = store
+            .find_message(&device, "3EB0000000000000000001")
+            .unwrap()
+            .expect("the queued message is found");
+        assert_eq!(found.message, vec![1, 2, 3]);
+        assert!(
+            store
+                .find_message("other-device", "3EB0000000000000000001")
+                .unwrap()
+                .is_none()
+        );
+        store.flush_message_log().unwrap();
+        assert!(
+            store
+                .message_log
+                .pending(&device, "3EB0000000000000000001")
+                .is_none(),
+            "the commit empties the pending table"
+        );
+        drop(store);
+        // A second connection (a restart) reads it from the database.
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert!(
+            reopened
+                .find_message(&device, "3EB0000000000000000001")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_waited_log_reports_its_commit() {
+        let store = store();
+        let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
+        let (reply, committed) = mpsc::channel();
+        store.log_message_then(
+            sent(&user.default_device_id, "3EB0000000000000000002"),
+            Box::new(move |result| reply.send(result.is_ok()).unwrap()),
+        );
+        assert!(
+            committed
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+        );
+        // A message for a device that does not exist breaks the foreign key: reported.
+        let (reply, committed) = mpsc::channel();
+        store.log_message_then(
+            sent("no-such-device", "3EB0000000000000000003"),
+            Box::new(move |result| reply.send(result.is_ok()).unwrap()),
+        );
+        assert!(
+            !committed
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn one_bad_message_does_not_cost_its_batch() {
+        let store = store();
+        let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
+        let device = user.default_device_id;
+        // Queued together, so they gather into one commit.
+        store.log_message_soon(sent("no-such-device", "3EB0000000000000000004"));
+        store.log_message_soon(sent(&device, "3EB0000000000000000005"));
+        store.flush_message_log().unwrap();
+        assert!(
+            store
+                .message_log
+                .pending(&device, "3EB0000000000000000005")
+                .is_none()
+        );
+        assert!(
+            store
+                .find_message(&device, "3EB0000000000000000005")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .find_message("no-such-device", "3EB0000000000000000004")
+                .unwrap()
+                .is_none()
         );
     }
 }

@@ -34,6 +34,7 @@ impl Plugin for ButtonsResponsePlugin {
                 failure_prefix: "Failed to send buttons response".into(),
                 envelope: Envelope::Legacy,
                 max_body_bytes: 64 * 1024,
+                quick: true,
             }],
         }
     }

@@ -37,6 +37,7 @@ impl Plugin for ButtonsPlugin {
                 failure_prefix: "Failed to send buttons message".into(),
                 envelope: Envelope::Legacy,
                 max_body_bytes: 64 * 1024,
+                quick: true,
             }],
         }
     }
