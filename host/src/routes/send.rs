@@ -55,7 +55,7 @@ async fn dispatch(
         }
     };
     let request = SendRequest {
-        message_id: crate::ids::message_id(None),
+        message_id: crate::ids::message_id(),
         request_id: crate::ids::request_id(),
         route: Arc::clone(&route),
         device,
