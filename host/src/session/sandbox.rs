@@ -146,7 +146,7 @@ impl Session for SandboxSession {
             route: message.route,
             timestamp,
             media_ids: referenced_media(&message.message),
-            nodes: nodes_json(&message.nodes),
+            nodes: message.nodes,
             message: message.message,
         };
         self.records.record(record);

@@ -24,7 +24,8 @@ pub struct SandboxRecord {
     pub timestamp: DateTime<Utc>,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    pub nodes: serde_json::Value,
+    /// Kept as sent; the outbox renders them as JSON when read, not on every send.
+    pub nodes: Vec<wuts_plugin_api::Node>,
     pub media_ids: Vec<String>,
 }
 
@@ -59,12 +60,22 @@ impl SandboxRecords {
     }
 
     pub fn record(&self, record: SandboxRecord) {
-        let mut inner = self.lock();
-        let outbox = inner.outboxes.entry(record.device_id.clone()).or_default();
-        if outbox.len() == OUTBOX_PER_DEVICE {
-            outbox.pop_front();
-        }
-        outbox.push_back(record);
+        let evicted = {
+            let mut inner = self.lock();
+            let outbox = match inner.outboxes.get_mut(&record.device_id) {
+                Some(outbox) => outbox,
+                None => inner.outboxes.entry(record.device_id.clone()).or_default(),
+            };
+            let evicted = if outbox.len() == OUTBOX_PER_DEVICE {
+                outbox.pop_front()
+            } else {
+                None
+            };
+            outbox.push_back(record);
+            evicted
+        };
+        // Freed after the lock is released: every send takes this lock.
+        drop(evicted);
     }
 
     /// A device's messages, newest first.
@@ -122,7 +133,7 @@ mod tests {
             route: String::new(),
             timestamp: Utc::now(),
             message: Vec::new(),
-            nodes: serde_json::json!([]),
+            nodes: Vec::new(),
             media_ids: Vec::new(),
         }
     }
