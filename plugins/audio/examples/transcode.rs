@@ -30,6 +30,7 @@ fn main() {
         voice_note,
         max_duration: Duration::from_secs(3600),
         deadline: Duration::from_secs(600),
+        ..TranscodeOptions::default()
     };
     let started = Instant::now();
     if let Err(err) = codec::init() {

@@ -16,6 +16,8 @@ pub struct AudioConfig {
     pub max_concurrent_transcodes: usize,
     /// Deadline of one transcode (and the longest wait for a transcode slot).
     pub transcode_timeout: Duration,
+    /// libopus complexity, 0 (fastest) to 10 (best, and ffmpeg's default).
+    pub encoder_complexity: u8,
 }
 
 impl Default for AudioConfig {
@@ -25,15 +27,17 @@ impl Default for AudioConfig {
             max_duration: Duration::from_secs(900),
             max_concurrent_transcodes: 0,
             transcode_timeout: Duration::from_secs(120),
+            encoder_complexity: crate::codec::DEFAULT_ENCODER_COMPLEXITY,
         }
     }
 }
 
-const KEYS: [&str; 4] = [
+const KEYS: [&str; 5] = [
     "async_threshold_bytes",
     "max_duration_seconds",
     "max_concurrent_transcodes",
     "transcode_timeout_seconds",
+    "encoder_complexity",
 ];
 
 impl AudioConfig {
@@ -71,6 +75,9 @@ impl AudioConfig {
             transcode_timeout: timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.transcode_timeout),
+            encoder_complexity: number(table, "encoder_complexity", 0..=10)?
+                .map(|complexity| complexity as u8)
+                .unwrap_or(defaults.encoder_complexity),
         })
     }
 
@@ -133,13 +140,15 @@ mod tests {
             "async_threshold_bytes": 1000,
             "max_duration_seconds": "5",
             "max_concurrent_transcodes": 3,
-            "transcode_timeout_seconds": 30
+            "transcode_timeout_seconds": 30,
+            "encoder_complexity": 10
         }))
         .unwrap();
         assert_eq!(config.async_threshold_bytes, 1000);
         assert_eq!(config.max_duration, Duration::from_secs(5));
         assert_eq!(config.transcode_permits(), 3);
         assert_eq!(config.transcode_timeout, Duration::from_secs(30));
+        assert_eq!(config.encoder_complexity, 10);
     }
 
     #[test]
@@ -149,6 +158,8 @@ mod tests {
         let error = AudioConfig::from_json(&json!({"max_duration": 10})).unwrap_err();
         assert!(error.message.contains("\"max_duration\""), "{error}");
         assert!(AudioConfig::from_json(&json!({"transcode_timeout_seconds": 0})).is_err());
+        let error = AudioConfig::from_json(&json!({"encoder_complexity": 11})).unwrap_err();
+        assert!(error.message.contains("encoder_complexity"), "{error}");
         assert!(AudioConfig::default().transcode_permits() >= 1);
     }
 }

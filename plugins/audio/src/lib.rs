@@ -59,6 +59,7 @@ impl AudioPlugin {
             voice_note,
             max_duration: self.config.max_duration,
             deadline: self.config.transcode_timeout,
+            encoder_complexity: self.config.encoder_complexity,
         };
         codec::transcode(input, &options).map_err(|error| errors::from_audio(&error))
     }
@@ -79,6 +80,7 @@ impl Plugin for AudioPlugin {
                 failure_prefix: "Failed to send audio message".into(),
                 envelope: Envelope::Standard,
                 max_body_bytes: MAX_BODY_BYTES,
+                quick: false,
             }],
         }
     }

@@ -138,11 +138,19 @@ fn base64_source(audio: &str) -> Result<Source, PluginError> {
         Some((media_type, payload)) => (Some(media_type), payload),
         None => (None, audio),
     };
-    let encoded: String = payload
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    if encoded.trim_end_matches('=').is_empty() {
+    // Line-wrapped base64 (MIME style) is accepted; most clients send none, and then the
+    // payload is decoded where it is rather than copied (it can be 100 MB).
+    let encoded: std::borrow::Cow<'_, [u8]> =
+        if payload.bytes().any(|byte| byte.is_ascii_whitespace()) {
+            payload
+                .bytes()
+                .filter(|byte| !byte.is_ascii_whitespace())
+                .collect::<Vec<u8>>()
+                .into()
+        } else {
+            payload.as_bytes().into()
+        };
+    if encoded.iter().all(|&byte| byte == b'=') {
         return Err(PluginError::bad_request(
             "AUDIO_EMPTY",
             "audio: the audio is empty",
@@ -154,8 +162,8 @@ fn base64_source(audio: &str) -> Result<Source, PluginError> {
     })
 }
 
-fn decode_base64(encoded: &str) -> Result<Vec<u8>, PluginError> {
-    let engine = if encoded.contains(['-', '_']) {
+fn decode_base64(encoded: &[u8]) -> Result<Vec<u8>, PluginError> {
+    let engine = if encoded.iter().any(|&byte| byte == b'-' || byte == b'_') {
         &BASE64_URL
     } else {
         &BASE64

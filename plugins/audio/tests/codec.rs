@@ -178,6 +178,7 @@ fn options(voice_note: bool) -> TranscodeOptions {
         voice_note,
         max_duration: Duration::from_secs(60),
         deadline: Duration::from_secs(60),
+        ..TranscodeOptions::default()
     }
 }
 
@@ -639,6 +640,7 @@ fn deadline_is_enforced() {
         deadline: Duration::from_millis(100),
         max_duration: Duration::from_secs(600),
         voice_note: true,
+        ..TranscodeOptions::default()
     };
     let started = Instant::now();
     expect_code(&std::fs::read(long).unwrap(), &opts, "AUDIO_TIMEOUT");

@@ -46,6 +46,7 @@ fn no_threads_leak_on_success_error_timeout_or_cap() {
         voice_note: true,
         max_duration: Duration::from_secs(60),
         deadline: Duration::from_secs(30),
+        ..TranscodeOptions::default()
     };
     let run_all = || {
         codec::transcode(&good, &opts).unwrap();

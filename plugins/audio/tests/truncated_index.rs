@@ -41,6 +41,7 @@ fn a_truncated_m4a_fails_fast_after_a_successful_transcode() {
         voice_note: true,
         max_duration: Duration::from_secs(60),
         deadline: Duration::from_secs(30),
+        ..TranscodeOptions::default()
     };
     for round in 0..3 {
         codec::transcode(&whole, &options).expect("the whole file transcodes");

@@ -65,6 +65,11 @@ pub fn init() -> Result<(), AudioError> {
     .map_err(AudioError::Internal)
 }
 
+/// libopus complexity unless configured. 6 is the highest level without libopus's
+/// signal analysis (which costs about a fifth of the encode and steers choices a mono
+/// SILK voice note at 24 kb/s does not have); measured in the audio benchmark, README.
+pub const DEFAULT_ENCODER_COMPLEXITY: u8 = 6;
+
 /// How to transcode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscodeOptions {
@@ -74,6 +79,8 @@ pub struct TranscodeOptions {
     pub max_duration: Duration,
     /// Wall-clock budget for the whole call; past it the work stops with [`AudioError::Timeout`].
     pub deadline: Duration,
+    /// libopus complexity, 0 (fastest) to 10 (ffmpeg's default).
+    pub encoder_complexity: u8,
 }
 
 impl Default for TranscodeOptions {
@@ -82,6 +89,7 @@ impl Default for TranscodeOptions {
             voice_note: true,
             max_duration: Duration::from_secs(15 * 60),
             deadline: Duration::from_secs(120),
+            encoder_complexity: DEFAULT_ENCODER_COMPLEXITY,
         }
     }
 }
@@ -112,6 +120,9 @@ pub fn transcode(input: &[u8], opts: &TranscodeOptions) -> Result<Transcoded, Au
     }
     init()?;
     let profile = Profile::for_voice_note(opts.voice_note);
+    let encoder = pipeline::EncoderSettings {
+        complexity: opts.encoder_complexity.min(10),
+    };
     let limits = pipeline::Limits {
         max_samples: (opts.max_duration.as_secs_f64() * f64::from(profile.rate)).ceil() as u64,
         max_seconds: opts.max_duration.as_secs_f64().ceil() as u64,
@@ -131,7 +142,7 @@ pub fn transcode(input: &[u8], opts: &TranscodeOptions) -> Result<Transcoded, Au
         ));
     }
     let window = codec_padding(input, &detected, profile.rate);
-    let encoded = pipeline::run(input, &profile, &limits, window)?;
+    let encoded = pipeline::run(input, &profile, encoder, &limits, window)?;
     let header_seconds = match detected.mime.as_str() {
         "audio/x-wav" => wav_header::declared_seconds(input),
         _ => window
