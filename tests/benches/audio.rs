@@ -7,6 +7,7 @@
 //!    and wav, sent one at a time as base64 with `ptt: true` (HTTP, base64, transcode, upload,
 //!    sandbox send), next to `ffmpeg -i IN -vn -ac 1 -ar 16000 -c:a libopus -b:a 24k
 //!    -application voip OUT.ogg` on the same files (median of a few runs each);
+//!    then the 60 s and 600 s rows again with the encoder at ffmpeg's complexity (10);
 //! 2. end-to-end latency of a 5 s voice note (30 requests after a warm-up: median and p95;
 //!    target < 150 ms);
 //! 3. the server's RSS before and after 500 back-to-back 5 s requests on a fresh server
@@ -76,7 +77,21 @@ fn main() {
         let server = Server::start(options.clone());
         let user = server.create_user("bench", "bench");
         let client = Client::new(server.base_url(), &user);
-        throughput(&fixtures, &client);
+        throughput(&fixtures, &client, &LENGTHS);
+    }
+
+    // The default encoder complexity is 6 (config/wuts.toml); ffmpeg's libopus runs at 10.
+    // The same comparison at 10 shows what the rest of the pipeline gains on its own.
+    println!("\n== the same at encoder_complexity = 10 (ffmpeg's libopus default), 60 s and 600 s");
+    {
+        let server = Server::start(
+            options
+                .clone()
+                .env("WUTS__PLUGIN__AUDIO__ENCODER_COMPLEXITY", "10"),
+        );
+        let user = server.create_user("bench", "bench");
+        let client = Client::new(server.base_url(), &user);
+        throughput(&fixtures, &client, &LENGTHS[1..]);
     }
 
     println!("\n== latency of a 5 s voice note (mp3), {LATENCY_REQUESTS} requests");
@@ -101,7 +116,7 @@ fn voice_note_body(path: &Path) -> String {
     json!({"number": PHONE, "audio": fx::base64(&bytes), "ptt": true}).to_string()
 }
 
-fn throughput(fixtures: &Fixtures, client: &Client) {
+fn throughput(fixtures: &Fixtures, client: &Client, lengths: &[(u32, usize)]) {
     println!(
         "{:>6} {:>4} {:>9} | {:>9} {:>9} {:>10} | {:>9} {:>9} | {:>6}",
         "clip",
@@ -114,7 +129,7 @@ fn throughput(fixtures: &Fixtures, client: &Client) {
         "audio s/s",
         "ratio"
     );
-    for (seconds, runs) in LENGTHS {
+    for &(seconds, runs) in lengths {
         for format in &FORMATS {
             let clip = fixtures.long_clip(
                 &format!("clip-{seconds}s.{}", format.extension),
