@@ -54,6 +54,8 @@ pub struct SessionSettings {
     /// Where media uploads go instead of WhatsApp's hosts; empty = WhatsApp's.
     #[serde(default)]
     pub media_base_url: String,
+    /// sandbox driver only: MiB of uploads kept for `/sandbox/media`, oldest forgotten first.
+    pub sandbox_media_budget_mb: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

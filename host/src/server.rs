@@ -67,7 +67,12 @@ fn session_driver(
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn SessionDriver>, ServeError> {
     match settings.session.driver.as_str() {
-        "sandbox" => Ok(Arc::new(SandboxDriver::new())),
+        "sandbox" => Ok(Arc::new(SandboxDriver::with_media_budget(
+            settings
+                .session
+                .sandbox_media_budget_mb
+                .saturating_mul(1024 * 1024),
+        ))),
         #[cfg(feature = "whatsapp")]
         "whatsapp" => whatsapp_driver(settings, store),
         #[cfg(not(feature = "whatsapp"))]

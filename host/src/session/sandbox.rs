@@ -33,6 +33,13 @@ impl SandboxDriver {
     pub fn new() -> Self {
         SandboxDriver::default()
     }
+
+    /// A driver that keeps at most `media_budget_bytes` of uploads for `/sandbox/media`.
+    pub fn with_media_budget(media_budget_bytes: usize) -> Self {
+        SandboxDriver {
+            records: Arc::new(SandboxRecords::with_media_budget(media_budget_bytes)),
+        }
+    }
 }
 
 #[async_trait]

@@ -39,9 +39,16 @@ pub struct SandboxMedia {
     pub bytes: std::sync::Arc<Vec<u8>>,
 }
 
-#[derive(Default)]
 pub struct SandboxRecords {
     inner: Mutex<Inner>,
+    /// Past this many bytes of media the oldest uploads are forgotten.
+    media_budget_bytes: usize,
+}
+
+impl Default for SandboxRecords {
+    fn default() -> Self {
+        SandboxRecords::with_media_budget(MEDIA_BUDGET_BYTES)
+    }
 }
 
 #[derive(Default)]
@@ -53,6 +60,13 @@ struct Inner {
 }
 
 impl SandboxRecords {
+    pub fn with_media_budget(media_budget_bytes: usize) -> Self {
+        SandboxRecords {
+            inner: Mutex::default(),
+            media_budget_bytes,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -93,7 +107,7 @@ impl SandboxRecords {
         inner.media_bytes += media.bytes.len();
         inner.media_order.push_back(media.id.clone());
         inner.media.insert(media.id.clone(), media);
-        while inner.media_bytes > MEDIA_BUDGET_BYTES && inner.media_order.len() > 1 {
+        while inner.media_bytes > self.media_budget_bytes && inner.media_order.len() > 1 {
             let Some(oldest) = inner.media_order.pop_front() else {
                 break;
             };
@@ -150,6 +164,24 @@ mod tests {
         assert_eq!(outbox[0].message_id, (OUTBOX_PER_DEVICE + 4).to_string());
         assert_eq!(records.outbox("b", 10).len(), 1);
         assert!(records.outbox("c", 10).is_empty());
+    }
+
+    #[test]
+    fn the_oldest_media_goes_once_the_budget_is_spent() {
+        let records = SandboxRecords::with_media_budget(10);
+        for id in ["first", "second", "third"] {
+            records.save_media(SandboxMedia {
+                id: id.into(),
+                device_id: "a".into(),
+                kind: "audio",
+                mimetype: "audio/ogg".into(),
+                bytes: std::sync::Arc::new(vec![0; 4]),
+            });
+        }
+        let device = ["a".to_string()];
+        assert!(records.media("first", &device).is_none());
+        assert!(records.media("second", &device).is_some());
+        assert!(records.media("third", &device).is_some());
     }
 
     #[test]
