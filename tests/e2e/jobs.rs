@@ -170,7 +170,7 @@ fn a_job_survives_a_sigkill_in_the_middle_of_sending_and_is_sent_once() {
     assert_eq!(copies, 1, "sent exactly once: {outbox:?}");
     assert_eq!(outbox.len(), 1, "{outbox:?}");
     assert!(
-        second.logs().contains("resuming unfinished jobs"),
+        second.wait_for_log("resuming unfinished jobs", Duration::from_secs(10)),
         "the job was resumed at start:\n{}",
         second.logs()
     );

@@ -277,7 +277,7 @@ fn devices_in_the_store_come_up_at_start_and_credentials_go_beside_the_database(
         server.logs()
     );
     assert!(
-        server.logs().contains("devices brought up"),
+        server.wait_for_log("devices brought up", Duration::from_secs(10)),
         "{}",
         server.logs()
     );

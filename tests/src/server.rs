@@ -618,6 +618,21 @@ impl Server {
         self.stderr.text()
     }
 
+    /// Waits (up to `timeout`) until the logs contain `needle`; whether they do. The server
+    /// writes log lines from a thread of its own, so a line may trail the event it reports.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything the server wrote to stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.text()
