@@ -29,7 +29,8 @@ const GATHER: Duration = Duration::from_millis(5);
 type PendingKey = (String, String);
 /// Messages queued but not yet committed, each with the sequence number it was queued
 /// under, so that the commit of an older copy does not hide a newer one.
-type Pending = Mutex<HashMap<PendingKey, (u64, Arc<LoggedMessage>)>>;
+type PendingTable = HashMap<PendingKey, (u64, Arc<LoggedMessage>)>;
+type Pending = Mutex<PendingTable>;
 
 enum Item {
     Message {
@@ -118,7 +119,7 @@ impl MessageLog {
     }
 }
 
-type PendingGuard<'a> = std::sync::MutexGuard<'a, HashMap<PendingKey, (u64, Arc<LoggedMessage>)>>;
+type PendingGuard<'a> = std::sync::MutexGuard<'a, PendingTable>;
 
 fn lock_pending(pending: &Pending) -> PendingGuard<'_> {
     // The table holds plain values; a panic elsewhere cannot leave it half-updated.
