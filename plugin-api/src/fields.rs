@@ -140,12 +140,25 @@ pub fn check_length(
     text: &str,
     range: std::ops::RangeInclusive<usize>,
 ) -> Result<(), PluginError> {
+    match length_problem(text, range) {
+        None => Ok(()),
+        Some(message) => Err(PluginError::invalid_field(
+            field,
+            message,
+            Value::String(text.to_string()),
+        )),
+    }
+}
+
+/// What is wrong with `text`'s length (in characters), if anything: the message
+/// [`check_length`] reports. For a caller whose field name costs work to build.
+pub fn length_problem(text: &str, range: std::ops::RangeInclusive<usize>) -> Option<String> {
     let length = text.chars().count();
     let blank = *range.start() > 0 && text.trim().is_empty();
     if range.contains(&length) && !blank {
-        return Ok(());
+        return None;
     }
-    let message = if blank {
+    Some(if blank {
         "must not be empty".to_string()
     } else if *range.start() == 0 {
         format!("{length} characters given, at most {} allowed", range.end())
@@ -155,12 +168,7 @@ pub fn check_length(
             range.start(),
             range.end()
         )
-    };
-    Err(PluginError::invalid_field(
-        field,
-        message,
-        Value::String(text.to_string()),
-    ))
+    })
 }
 
 /// A recipient (`to`, `number`, ...) normalised to a JID.

@@ -72,16 +72,17 @@ pub struct PluginInfo {
     pub routes: Vec<Route>,
 }
 
-/// Facts about the request being served.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub tenant_id: String,
-    pub user_id: String,
-    pub device_id: String,
+/// Facts about the request being served, borrowed from the host for the call (copying
+/// them would cost an allocation each on every request).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestContext<'a> {
+    pub request_id: &'a str,
+    pub tenant_id: &'a str,
+    pub user_id: &'a str,
+    pub device_id: &'a str,
     /// The id the message will be sent under.
-    pub message_id: String,
-    pub own_jid: Option<String>,
+    pub message_id: &'a str,
+    pub own_jid: Option<&'a str>,
     pub is_job: bool,
 }
 
@@ -90,7 +91,7 @@ pub struct RequestContext {
 pub struct Request<'a> {
     pub route: &'a str,
     pub body: &'a [u8],
-    pub context: RequestContext,
+    pub context: RequestContext<'a>,
 }
 
 impl Request<'_> {
@@ -368,19 +369,15 @@ impl From<PluginInfo> for ManifestAbi {
     }
 }
 
-impl From<&RequestContextAbi> for RequestContext {
-    fn from(context: &RequestContextAbi) -> Self {
+impl<'a> From<&'a RequestContextAbi> for RequestContext<'a> {
+    fn from(context: &'a RequestContextAbi) -> Self {
         RequestContext {
-            request_id: context.request_id.to_string(),
-            tenant_id: context.tenant_id.to_string(),
-            user_id: context.user_id.to_string(),
-            device_id: context.device_id.to_string(),
-            message_id: context.message_id.to_string(),
-            own_jid: context
-                .own_jid
-                .as_ref()
-                .map(|jid| jid.to_string())
-                .into_option(),
+            request_id: context.request_id.as_str(),
+            tenant_id: context.tenant_id.as_str(),
+            user_id: context.user_id.as_str(),
+            device_id: context.device_id.as_str(),
+            message_id: context.message_id.as_str(),
+            own_jid: context.own_jid.as_ref().map(RString::as_str).into_option(),
             is_job: context.is_job,
         }
     }
@@ -391,7 +388,7 @@ impl From<Outgoing> for OutgoingAbi {
         OutgoingAbi {
             to: outgoing.to.into(),
             message: outgoing.message.into(),
-            nodes: Node::flatten(&outgoing.nodes),
+            nodes: Node::into_flat(outgoing.nodes),
             response_extra_json: outgoing
                 .response_extra
                 .map(|extra| extra.to_string())
@@ -656,19 +653,10 @@ mod tests {
             #[allow(dead_code)]
             to: String,
         }
-        let context = RequestContext {
-            request_id: String::new(),
-            tenant_id: String::new(),
-            user_id: String::new(),
-            device_id: String::new(),
-            message_id: String::new(),
-            own_jid: None,
-            is_job: false,
-        };
         let request = |body: &'static [u8]| Request {
             route: "/x",
             body,
-            context: context.clone(),
+            context: RequestContext::default(),
         };
         assert!(
             request(b"{")

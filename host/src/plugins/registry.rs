@@ -85,6 +85,15 @@ pub struct PluginRegistry {
 }
 
 /// Paths the host serves itself; a plugin may not take them.
+/// A plugin path is a plain path: no `{segment}` patterns or wildcards. Plugin routes are
+/// matched before the host's (they are the hot ones), so a pattern could shadow them.
+fn is_static_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+}
+
 const HOST_PATHS: &[&str] = &[
     "/jobs",
     "/devices",
@@ -198,7 +207,7 @@ impl PluginRegistry {
         let refuse_route = |reason: &str| {
             tracing::error!(plugin = %plugin.name, path = %path, "route refused: {reason}");
         };
-        if !path.starts_with('/')
+        if !is_static_path(&path)
             || HOST_PATHS
                 .iter()
                 .any(|host| path == *host || path.starts_with(&format!("{host}/")))
@@ -287,6 +296,32 @@ impl LogSink for HostLogSink {
             LogLevelAbi::Trace => {
                 tracing::trace!(target: "wuts::plugin", %plugin, %target, "{message}")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_static_path;
+
+    #[test]
+    fn plugin_paths_are_plain_paths() {
+        for path in [
+            "/send/buttons",
+            "/send/buttons-response",
+            "/v2/send_audio.json",
+        ] {
+            assert!(is_static_path(path), "{path}");
+        }
+        for path in [
+            "send/buttons",
+            "/{anything}",
+            "/send/*",
+            "/send/a b",
+            "/send/ä",
+            "",
+        ] {
+            assert!(!is_static_path(path), "{path}");
         }
     }
 }

@@ -15,6 +15,10 @@ use crate::state::AppState;
 
 /// Mounts every route the host serves.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    // First: actix tries resources in order, and the host's `{id}` patterns cost a regex
+    // match each. Plugin paths are static and never overlap the host's (the registry
+    // refuses them otherwise).
+    send::configure(cfg, &state.plugins);
     health::configure(cfg);
     jobs::configure(cfg);
     devices::configure(cfg);
@@ -22,7 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     if state.sessions.driver_name() == "sandbox" {
         sandbox::configure(cfg);
     }
-    send::configure(cfg, &state.plugins);
 }
 
 /// Unknown routes (and disabled ones) answer 404 in the standard envelope.

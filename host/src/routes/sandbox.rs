@@ -87,7 +87,7 @@ async fn outbox(
                 "timestamp": rfc3339(record.timestamp),
                 "route": record.route,
                 "message": message_to_json(&record.message),
-                "stanza_nodes": nodes_json(&record.nodes),
+                "stanza_nodes": nodes_json(&wuts_plugin_api::Node::unflatten(&record.nodes)),
                 "media": media,
             })
         })

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 use wuts_plugin_api::Envelope;
 
@@ -63,7 +64,10 @@ async fn dispatch(
         is_job: false,
     };
     Ok(match send_path::accept(&state, request).await? {
-        Accepted::Sent(outcome) => HttpResponse::Ok().json(success_body(&route, outcome)),
+        Accepted::Sent(outcome) => HttpResponse::Ok().json(SuccessBody {
+            route: &route,
+            outcome: &outcome,
+        }),
         Accepted::Queued { job_id, chat_jid } => {
             HttpResponse::build(StatusCode::ACCEPTED).json(json!({
                 "success": true,
@@ -77,27 +81,39 @@ async fn dispatch(
     })
 }
 
-/// The 200 body: the legacy routes' documented shape, or the standard one.
-fn success_body(route: &PluginRoute, outcome: SendOutcome) -> Value {
-    let mut body = match route.envelope {
-        Envelope::Legacy => json!({
-            "success": true,
-            "message_id": outcome.message_id,
-            "timestamp": rfc3339(outcome.timestamp),
-            "message": route.success_message,
-        }),
-        Envelope::Standard => json!({
-            "success": true,
-            "message_id": outcome.message_id,
-            "timestamp": rfc3339(outcome.timestamp),
-            "status": "sent",
-            "chat_jid": outcome.chat_jid,
-        }),
-    };
-    if let (Some(Value::Object(extra)), Value::Object(fields)) = (outcome.extra, &mut body) {
-        for (key, value) in extra {
-            fields.entry(key).or_insert(value);
+/// The 200 body: the legacy routes' documented shape, or the standard one, then the
+/// plugin's additions (which never replace the host's fields). Serialised straight from
+/// the outcome: building a `Value` first cost an allocation per key on every send.
+struct SuccessBody<'a> {
+    route: &'a PluginRoute,
+    outcome: &'a SendOutcome,
+}
+
+impl Serialize for SuccessBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let outcome = self.outcome;
+        let mut body = serializer.serialize_map(None)?;
+        body.serialize_entry("success", &true)?;
+        body.serialize_entry("message_id", &outcome.message_id)?;
+        body.serialize_entry("timestamp", &rfc3339(outcome.timestamp))?;
+        let host_fields: &[&str] = match self.route.envelope {
+            Envelope::Legacy => {
+                body.serialize_entry("message", &self.route.success_message)?;
+                &["success", "message_id", "timestamp", "message"]
+            }
+            Envelope::Standard => {
+                body.serialize_entry("status", "sent")?;
+                body.serialize_entry("chat_jid", &outcome.chat_jid)?;
+                &["success", "message_id", "timestamp", "status", "chat_jid"]
+            }
+        };
+        if let Some(Value::Object(extra)) = &outcome.extra {
+            for (key, value) in extra {
+                if !host_fields.contains(&key.as_str()) {
+                    body.serialize_entry(key, value)?;
+                }
+            }
         }
+        body.end()
     }
-    body
 }

@@ -16,9 +16,11 @@ pub mod whatsapp;
 use std::any::Any;
 use std::time::Duration;
 
+use abi_stable::std_types::RVec;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::{MediaKind, MediaReference, Node};
+use wuts_plugin_api::node::FlatNode;
+use wuts_plugin_api::{MediaKind, MediaReference};
 
 pub use manager::SessionManager;
 
@@ -39,8 +41,10 @@ pub struct OutgoingMessage {
     pub to: String,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    /// Extra stanza nodes from the plugin.
-    pub nodes: Vec<Node>,
+    /// Extra stanza nodes from the plugin, in the flat form it handed over: a driver
+    /// builds the tree only if it needs one ([`Node::unflatten`]), and the sandbox keeps
+    /// them as they came.
+    pub nodes: RVec<FlatNode>,
     /// The route that produced it, e.g. `/send/buttons`.
     pub route: String,
 }

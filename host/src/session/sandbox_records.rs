@@ -25,7 +25,7 @@ pub struct SandboxRecord {
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
     /// Kept as sent; the outbox renders them as JSON when read, not on every send.
-    pub nodes: Vec<wuts_plugin_api::Node>,
+    pub nodes: abi_stable::std_types::RVec<wuts_plugin_api::node::FlatNode>,
     pub media_ids: Vec<String>,
 }
 
@@ -147,7 +147,7 @@ mod tests {
             route: String::new(),
             timestamp: Utc::now(),
             message: Vec::new(),
-            nodes: Vec::new(),
+            nodes: Default::default(),
             media_ids: Vec::new(),
         }
     }

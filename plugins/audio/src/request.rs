@@ -353,15 +353,7 @@ mod tests {
         let request = Request {
             route: "/send/audio",
             body: &bytes,
-            context: RequestContext {
-                request_id: String::new(),
-                tenant_id: String::new(),
-                user_id: String::new(),
-                device_id: String::new(),
-                message_id: String::new(),
-                own_jid: None,
-                is_job: false,
-            },
+            context: RequestContext::default(),
         };
         AudioRequest::parse(&request)
     }

@@ -65,6 +65,20 @@ fn chrono_now() -> u64 {
         .unwrap_or_default()
 }
 
+/// A quick reply's `buttonParamsJson`: `{"display_text":...,"id":...}`.
+fn button_params_json(button: &QuickReply) -> String {
+    #[derive(serde::Serialize)]
+    struct Params<'a> {
+        display_text: &'a str,
+        id: &'a str,
+    }
+    serde_json::to_string(&Params {
+        display_text: &button.display_text,
+        id: &button.id,
+    })
+    .unwrap_or_default()
+}
+
 /// The `waE2E.Message` protobuf for a validated request.
 pub fn encode_message(request: &ButtonsRequest) -> Vec<u8> {
     let buttons = request
@@ -72,10 +86,7 @@ pub fn encode_message(request: &ButtonsRequest) -> Vec<u8> {
         .iter()
         .map(|button| NativeFlowButton {
             name: Some("quick_reply".into()),
-            button_params_json: Some(
-                serde_json::json!({ "display_text": button.display_text, "id": button.id })
-                    .to_string(),
-            ),
+            button_params_json: Some(button_params_json(button)),
         })
         .collect();
     let message = Message {

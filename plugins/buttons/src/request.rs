@@ -1,7 +1,5 @@
 //! The `/send/buttons` request and its validation.
 
-use std::collections::HashSet;
-
 use serde_json::{Value, json};
 use wuts_plugin_api::fields::{self, body_object, check_length};
 use wuts_plugin_api::{PluginError, Request};
@@ -43,13 +41,13 @@ impl ButtonsRequest {
                 json!(items.len()),
             ));
         }
-        let mut seen = HashSet::new();
-        let mut buttons = Vec::with_capacity(items.len());
+        let mut buttons: Vec<QuickReply> = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            let field = format!("buttons[{index}]");
+            // Field names are built only for an error: this loop runs on every send.
+            let field = || format!("buttons[{index}]");
             let Value::Object(button) = item else {
                 return Err(PluginError::invalid_field(
-                    field,
+                    field(),
                     format!(
                         "must be an object with id and display_text, not {}",
                         fields::kind(item)
@@ -58,18 +56,18 @@ impl ButtonsRequest {
                 ));
             };
             let id =
-                fields::required_string(button, "id").map_err(|error| prefixed(&field, error))?;
-            check_length(&format!("{field}.id"), id, 1..=256)?;
-            if !seen.insert(id) {
+                fields::required_string(button, "id").map_err(|error| prefixed(&field(), error))?;
+            check_button_text(&field, "id", id, 1..=256)?;
+            if buttons.iter().any(|earlier| earlier.id == id) {
                 return Err(PluginError::invalid_field(
-                    format!("{field}.id"),
+                    format!("{}.id", field()),
                     format!("duplicate id {id:?}: button ids must be unique"),
                     json!(id),
                 ));
             }
             let display_text = fields::required_string(button, "display_text")
-                .map_err(|error| prefixed(&field, error))?;
-            check_length(&format!("{field}.display_text"), display_text, 1..=20)?;
+                .map_err(|error| prefixed(&field(), error))?;
+            check_button_text(&field, "display_text", display_text, 1..=20)?;
             buttons.push(QuickReply {
                 id: id.to_string(),
                 display_text: display_text.to_string(),
@@ -81,6 +79,23 @@ impl ButtonsRequest {
             footer: footer.map(str::to_string),
             buttons,
         })
+    }
+}
+
+/// [`check_length`] for a button's `name`, naming the field only when it fails.
+fn check_button_text(
+    button_field: impl Fn() -> String,
+    name: &str,
+    text: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<(), PluginError> {
+    match fields::length_problem(text, range) {
+        None => Ok(()),
+        Some(problem) => Err(PluginError::invalid_field(
+            format!("{}.{name}", button_field()),
+            problem,
+            json!(text),
+        )),
     }
 }
 

@@ -97,7 +97,7 @@ fn outgoing(id: &str, to: &str, message: &wa::Message) -> OutgoingMessage {
         message_id: id.into(),
         to: to.into(),
         message: message.encode_to_vec(),
-        nodes: Vec::new(),
+        nodes: Default::default(),
         route: "/test".into(),
     }
 }

@@ -140,7 +140,7 @@ fn message() -> OutgoingMessage {
         message_id: "3EB0AAAAAAAAAAAAAAAAAA".into(),
         to: "5511999999999@s.whatsapp.net".into(),
         message: text.encode_to_vec(),
-        nodes: Vec::new(),
+        nodes: Default::default(),
         route: "/send/text".into(),
     }
 }
