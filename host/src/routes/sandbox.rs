@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::message_json::message_to_json;
 use crate::send_path::blocking;
 use crate::session::DeviceIdentity;
-use crate::session::sandbox::{SandboxControls, SandboxSession, nodes_json};
+use crate::session::sandbox::{SandboxControls, SandboxSession};
 use crate::state::AppState;
 use crate::store::DeviceRecord;
 use crate::time::rfc3339;
@@ -87,7 +87,8 @@ async fn outbox(
                 "timestamp": rfc3339(record.timestamp),
                 "route": record.route,
                 "message": message_to_json(&record.message),
-                "stanza_nodes": nodes_json(&wuts_plugin_api::Node::unflatten(&record.nodes)),
+                "stanza_nodes": serde_json::from_str::<Value>(&record.nodes_json)
+                    .unwrap_or_else(|_| json!([])),
                 "media": media,
             })
         })

@@ -10,6 +10,7 @@ pub mod inbound;
 pub mod manager;
 pub mod sandbox;
 pub mod sandbox_records;
+pub mod stanza_json;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 

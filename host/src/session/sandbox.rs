@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wuts_plugin_api::{MediaKind, MediaReference, Node};
+use wuts_plugin_api::{MediaKind, MediaReference};
 
 use super::sandbox_records::{SandboxMedia, SandboxRecord, SandboxRecords};
 use super::{
@@ -153,7 +153,7 @@ impl Session for SandboxSession {
             route: message.route,
             timestamp,
             media_ids: referenced_media(&message.message),
-            nodes: message.nodes,
+            nodes_json: super::stanza_json::render(&message.nodes).into(),
             message: message.message,
         };
         self.records.record(record);
@@ -254,24 +254,6 @@ fn referenced_media(message: &[u8]) -> Vec<String> {
     ids
 }
 
-/// Stanza nodes as the outbox shows them: `{"tag","attrs":{..},"content":[..]}`.
-pub fn nodes_json(nodes: &[Node]) -> serde_json::Value {
-    serde_json::Value::Array(nodes.iter().map(node_json).collect())
-}
-
-fn node_json(node: &Node) -> serde_json::Value {
-    let attrs: serde_json::Map<String, serde_json::Value> = node
-        .attrs
-        .iter()
-        .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
-        .collect();
-    let content = match &node.content {
-        Some(bytes) => serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
-        None => serde_json::Value::Array(node.children.iter().map(node_json).collect()),
-    };
-    serde_json::json!({ "tag": node.tag, "attrs": attrs, "content": content })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,15 +264,6 @@ mod tests {
         let bytes = format!("\x0a\x20{MEDIA_PATH}{id}\x12\x05junk{MEDIA_PATH}{id}").into_bytes();
         assert_eq!(referenced_media(&bytes), vec![id.to_string()]);
         assert!(referenced_media(b"no media here").is_empty());
-    }
-
-    #[test]
-    fn nodes_render_as_tag_attrs_content() {
-        let json = nodes_json(&[Node::new("biz").attr("a", "1").child(Node::new("x"))]);
-        assert_eq!(
-            json,
-            serde_json::json!([{"tag":"biz","attrs":{"a":"1"},"content":[{"tag":"x","attrs":{},"content":[]}]}])
-        );
     }
 
     #[test]

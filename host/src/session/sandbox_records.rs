@@ -24,8 +24,9 @@ pub struct SandboxRecord {
     pub timestamp: DateTime<Utc>,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    /// Kept as sent; the outbox renders them as JSON when read, not on every send.
-    pub nodes: abi_stable::std_types::RVec<wuts_plugin_api::node::FlatNode>,
+    /// The stanza nodes as the outbox shows them ([`super::stanza_json`]): one string
+    /// rather than the nodes themselves, so a full outbox is cheap to keep and evict.
+    pub nodes_json: Box<str>,
     pub media_ids: Vec<String>,
 }
 
@@ -147,7 +148,7 @@ mod tests {
             route: String::new(),
             timestamp: Utc::now(),
             message: Vec::new(),
-            nodes: Default::default(),
+            nodes_json: "[]".into(),
             media_ids: Vec::new(),
         }
     }
