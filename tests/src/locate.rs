@@ -14,9 +14,12 @@ pub const INCOMPATIBLE_LIBRARY: &str = "libwuts_fixture_incompatible.so";
 
 /// The folder holding `wuts` and the plugin libraries.
 ///
-/// In order: `$WUTS_BIN_DIR`; else `$CARGO_TARGET_DIR/<profile>`; else
+/// In order: `$WUTS_BIN_DIR`; else `$CARGO_TARGET_DIR/<profile>`; else the target folder
+/// this test executable was built into (`<target>/<profile>/deps/<test>`), else
 /// `<workspace root>/target/<profile>`. The profile is `$WUTS_TEST_PROFILE` or `debug`.
 /// A relative `CARGO_TARGET_DIR` is taken from the workspace root, where cargo is usually run.
+/// (The workspace root is compiled in; a test built in another checkout that shares the
+/// target folder would otherwise look for the binaries there.)
 pub fn artefact_dir() -> PathBuf {
     if let Some(dir) = env::var_os("WUTS_BIN_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
@@ -27,9 +30,19 @@ pub fn artefact_dir() -> PathBuf {
         .unwrap_or_else(|| "debug".to_owned());
     let target = match env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => workspace_root().join(dir),
-        None => workspace_root().join("target"),
+        None => running_target_dir().unwrap_or_else(|| workspace_root().join("target")),
     };
     target.join(profile)
+}
+
+/// `<target>` for a test or bench executable at `<target>/<profile>/deps/<name>`.
+fn running_target_dir() -> Option<PathBuf> {
+    let executable = env::current_exe().ok()?;
+    let deps = executable.parent()?;
+    if deps.file_name()? != "deps" {
+        return None;
+    }
+    Some(deps.parent()?.parent()?.to_path_buf())
 }
 
 /// The workspace root: the parent of this crate's folder.
