@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::{Either, Ready, ready};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use wuts_plugin_api::Envelope;
@@ -111,9 +112,15 @@ fn matching(candidates: &[TokenCandidate], hash: &[u8]) -> Option<Principal> {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
+/// A cached token is settled at once; only a cache miss needs a future of its own.
+type CallerFuture = Either<
+    Ready<Result<Caller, ApiError>>,
+    Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>,
+>;
+
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+    type Future = CallerFuture;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let envelope = request
@@ -121,20 +128,21 @@ impl FromRequest for Caller {
             .copied()
             .unwrap_or(Envelope::Standard);
         let unauthorized = move || ApiError::unauthorized().in_envelope(envelope);
-        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let state = request.app_data::<web::Data<AppState>>();
         let token = request
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(token_from_header)
-            .map(str::to_string);
-        Box::pin(async move {
-            let (Some(state), Some(token)) = (state, token) else {
-                return Err(unauthorized());
-            };
-            if let Some(principal) = state.tokens.verify_cached(&token) {
-                return Ok(Caller(principal));
-            }
+            .and_then(token_from_header);
+        let (Some(state), Some(token)) = (state, token) else {
+            return Either::Left(ready(Err(unauthorized())));
+        };
+        if let Some(principal) = state.tokens.verify_cached(token) {
+            return Either::Left(ready(Ok(Caller(principal))));
+        }
+        let state = state.clone();
+        let token = token.to_string();
+        Either::Right(Box::pin(async move {
             let store = Arc::clone(&state.store);
             let cache = Arc::clone(&state.tokens);
             let verified =
@@ -146,7 +154,7 @@ impl FromRequest for Caller {
                         ApiError::internal("authentication failed").in_envelope(envelope)
                     })?;
             verified.map(Caller).ok_or_else(unauthorized)
-        })
+        }))
     }
 }
 

@@ -159,7 +159,7 @@ async fn execute(
         .ok_or_else(|| format!("route {} is not served by this host", job.route))?;
     let request = SendRequest {
         route,
-        device,
+        device: std::sync::Arc::new(device),
         body: actix_web::web::Bytes::from(job.body.clone()),
         request_id: job.id.clone(),
         message_id: job.message_id.clone(),
@@ -168,7 +168,7 @@ async fn execute(
     let session = send_path::open_session(state, &request)
         .await
         .map_err(|error| error.message)?;
-    if !session.status().connected {
+    if !session.is_connected() {
         return Err("WhatsApp not connected".to_string());
     }
     let outcome = send_path::encode_and_send(state, &request, session)

@@ -20,7 +20,7 @@ use crate::store::{DeviceRecord, JobRecord, JobStatus, LoggedMessage};
 #[derive(Clone)]
 pub struct SendRequest {
     pub route: Arc<PluginRoute>,
-    pub device: DeviceRecord,
+    pub device: Arc<DeviceRecord>,
     pub body: actix_web::web::Bytes,
     pub request_id: String,
     pub message_id: String,
@@ -59,7 +59,7 @@ impl SendRequest {
             user_id: self.device.user_id.clone().into(),
             device_id: self.device.id.clone().into(),
             message_id: self.message_id.clone().into(),
-            own_jid: session.status().jid.map(Into::into).into(),
+            own_jid: session.own_jid().map(Into::into).into(),
             is_job: self.is_job,
         }
     }
@@ -78,7 +78,7 @@ impl SendRequest {
 /// Serves an HTTP request: answers at once, or persists a job and answers 202.
 pub async fn accept(state: &Arc<AppState>, request: SendRequest) -> Result<Accepted, ApiError> {
     let session = open_session(state, &request).await?;
-    if !session.status().connected {
+    if !session.is_connected() {
         return Err(request.failure(ApiError::not_connected()));
     }
     // Plan and, when inline, encode in one trip to the blocking pool.
@@ -197,7 +197,7 @@ async fn send_encoded(
         device_id: request.device.id.clone(),
         message_id: receipt.message_id.clone(),
         chat_jid: chat_jid.clone(),
-        sender_jid: session.status().jid,
+        sender_jid: session.own_jid(),
         from_me: true,
         route: Some(request.route.path.clone()),
         message: logged_bytes,

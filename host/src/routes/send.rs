@@ -52,6 +52,7 @@ async fn dispatch(
             .map_err(|error| {
                 ApiError::internal(format!("device lookup failed: {error}")).in_envelope(envelope)
             })?
+            .map(Arc::new)
             .ok_or_else(|| ApiError::not_found("device").in_envelope(envelope))?
         }
     };

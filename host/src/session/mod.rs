@@ -109,6 +109,16 @@ pub enum SessionError {
 pub trait Session: Send + Sync + 'static {
     fn status(&self) -> DeviceStatus;
 
+    /// `status().connected`, for the send path, which asks on every message.
+    fn is_connected(&self) -> bool {
+        self.status().connected
+    }
+
+    /// `status().jid`: the device's own JID once paired.
+    fn own_jid(&self) -> Option<String> {
+        self.status().jid
+    }
+
     /// Sends and waits for the server's acknowledgement. Must fail at once with
     /// [`SessionError::NotConnected`] when not connected, never wait.
     async fn send(&self, message: OutgoingMessage) -> Result<SendReceipt, SessionError>;

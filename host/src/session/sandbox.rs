@@ -116,6 +116,17 @@ impl SandboxSession {
 
 #[async_trait]
 impl Session for SandboxSession {
+    fn is_connected(&self) -> bool {
+        self.controls
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .connected
+    }
+
+    fn own_jid(&self) -> Option<String> {
+        Some(self.jid.clone())
+    }
+
     fn status(&self) -> DeviceStatus {
         let connected = self.controls().connected;
         DeviceStatus {
@@ -264,6 +275,30 @@ mod tests {
         let bytes = format!("\x0a\x20{MEDIA_PATH}{id}\x12\x05junk{MEDIA_PATH}{id}").into_bytes();
         assert_eq!(referenced_media(&bytes), vec![id.to_string()]);
         assert!(referenced_media(b"no media here").is_empty());
+    }
+
+    #[test]
+    fn the_quick_status_questions_agree_with_status() {
+        let session = SandboxSession {
+            device: DeviceIdentity {
+                device_id: "device-1".into(),
+                tenant_id: "t".into(),
+                user_id: "u".into(),
+            },
+            jid: sandbox_jid("device-1"),
+            records: Arc::new(SandboxRecords::default()),
+            controls: Mutex::new(SandboxControls::default()),
+        };
+        for connected in [true, false] {
+            session.set_controls(SandboxControls {
+                connected,
+                ..SandboxControls::default()
+            });
+            let status = session.status();
+            assert_eq!(session.is_connected(), status.connected);
+            assert_eq!(session.is_connected(), connected);
+            assert_eq!(session.own_jid(), status.jid);
+        }
     }
 
     #[test]

@@ -201,12 +201,13 @@ pub trait Store: Send + Sync + 'static {
     fn flush_message_log(&self) -> StoreResult<()> {
         Ok(())
     }
-    /// A device [`Store::find_device`] already found, without touching the database.
+    /// A device [`Store::find_device`] already found, without touching the database (and
+    /// without copying it: every send asks).
     fn cached_device(
         &self,
         _principal: &Principal,
         _device_id: Option<&str>,
-    ) -> Option<DeviceRecord> {
+    ) -> Option<std::sync::Arc<DeviceRecord>> {
         None
     }
     fn find_message(&self, device_id: &str, message_id: &str)

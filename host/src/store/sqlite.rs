@@ -21,7 +21,7 @@ pub struct SqliteStore {
     /// Sent messages go to a writer thread that commits them in batches.
     message_log: MessageLog,
     /// Devices are never deleted or moved, so a found one can be remembered.
-    devices: RwLock<HashMap<DeviceKey, DeviceRecord>>,
+    devices: RwLock<HashMap<DeviceKey, Arc<DeviceRecord>>>,
 }
 
 /// Who asked for which device: the answer depends on the principal.
@@ -295,7 +295,7 @@ impl Store for SqliteStore {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            return Ok(Some(device.clone()));
+            return Ok(Some(DeviceRecord::clone(device)));
         }
         let found = self.with(|connection| {
             let found = match device_id {
@@ -319,7 +319,7 @@ impl Store for SqliteStore {
             self.devices
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(key, device.clone());
+                .insert(key, Arc::new(device.clone()));
         }
         Ok(found)
     }
@@ -366,7 +366,7 @@ impl Store for SqliteStore {
         &self,
         principal: &Principal,
         device_id: Option<&str>,
-    ) -> Option<DeviceRecord> {
+    ) -> Option<Arc<DeviceRecord>> {
         let key = DeviceKey {
             tenant_id: principal.tenant_id.clone(),
             user_id: principal.user_id.clone(),
