@@ -33,6 +33,17 @@ struct DeviceKey {
     device_id: Option<String>,
 }
 
+impl DeviceKey {
+    fn new(principal: &Principal, device_id: Option<&str>) -> DeviceKey {
+        DeviceKey {
+            tenant_id: principal.tenant_id.clone(),
+            user_id: principal.user_id.clone(),
+            admin: principal.role == Role::Admin,
+            device_id: device_id.map(str::to_string),
+        }
+    }
+}
+
 /// How long a caller waits for its message to be committed.
 const LOG_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -283,12 +294,7 @@ impl Store for SqliteStore {
         principal: &Principal,
         device_id: Option<&str>,
     ) -> StoreResult<Option<DeviceRecord>> {
-        let key = DeviceKey {
-            tenant_id: principal.tenant_id.clone(),
-            user_id: principal.user_id.clone(),
-            admin: principal.role == Role::Admin,
-            device_id: device_id.map(str::to_string),
-        };
+        let key = DeviceKey::new(principal, device_id);
         if let Some(device) = self
             .devices
             .read()
@@ -367,12 +373,7 @@ impl Store for SqliteStore {
         principal: &Principal,
         device_id: Option<&str>,
     ) -> Option<Arc<DeviceRecord>> {
-        let key = DeviceKey {
-            tenant_id: principal.tenant_id.clone(),
-            user_id: principal.user_id.clone(),
-            admin: principal.role == Role::Admin,
-            device_id: device_id.map(str::to_string),
-        };
+        let key = DeviceKey::new(principal, device_id);
         self.devices
             .read()
             .unwrap_or_else(|p| p.into_inner())
