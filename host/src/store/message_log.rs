@@ -152,6 +152,7 @@ fn write_batches(connection: &Mutex<Connection>, items: &mpsc::Receiver<Item>, p
         };
         let mut results = results.into_iter();
         let mut committed = Vec::new();
+        let mut flushed = Vec::new();
         for item in batch {
             match item {
                 Item::Message {
@@ -168,9 +169,9 @@ fn write_batches(connection: &Mutex<Connection>, items: &mpsc::Receiver<Item>, p
                         None => committed.push((message, sequence)),
                     }
                 }
-                Item::Flush(reply) => {
-                    let _ = reply.send(());
-                }
+                // Answered once the pending table is up to date too, below: a caller that
+                // flushed then finds nothing pending.
+                Item::Flush(reply) => flushed.push(reply),
             }
         }
         // Committed or failed, a message leaves the pending table: a failure is logged
@@ -184,6 +185,10 @@ fn write_batches(connection: &Mutex<Connection>, items: &mpsc::Receiver<Item>, p
             {
                 pending.remove(&key);
             }
+        }
+        drop(pending);
+        for reply in flushed {
+            let _ = reply.send(());
         }
     }
 }
