@@ -50,13 +50,10 @@ impl Node {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Flattens a forest of nodes into the FFI form (pre-order, parent indices).
+    /// Flattens a forest of nodes into the FFI form (pre-order, parent indices), copying
+    /// it; [`Node::into_flat`] moves instead.
     pub fn flatten(roots: &[Node]) -> RVec<FlatNode> {
-        let mut out = RVec::new();
-        for root in roots {
-            push_flat(root, NO_PARENT, &mut out);
-        }
-        out
+        Node::into_flat(roots.to_vec())
     }
 
     /// Flattens a forest of nodes into the FFI form, moving its strings and bytes rather
@@ -118,26 +115,6 @@ impl Node {
             .into_iter()
             .filter_map(|index| built[index].take())
             .collect()
-    }
-}
-
-fn push_flat(node: &Node, parent: u32, out: &mut RVec<FlatNode>) {
-    let index = out.len() as u32;
-    out.push(FlatNode {
-        parent,
-        tag: node.tag.as_str().into(),
-        attrs: node
-            .attrs
-            .iter()
-            .map(|(key, value)| Tuple2(RString::from(key.as_str()), RString::from(value.as_str())))
-            .collect(),
-        content: match &node.content {
-            Some(bytes) => ROption::RSome(bytes.as_slice().into()),
-            None => ROption::RNone,
-        },
-    });
-    for child in &node.children {
-        push_flat(child, index, out);
     }
 }
 

@@ -84,7 +84,6 @@ pub struct PluginRegistry {
     pub refused: Vec<Refusal>,
 }
 
-/// Paths the host serves itself; a plugin may not take them.
 /// A plugin path is a plain path: no `{segment}` patterns or wildcards. Plugin routes are
 /// matched before the host's (they are the hot ones), so a pattern could shadow them.
 fn is_static_path(path: &str) -> bool {
@@ -94,6 +93,7 @@ fn is_static_path(path: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
 }
 
+/// Paths the host serves itself; a plugin may not take them.
 const HOST_PATHS: &[&str] = &[
     "/jobs",
     "/devices",
