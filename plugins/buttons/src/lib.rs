@@ -8,8 +8,8 @@
 mod request;
 mod stanza;
 
+use buffa::encoding::{Tag, WireType};
 use buffa::{Message as _, MessageField};
-use waproto::whatsapp::Message;
 use waproto::whatsapp::message::InteractiveMessage;
 use waproto::whatsapp::message::interactive_message::{
     self, Body, Footer, NativeFlowMessage, native_flow_message::NativeFlowButton,
@@ -79,8 +79,28 @@ fn button_params_json(button: &QuickReply) -> String {
     .unwrap_or_default()
 }
 
-/// The `waE2E.Message` protobuf for a validated request.
+/// The `waE2E.Message` protobuf for a validated request: a `Message` whose only field is
+/// `interactiveMessage`.
+///
+/// Written as that one field (its tag, then the `InteractiveMessage`, length-delimited),
+/// which is byte for byte what encoding a whole `Message` gives (a unit test holds the
+/// two together). A `Message` has hundreds of fields: building, sizing, writing and
+/// dropping one for a single set field was a third of this plugin's cost per send.
 pub fn encode_message(request: &ButtonsRequest) -> Vec<u8> {
+    let interactive = interactive_message(request);
+    let mut bytes = Vec::with_capacity(256);
+    Tag::new(
+        waproto::tags::message::INTERACTIVE_MESSAGE,
+        WireType::LengthDelimited,
+    )
+    .encode(&mut bytes);
+    interactive.encode_length_delimited(&mut bytes);
+    bytes
+}
+
+/// The message's `InteractiveMessage`: body, optional footer, and a native flow of
+/// `quick_reply` buttons.
+fn interactive_message(request: &ButtonsRequest) -> InteractiveMessage {
     let buttons = request
         .buttons
         .iter()
@@ -89,30 +109,89 @@ pub fn encode_message(request: &ButtonsRequest) -> Vec<u8> {
             button_params_json: Some(button_params_json(button)),
         })
         .collect();
-    let message = Message {
-        interactive_message: MessageField::some(InteractiveMessage {
-            body: MessageField::some(Body {
-                text: Some(request.message.clone()),
-            }),
-            footer: match &request.footer {
-                Some(text) => MessageField::some(Footer {
-                    text: Some(text.clone()),
-                    ..Default::default()
-                }),
-                None => MessageField::none(),
-            },
-            interactive_message: Some(interactive_message::InteractiveMessage::NativeFlowMessage(
-                Box::new(NativeFlowMessage {
-                    buttons,
-                    message_version: Some(1),
-                    ..Default::default()
-                }),
-            )),
-            ..Default::default()
+    InteractiveMessage {
+        body: MessageField::some(Body {
+            text: Some(request.message.clone()),
         }),
+        footer: match &request.footer {
+            Some(text) => MessageField::some(Footer {
+                text: Some(text.clone()),
+                ..Default::default()
+            }),
+            None => MessageField::none(),
+        },
+        interactive_message: Some(interactive_message::InteractiveMessage::NativeFlowMessage(
+            Box::new(NativeFlowMessage {
+                buttons,
+                message_version: Some(1),
+                ..Default::default()
+            }),
+        )),
         ..Default::default()
-    };
-    message.encode_to_vec()
+    }
 }
 
 export_plugin!(ButtonsPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waproto::whatsapp::Message;
+
+    fn request(footer: Option<&str>, message: &str) -> ButtonsRequest {
+        ButtonsRequest {
+            to: "5511999999999@s.whatsapp.net".into(),
+            message: message.into(),
+            footer: footer.map(Into::into),
+            buttons: ["Yes", "No ✅", "Maybe"]
+                .iter()
+                .enumerate()
+                .map(|(index, text)| QuickReply {
+                    id: format!("b{index}"),
+                    display_text: (*text).into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_one_field_encoding_is_the_whole_messages_encoding() {
+        // A body past 127 bytes makes the length prefix two bytes long.
+        let long = "x".repeat(300);
+        for request in [
+            request(Some("footer"), "Pick one"),
+            request(None, "Pick one 🎉"),
+            request(Some("f"), &long),
+        ] {
+            let whole = Message {
+                interactive_message: MessageField::some(interactive_message(&request)),
+                ..Default::default()
+            };
+            assert_eq!(encode_message(&request), whole.encode_to_vec());
+        }
+    }
+
+    #[test]
+    fn the_encoding_decodes_to_the_buttons() {
+        let request = request(Some("footer"), "Pick one");
+        let decoded = Message::decode_from_slice(&encode_message(&request)).expect("decodes");
+        let interactive = decoded
+            .interactive_message
+            .as_option()
+            .expect("interactive");
+        assert_eq!(
+            interactive.body.as_option().and_then(|b| b.text.as_deref()),
+            Some("Pick one")
+        );
+        let Some(interactive_message::InteractiveMessage::NativeFlowMessage(flow)) =
+            &interactive.interactive_message
+        else {
+            panic!("a native flow message")
+        };
+        assert_eq!(flow.buttons.len(), 3);
+        assert_eq!(
+            flow.buttons[1].button_params_json.as_deref(),
+            Some(r#"{"display_text":"No ✅","id":"b1"}"#)
+        );
+    }
+}
