@@ -221,10 +221,17 @@ fn insert<'a>(
 ) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
     {
+        // An upsert, not `INSERT OR REPLACE`: with the foreign key on `device_id`, a
+        // replace makes SQLite keep a statement journal (a 64 KiB buffer allocated and
+        // freed per row); an upsert leaves the same row without one.
         let mut statement = transaction.prepare_cached(
-            "INSERT OR REPLACE INTO messages
+            "INSERT INTO messages
              (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (device_id, message_id) DO UPDATE SET
+             chat_jid = excluded.chat_jid, sender_jid = excluded.sender_jid,
+             from_me = excluded.from_me, route = excluded.route,
+             message = excluded.message, timestamp = excluded.timestamp",
         )?;
         for message in messages {
             statement.execute(params![

@@ -674,4 +674,36 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn logging_a_message_again_keeps_the_newer_copy() {
+        let store = store();
+        let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
+        let device = user.default_device_id;
+        store
+            .log_message(&sent(&device, "3EB0000000000000000006"))
+            .unwrap();
+        let newer = LoggedMessage {
+            chat_jid: "120363000000000000@g.us".into(),
+            message: vec![9, 9],
+            ..sent(&device, "3EB0000000000000000006")
+        };
+        store.log_message(&newer).unwrap();
+        let found = store
+            .find_message(&device, "3EB0000000000000000006")
+            .unwrap()
+            .expect("logged");
+        assert_eq!(found.message, vec![9, 9]);
+        assert_eq!(found.chat_jid, "120363000000000000@g.us");
+        let rows: i64 = store
+            .with(|connection| {
+                Ok(connection.query_row(
+                    "SELECT COUNT(*) FROM messages WHERE message_id = '3EB0000000000000000006'",
+                    [],
+                    |row| row.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
 }
