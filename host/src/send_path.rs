@@ -76,15 +76,20 @@ impl SendRequest {
 }
 
 /// Serves an HTTP request: answers at once, or persists a job and answers 202.
-pub async fn accept(state: &Arc<AppState>, request: SendRequest) -> Result<Accepted, ApiError> {
-    let session = open_session(state, &request).await?;
+///
+/// Every send's future holds this one (see `routes::send::dispatch` on why its size
+/// matters), so it borrows the request, boxes its rare paths, and keeps no moved-from
+/// values alive across an await.
+pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Accepted, ApiError> {
+    let session = open_session(state, request).await?;
     if !session.is_connected() {
         return Err(request.failure(ApiError::not_connected()));
     }
-    // Plan and, when inline, encode in one trip to the blocking pool.
-    let planned = run_plugin(
+    // Plan and, when inline, encode in one trip to the blocking pool. Matched in the
+    // same statement, so that the plugin's answer is gone before the next await.
+    let prepared = match run_plugin(
         state,
-        &request,
+        request,
         &session,
         |plugin, route, body, context, host| {
             let plan = plugin.plan(route, body, context, host)?;
@@ -97,49 +102,55 @@ pub async fn accept(state: &Arc<AppState>, request: SendRequest) -> Result<Accep
             }
         },
     )
-    .await?;
-    let plan = match planned {
-        Planned::Encoded(outgoing) => {
-            return send_encoded(state, &request, session, outgoing)
-                .await
-                .map(Accepted::Sent);
-        }
-        Planned::Job(plan) => plan,
-    };
+    .await?
     {
-        let job_id = crate::ids::job_id();
-        let job = JobRecord {
-            id: job_id.clone(),
-            tenant_id: request.device.tenant_id.clone(),
-            user_id: request.device.user_id.clone(),
-            device_id: request.device.id.clone(),
-            route: request.route.path.clone(),
-            body: request.body.to_vec(),
-            message_id: request.message_id.clone(),
-            chat_jid: plan.chat_jid.to_string(),
-            status: JobStatus::Processing,
-            error: None,
-            result_json: None,
-            created_at: Utc::now(),
-            finished_at: None,
-            attempts: 0,
-        };
-        let store = Arc::clone(&state.store);
-        // Persisted before the 202 goes out, so it survives a restart.
-        blocking(state, move || store.create_job(&job))
-            .await?
-            .map_err(|error| {
-                request.failure(ApiError::internal(format!(
-                    "could not persist the job: {error}"
-                )))
-            })?;
-        state.jobs.enqueue(job_id.clone());
-        tracing::info!(request_id = %request.request_id, job_id = %job_id, route = %request.route.path, "request queued as a job");
-        Ok(Accepted::Queued {
-            job_id,
-            chat_jid: plan.chat_jid.into(),
-        })
-    }
+        Planned::Encoded(outgoing) => prepare(request, outgoing)?,
+        // Boxed: a job's record would otherwise sit in every send's future.
+        Planned::Job(plan) => return Box::pin(queue_job(state, request, plan)).await,
+    };
+    send_prepared(state, request, &session, prepared)
+        .await
+        .map(Accepted::Sent)
+}
+
+/// Persists the request as a job, queues it, and answers for the 202.
+async fn queue_job(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    plan: PlanAbi,
+) -> Result<Accepted, ApiError> {
+    let job_id = crate::ids::job_id();
+    let job = JobRecord {
+        id: job_id.clone(),
+        tenant_id: request.device.tenant_id.clone(),
+        user_id: request.device.user_id.clone(),
+        device_id: request.device.id.clone(),
+        route: request.route.path.clone(),
+        body: request.body.to_vec(),
+        message_id: request.message_id.clone(),
+        chat_jid: plan.chat_jid.to_string(),
+        status: JobStatus::Processing,
+        error: None,
+        result_json: None,
+        created_at: Utc::now(),
+        finished_at: None,
+        attempts: 0,
+    };
+    let store = Arc::clone(&state.store);
+    // Persisted before the 202 goes out, so it survives a restart.
+    blocking(state, move || store.create_job(&job))
+        .await?
+        .map_err(|error| {
+            request.failure(ApiError::internal(format!(
+                "could not persist the job: {error}"
+            )))
+        })?;
+    state.jobs.enqueue(job_id.clone());
+    tracing::info!(request_id = %request.request_id, job_id = %job_id, route = %request.route.path, "request queued as a job");
+    Ok(Accepted::Queued {
+        job_id,
+        chat_jid: plan.chat_jid.into(),
+    })
 }
 
 enum Planned {
@@ -160,92 +171,118 @@ pub async fn encode_and_send(
         |plugin, route, body, context, host| plugin.encode(route, body, context, host),
     )
     .await?;
-    send_encoded(state, request, session, outgoing).await
+    let prepared = prepare(request, outgoing)?;
+    send_prepared(state, request, &session, prepared).await
 }
 
-/// Sends what the plugin encoded, waits for the ack, and logs the message.
-async fn send_encoded(
-    state: &Arc<AppState>,
-    request: &SendRequest,
-    session: Arc<dyn Session>,
-    outgoing: OutgoingAbi,
-) -> Result<SendOutcome, ApiError> {
+/// What the plugin encoded, checked and ready for the session.
+struct Prepared {
+    message: OutgoingMessage,
+    chat_jid: String,
+    extra: Option<serde_json::Value>,
+}
+
+fn prepare(request: &SendRequest, outgoing: OutgoingAbi) -> Result<Prepared, ApiError> {
     let chat_jid = normalize_recipient(&outgoing.to).map_err(|reason| {
         request.failure(ApiError::internal(format!(
             "the plugin produced an invalid recipient: {reason}"
         )))
     })?;
-    let mut extra: Option<serde_json::Value> = match outgoing.response_extra_json.as_str() {
+    let extra = match outgoing.response_extra_json.as_str() {
         "" => None,
         text => serde_json::from_str(text).ok(),
     };
-    let message = OutgoingMessage {
-        message_id: request.message_id.clone(),
-        to: chat_jid.clone(),
-        message: outgoing.message.to_vec(),
-        nodes: outgoing.nodes,
-        route: request.route.path.clone(),
-    };
-    let logged_bytes = message.message.clone();
-    let timeout = send_timeout(state.settings.session.send_timeout_ms);
-    let receipt = match tokio::time::timeout(timeout, session.send(message)).await {
-        Ok(Ok(receipt)) => receipt,
-        Ok(Err(error)) => return Err(request.failure(session_error(error))),
-        Err(_) => return Err(request.failure(session_error(SessionError::Timeout))),
-    };
-    let logged = LoggedMessage {
-        device_id: request.device.id.clone(),
-        message_id: receipt.message_id.clone(),
-        chat_jid: chat_jid.clone(),
-        sender_jid: session.own_jid(),
-        from_me: true,
-        route: Some(request.route.path.clone()),
-        message: logged_bytes,
-        timestamp: receipt.timestamp,
-    };
-    if request.is_job {
-        // The job runner marks a job sent only once its message is logged: that log is
-        // what keeps a resumed job from sending twice.
-        let (done, committed) = tokio::sync::oneshot::channel();
-        state.store.log_message_then(
-            logged,
-            Box::new(move |result| {
-                let _ = done.send(result);
-            }),
-        );
-        match committed.await {
-            Ok(Ok(())) => {}
-            // The message is out; failing the job now would invite a duplicate resend.
-            Ok(Err(error)) => {
-                tracing::error!(%error, message_id = %receipt.message_id, "could not log a sent message")
-            }
-            Err(_) => {
-                tracing::error!(message_id = %receipt.message_id, "could not log a sent message")
-            }
-        }
-    } else {
-        // The message is out and the answer will not change, so the request does not
-        // wait for the commit; the log finds the message meanwhile (a quote of it works
-        // at once) and the server flushes the log before it exits.
-        state.store.log_message_soon(logged);
-    }
-    // Debug, not info: the message log holds every send already, and a line per message
-    // cost a fifth of the send path's throughput. Failures and jobs still log at info.
-    tracing::debug!(
-        request_id = %request.request_id,
-        route = %request.route.path,
-        device_id = %request.device.id,
-        message_id = %receipt.message_id,
-        job = request.is_job,
-        "message sent"
-    );
-    stamp_sent_at(&mut extra, receipt.timestamp);
-    Ok(SendOutcome {
-        message_id: receipt.message_id,
-        timestamp: receipt.timestamp,
+    Ok(Prepared {
+        message: OutgoingMessage {
+            message_id: request.message_id.clone(),
+            to: chat_jid.clone(),
+            message: outgoing.message.to_vec(),
+            nodes: outgoing.nodes,
+            route: request.route.path.clone(),
+        },
         chat_jid,
         extra,
     })
+}
+
+/// Sends a prepared message, waits for the ack, and logs the message.
+///
+/// A plain function returning an `async` block, not an `async fn`: an `async fn` keeps
+/// each by-value argument twice in its future (rust-lang/rust#62958), and the block
+/// uses `prepared`'s fields in place.
+fn send_prepared<'a>(
+    state: &'a Arc<AppState>,
+    request: &'a SendRequest,
+    session: &'a Arc<dyn Session>,
+    mut prepared: Prepared,
+) -> impl Future<Output = Result<SendOutcome, ApiError>> + 'a {
+    async move {
+        let logged_bytes = prepared.message.message.clone();
+        let timeout = send_timeout(state.settings.session.send_timeout_ms);
+        let sending = session.send(std::mem::take(&mut prepared.message));
+        let receipt = match tokio::time::timeout(timeout, sending).await {
+            Ok(Ok(receipt)) => receipt,
+            Ok(Err(error)) => return Err(request.failure(session_error(error))),
+            Err(_) => return Err(request.failure(session_error(SessionError::Timeout))),
+        };
+        let logged = LoggedMessage {
+            device_id: request.device.id.clone(),
+            message_id: receipt.message_id.clone(),
+            chat_jid: prepared.chat_jid.clone(),
+            sender_jid: session.own_jid(),
+            from_me: true,
+            route: Some(request.route.path.clone()),
+            message: logged_bytes,
+            timestamp: receipt.timestamp,
+        };
+        if request.is_job {
+            Box::pin(log_and_wait(state, logged)).await;
+        } else {
+            // The message is out and the answer will not change, so the request does not
+            // wait for the commit; the log finds the message meanwhile (a quote of it works
+            // at once) and the server flushes the log before it exits.
+            state.store.log_message_soon(logged);
+        }
+        // Debug, not info: the message log holds every send already, and a line per message
+        // cost a fifth of the send path's throughput. Failures and jobs still log at info.
+        tracing::debug!(
+            request_id = %request.request_id,
+            route = %request.route.path,
+            device_id = %request.device.id,
+            message_id = %receipt.message_id,
+            job = request.is_job,
+            "message sent"
+        );
+        stamp_sent_at(&mut prepared.extra, receipt.timestamp);
+        Ok(SendOutcome {
+            message_id: receipt.message_id,
+            timestamp: receipt.timestamp,
+            chat_jid: prepared.chat_jid,
+            extra: prepared.extra,
+        })
+    }
+}
+
+/// Logs a job's message and waits for the commit: the job runner marks a job sent only
+/// once its message is logged, and that log is what keeps a resumed job from sending
+/// twice.
+async fn log_and_wait(state: &Arc<AppState>, logged: LoggedMessage) {
+    let message_id = logged.message_id.clone();
+    let (done, committed) = tokio::sync::oneshot::channel();
+    state.store.log_message_then(
+        logged,
+        Box::new(move |result| {
+            let _ = done.send(result);
+        }),
+    );
+    match committed.await {
+        Ok(Ok(())) => {}
+        // The message is out; failing the job now would invite a duplicate resend.
+        Ok(Err(error)) => {
+            tracing::error!(%error, %message_id, "could not log a sent message")
+        }
+        Err(_) => tracing::error!(%message_id, "could not log a sent message"),
+    }
 }
 
 /// A plugin cannot know when the server acknowledged; where its response metadata has
@@ -268,9 +305,8 @@ pub async fn open_session(
     if let Some(session) = state.sessions.existing(&request.device.id) {
         return Ok(session);
     }
-    state
-        .sessions
-        .session(&request.identity())
+    // Opening is rare; boxed so that its future is not part of every send's.
+    Box::pin(state.sessions.session(&request.identity()))
         .await
         .map_err(|error| request.failure(session_error(error)))
 }
@@ -323,9 +359,10 @@ async fn run_plugin<T: Send + 'static>(
         )
     } else {
         let body = request.body.clone();
-        blocking(state, move || {
+        // Boxed: quick routes, the common case, should not carry this future's size.
+        Box::pin(blocking(state, move || {
             call(&route.plugin, &route.path, &body, &context, &services)
-        })
+        }))
         .await?
     };
     result.map_err(|error| {

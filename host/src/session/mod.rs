@@ -34,7 +34,7 @@ pub struct DeviceIdentity {
 }
 
 /// A message ready for the wire.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OutgoingMessage {
     /// Generated before the send, so the ack can be matched.
     pub message_id: String,
