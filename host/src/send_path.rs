@@ -52,14 +52,15 @@ impl SendRequest {
         }
     }
 
-    fn context(&self, session: &dyn Session) -> RequestContextAbi {
+    /// The plugin's view of this request, borrowed from it for one call.
+    fn context<'a>(&'a self, own_jid: Option<&'a str>) -> RequestContextAbi<'a> {
         RequestContextAbi {
-            request_id: self.request_id.clone().into(),
-            tenant_id: self.device.tenant_id.clone().into(),
-            user_id: self.device.user_id.clone().into(),
-            device_id: self.device.id.clone().into(),
-            message_id: self.message_id.clone().into(),
-            own_jid: session.own_jid().map(Into::into).into(),
+            request_id: self.request_id.as_str().into(),
+            tenant_id: self.device.tenant_id.as_str().into(),
+            user_id: self.device.user_id.as_str().into(),
+            device_id: self.device.id.as_str().into(),
+            message_id: self.message_id.as_str().into(),
+            own_jid: own_jid.map(Into::into).into(),
             is_job: self.is_job,
         }
     }
@@ -210,6 +211,10 @@ fn prepare(request: &SendRequest, outgoing: OutgoingAbi) -> Result<Prepared, Api
 /// A plain function returning an `async` block, not an `async fn`: an `async fn` keeps
 /// each by-value argument twice in its future (rust-lang/rust#62958), and the block
 /// uses `prepared`'s fields in place.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 fn send_prepared<'a>(
     state: &'a Arc<AppState>,
     request: &'a SendRequest,
@@ -332,13 +337,13 @@ async fn run_plugin<T: Send + 'static>(
         &crate::plugins::LoadedPlugin,
         &str,
         &[u8],
-        &RequestContextAbi,
+        &RequestContextAbi<'_>,
         &HostServicesBox,
     ) -> Result<T, PluginError>
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
-    let context = request.context(session.as_ref());
+    let own_jid = session.own_jid();
     let services = RequestServices {
         runtime: state.runtime.clone(),
         fetcher: Arc::clone(&state.fetcher),
@@ -350,6 +355,7 @@ async fn run_plugin<T: Send + 'static>(
     .into_abi();
     let route = Arc::clone(&request.route);
     let result = if route.quick {
+        let context = request.context(own_jid.as_deref());
         call(
             &route.plugin,
             &route.path,
@@ -358,10 +364,18 @@ async fn run_plugin<T: Send + 'static>(
             &services,
         )
     } else {
-        let body = request.body.clone();
+        // The context borrows from the request, so the blocking pool gets a copy of it.
+        let request = request.clone();
         // Boxed: quick routes, the common case, should not carry this future's size.
         Box::pin(blocking(state, move || {
-            call(&route.plugin, &route.path, &body, &context, &services)
+            let context = request.context(own_jid.as_deref());
+            call(
+                &route.plugin,
+                &route.path,
+                &request.body,
+                &context,
+                &services,
+            )
         }))
         .await?
     };

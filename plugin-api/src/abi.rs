@@ -75,18 +75,19 @@ pub struct PluginErrorAbi {
     pub validation: RVec<FieldErrorAbi>,
 }
 
-/// Facts about the request a plugin may need; owned strings keep it simple to move.
+/// Facts about the request a plugin may need, borrowed from the host for the call (the
+/// host builds one per call; owned strings cost six allocations per send).
 #[repr(C)]
-#[derive(StableAbi, Debug, Clone)]
-pub struct RequestContextAbi {
-    pub request_id: RString,
-    pub tenant_id: RString,
-    pub user_id: RString,
-    pub device_id: RString,
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct RequestContextAbi<'a> {
+    pub request_id: RStr<'a>,
+    pub tenant_id: RStr<'a>,
+    pub user_id: RStr<'a>,
+    pub device_id: RStr<'a>,
     /// The id the host will send the message under (`3EB0` + 18 hex digits).
-    pub message_id: RString,
+    pub message_id: RStr<'a>,
     /// The device's own JID once it is paired.
-    pub own_jid: ROption<RString>,
+    pub own_jid: ROption<RStr<'a>>,
     /// True when the request runs as a background job rather than inline.
     pub is_job: bool,
 }
@@ -230,14 +231,14 @@ pub struct PluginModule {
     pub plan: extern "C" fn(
         route: RStr<'_>,
         body: RSlice<'_, u8>,
-        context: &RequestContextAbi,
+        context: &RequestContextAbi<'_>,
         host: &HostServicesBox,
     ) -> RResult<PlanAbi, PluginErrorAbi>,
     #[sabi(last_prefix_field)]
     pub encode: extern "C" fn(
         route: RStr<'_>,
         body: RSlice<'_, u8>,
-        context: &RequestContextAbi,
+        context: &RequestContextAbi<'_>,
         host: &HostServicesBox,
     ) -> RResult<OutgoingAbi, PluginErrorAbi>,
     /// Paths of the routes whose `plan` and `encode` are quick (see

@@ -369,15 +369,15 @@ impl From<PluginInfo> for ManifestAbi {
     }
 }
 
-impl<'a> From<&'a RequestContextAbi> for RequestContext<'a> {
-    fn from(context: &'a RequestContextAbi) -> Self {
+impl<'a> From<&RequestContextAbi<'a>> for RequestContext<'a> {
+    fn from(context: &RequestContextAbi<'a>) -> Self {
         RequestContext {
             request_id: context.request_id.as_str(),
             tenant_id: context.tenant_id.as_str(),
             user_id: context.user_id.as_str(),
             device_id: context.device_id.as_str(),
             message_id: context.message_id.as_str(),
-            own_jid: context.own_jid.as_ref().map(RString::as_str).into_option(),
+            own_jid: context.own_jid.map(|jid| jid.as_str()).into_option(),
             is_job: context.is_job,
         }
     }
@@ -521,7 +521,7 @@ pub mod exported {
     extern "C" fn plan<P: Instance>(
         route: RStr<'_>,
         body: RSlice<'_, u8>,
-        context: &RequestContextAbi,
+        context: &RequestContextAbi<'_>,
         host: &HostServicesBox,
     ) -> RResult<PlanAbi, PluginErrorAbi> {
         guarded(|| {
@@ -539,7 +539,7 @@ pub mod exported {
     extern "C" fn encode<P: Instance>(
         route: RStr<'_>,
         body: RSlice<'_, u8>,
-        context: &RequestContextAbi,
+        context: &RequestContextAbi<'_>,
         host: &HostServicesBox,
     ) -> RResult<OutgoingAbi, PluginErrorAbi> {
         guarded(|| {

@@ -27,7 +27,7 @@ impl LoadedPlugin {
         &self,
         route: &str,
         body: &[u8],
-        context: &RequestContextAbi,
+        context: &RequestContextAbi<'_>,
         host: &HostServicesBox,
     ) -> Result<PlanAbi, PluginError> {
         from_abi((self.module.plan())(
@@ -42,7 +42,7 @@ impl LoadedPlugin {
         &self,
         route: &str,
         body: &[u8],
-        context: &RequestContextAbi,
+        context: &RequestContextAbi<'_>,
         host: &HostServicesBox,
     ) -> Result<OutgoingAbi, PluginError> {
         from_abi((self.module.encode())(
