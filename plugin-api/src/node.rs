@@ -4,30 +4,36 @@
 //! pre-order where every node names its parent's index (a recursive FFI type would be
 //! harder to layout-check and to evolve).
 
+use std::borrow::Cow;
+
 use abi_stable::{
     StableAbi,
-    std_types::{ROption, RString, RVec, Tuple2},
+    std_types::{RCow, RCowStr, ROption, RVec, Tuple2},
 };
+
+/// Text in a node: a `&'static str` (tags and most attribute names and values are
+/// literals) is borrowed, not copied; computed text is owned.
+pub type NodeText = Cow<'static, str>;
 
 /// One stanza node: a tag, attributes, and either child nodes or raw content bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
-    pub tag: String,
-    pub attrs: Vec<(String, String)>,
+    pub tag: NodeText,
+    pub attrs: Vec<(NodeText, NodeText)>,
     pub children: Vec<Node>,
     /// Raw content; a node has either children or content, never both.
     pub content: Option<Vec<u8>>,
 }
 
 impl Node {
-    pub fn new(tag: impl Into<String>) -> Self {
+    pub fn new(tag: impl Into<NodeText>) -> Self {
         Node {
             tag: tag.into(),
             ..Node::default()
         }
     }
 
-    pub fn attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn attr(mut self, name: impl Into<NodeText>, value: impl Into<NodeText>) -> Self {
         self.attrs.push((name.into(), value.into()));
         self
     }
@@ -47,7 +53,7 @@ impl Node {
         self.attrs
             .iter()
             .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| value.as_ref())
     }
 
     /// Flattens a forest of nodes into the FFI form (pre-order, parent indices), copying
@@ -85,11 +91,11 @@ impl Node {
             .iter()
             .map(|flat_node| {
                 Some(Node {
-                    tag: flat_node.tag.to_string(),
+                    tag: node_text(&flat_node.tag),
                     attrs: flat_node
                         .attrs
                         .iter()
-                        .map(|pair| (pair.0.to_string(), pair.1.to_string()))
+                        .map(|pair| (node_text(&pair.0), node_text(&pair.1)))
                         .collect(),
                     children: Vec::new(),
                     content: flat_node
@@ -118,15 +124,30 @@ impl Node {
     }
 }
 
+/// Borrowed text stays borrowed (it is `'static`); owned text is copied.
+fn node_text(text: &RCowStr<'static>) -> NodeText {
+    match text {
+        RCow::Borrowed(text) => Cow::Borrowed(text.as_str()),
+        RCow::Owned(text) => Cow::Owned(text.to_string()),
+    }
+}
+
+fn flat_text(text: NodeText) -> RCowStr<'static> {
+    match text {
+        Cow::Borrowed(text) => RCowStr::from(text),
+        Cow::Owned(text) => RCowStr::from(text),
+    }
+}
+
 fn push_flat_owned(node: Node, parent: u32, out: &mut RVec<FlatNode>) {
     let index = out.len() as u32;
     out.push(FlatNode {
         parent,
-        tag: node.tag.into(),
+        tag: flat_text(node.tag),
         attrs: node
             .attrs
             .into_iter()
-            .map(|(key, value)| Tuple2(RString::from(key), RString::from(value)))
+            .map(|(key, value)| Tuple2(flat_text(key), flat_text(value)))
             .collect(),
         content: node.content.map(RVec::from).into(),
     });
@@ -144,8 +165,10 @@ pub const NO_PARENT: u32 = u32::MAX;
 pub struct FlatNode {
     /// Index of the parent in the same list, or [`NO_PARENT`].
     pub parent: u32,
-    pub tag: RString,
-    pub attrs: RVec<Tuple2<RString, RString>>,
+    /// Borrowed text points into the plugin's static data, which stays valid: a loaded
+    /// library is never unloaded.
+    pub tag: RCowStr<'static>,
+    pub attrs: RVec<Tuple2<RCowStr<'static>, RCowStr<'static>>>,
     pub content: ROption<RVec<u8>>,
 }
 

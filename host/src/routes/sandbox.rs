@@ -87,8 +87,7 @@ async fn outbox(
                 "timestamp": rfc3339(record.timestamp),
                 "route": record.route,
                 "message": message_to_json(&record.message),
-                "stanza_nodes": serde_json::from_str::<Value>(&record.nodes_json)
-                    .unwrap_or_else(|_| json!([])),
+                "stanza_nodes": crate::session::stanza_json::to_json(&record.nodes),
                 "media": media,
             })
         })

@@ -37,6 +37,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, plugins: &PluginRegistry) {
 /// (`malloc_consolidate`, ~2% of a send's CPU). An `async fn` also keeps each by-value
 /// argument twice (rust-lang/rust#62958); the block keeps them once. A unit test holds
 /// the size down.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 fn dispatch(
     caller: Caller,
     request: HttpRequest,

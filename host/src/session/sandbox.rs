@@ -164,7 +164,7 @@ impl Session for SandboxSession {
             route: message.route,
             timestamp,
             media_ids: referenced_media(&message.message),
-            nodes_json: super::stanza_json::render(&message.nodes).into(),
+            nodes: message.nodes,
             message: message.message,
         };
         self.records.record(record);

@@ -7,7 +7,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use abi_stable::std_types::RVec;
 use chrono::{DateTime, Utc};
+use wuts_plugin_api::node::FlatNode;
 
 /// Messages kept per device.
 pub const OUTBOX_PER_DEVICE: usize = 1000;
@@ -24,9 +26,10 @@ pub struct SandboxRecord {
     pub timestamp: DateTime<Utc>,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    /// The stanza nodes as the outbox shows them ([`super::stanza_json`]): one string
-    /// rather than the nodes themselves, so a full outbox is cheap to keep and evict.
-    pub nodes_json: Box<str>,
+    /// The stanza nodes as the plugin handed them over; `/sandbox/outbox` renders them
+    /// ([`super::stanza_json`]) when asked, so a send does not pay for a rendering that
+    /// is seldom read.
+    pub nodes: RVec<FlatNode>,
     pub media_ids: Vec<String>,
 }
 
@@ -148,7 +151,7 @@ mod tests {
             route: String::new(),
             timestamp: Utc::now(),
             message: Vec::new(),
-            nodes_json: "[]".into(),
+            nodes: RVec::new(),
             media_ids: Vec::new(),
         }
     }

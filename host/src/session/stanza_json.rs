@@ -11,14 +11,14 @@ use wuts_plugin_api::node::{FlatNode, NO_PARENT};
 
 /// The nodes as a JSON array. Like [`wuts_plugin_api::Node::unflatten`], an entry whose
 /// parent is not an earlier entry is left out, with its subtree.
-pub fn render(nodes: &[FlatNode]) -> String {
-    serde_json::to_string(&Children {
+pub fn to_json(nodes: &[FlatNode]) -> serde_json::Value {
+    serde_json::to_value(Children {
         nodes,
         parent: NO_PARENT,
         depth: 0,
     })
     // Maps with string keys and strings cannot fail to serialise.
-    .unwrap_or_else(|_| "[]".to_string())
+    .unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))
 }
 
 /// Nesting past this depth is not rendered (a stanza has a handful of levels; this only
@@ -69,7 +69,7 @@ impl Serialize for OneNode<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let node = &self.nodes[self.index];
         let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("tag", node.tag.as_str())?;
+        map.serialize_entry("tag", &*node.tag)?;
         map.serialize_entry("attrs", &Attrs(node))?;
         match node.content.as_ref().into_option() {
             Some(bytes) => {
@@ -94,7 +94,7 @@ impl Serialize for Attrs<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.attrs.len()))?;
         for pair in self.0.attrs.iter() {
-            map.serialize_entry(pair.0.as_str(), pair.1.as_str())?;
+            map.serialize_entry(&*pair.0, &*pair.1)?;
         }
         map.end()
     }
@@ -105,10 +105,10 @@ mod tests {
     use serde_json::{Value, json};
     use wuts_plugin_api::Node;
 
-    use super::render;
+    use super::to_json;
 
     fn rendered(nodes: &[Node]) -> Value {
-        serde_json::from_str(&render(&Node::flatten(nodes))).expect("valid JSON")
+        to_json(&Node::flatten(nodes))
     }
 
     #[test]
@@ -147,7 +147,7 @@ mod tests {
     fn an_entry_with_a_forward_parent_is_left_out() {
         let mut flat = Node::flatten(&[Node::new("a"), Node::new("b")]);
         flat[0].parent = 1;
-        let json: Value = serde_json::from_str(&render(&flat)).expect("valid JSON");
+        let json = to_json(&flat);
         assert_eq!(json, json!([{"tag":"b","attrs":{},"content":[]}]));
     }
 }

@@ -42,7 +42,7 @@ mod tests {
         assert_eq!(
             direct
                 .iter()
-                .map(|node| node.tag.as_str())
+                .map(|node| node.tag.as_ref())
                 .collect::<Vec<_>>(),
             ["bot", "biz"]
         );
@@ -55,7 +55,7 @@ mod tests {
         assert_eq!(
             group
                 .iter()
-                .map(|node| node.tag.as_str())
+                .map(|node| node.tag.as_ref())
                 .collect::<Vec<_>>(),
             ["biz"]
         );

@@ -7,8 +7,6 @@
 //! library adds its own, the plugin's `<bot>` and `<biz>` are dropped, and everywhere else
 //! every plugin node passes through unchanged.
 
-use std::borrow::Cow;
-
 use whatsapp_rust::Jid;
 use whatsapp_rust::wacore_binary::JidExt as _;
 use whatsapp_rust::wacore_binary::node::{Attrs, Node as WaNode, NodeContent};
@@ -90,7 +88,7 @@ fn renders_on_its_own(interactive: &wa::message::InteractiveMessage) -> bool {
 pub fn to_wire_node(node: Node) -> WaNode {
     let mut attrs = Attrs::with_capacity(node.attrs.len());
     for (name, value) in node.attrs {
-        attrs.push(Cow::Owned(name), value);
+        attrs.push(name, value.into_owned());
     }
     let content = if !node.children.is_empty() {
         Some(NodeContent::Nodes(
@@ -100,7 +98,7 @@ pub fn to_wire_node(node: Node) -> WaNode {
         node.content.map(NodeContent::Bytes)
     };
     WaNode {
-        tag: Cow::Owned(node.tag),
+        tag: node.tag,
         attrs,
         content,
     }
