@@ -51,7 +51,7 @@ pub fn device_id(
         return Ok(Some(from_query).filter(|id| !id.is_empty()));
     }
     // Only parse a second time when the body can name a device at all.
-    if !body.windows(11).any(|window| window == b"\"device_id\"") {
+    if memchr::memmem::find(body, b"\"device_id\"").is_none() {
         return Ok(None);
     }
     #[derive(Deserialize)]
