@@ -25,11 +25,12 @@ const BATCH: usize = 512;
 /// few milliseconds writes far fewer WAL pages than one per handful of messages.
 const GATHER: Duration = Duration::from_millis(5);
 
-/// (device id, message id).
-type PendingKey = (String, String);
-/// Messages queued but not yet committed, each with the sequence number it was queued
-/// under, so that the commit of an older copy does not hide a newer one.
-type PendingTable = HashMap<PendingKey, (u64, Arc<LoggedMessage>)>;
+/// Messages queued but not yet committed, by message id (then device: ids are unique
+/// per sender, so a list rarely holds more than one), each with the sequence number it
+/// was queued under, so that the commit of an older copy does not hide a newer one.
+/// Keyed by the id alone so that the writer and [`MessageLog::pending`] look entries up
+/// by `&str`, without building a key.
+type PendingTable = HashMap<String, Vec<(u64, Arc<LoggedMessage>)>>;
 type Pending = Mutex<PendingTable>;
 
 enum Item {
@@ -84,16 +85,28 @@ impl MessageLog {
     pub fn log_soon(&self, message: LoggedMessage) {
         let message = Arc::new(message);
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        let key = (message.device_id.clone(), message.message_id.clone());
-        self.pending_table()
-            .insert(key.clone(), (sequence, Arc::clone(&message)));
+        {
+            let mut table = self.pending_table();
+            match table.get_mut(message.message_id.as_str()) {
+                Some(entries) => {
+                    entries.retain(|(_, queued)| queued.device_id != message.device_id);
+                    entries.push((sequence, Arc::clone(&message)));
+                }
+                None => {
+                    table.insert(
+                        message.message_id.clone(),
+                        vec![(sequence, Arc::clone(&message))],
+                    );
+                }
+            }
+        }
         let item = Item::Message {
-            message,
+            message: Arc::clone(&message),
             sequence,
             done: None,
         };
         if self.queue.send(item).is_err() {
-            self.pending_table().remove(&key);
+            forget_pending(&mut self.pending_table(), &message, sequence);
             tracing::error!("could not log a sent message: the log writer has stopped");
         }
     }
@@ -101,7 +114,9 @@ impl MessageLog {
     /// A queued message not yet committed.
     pub fn pending(&self, device_id: &str, message_id: &str) -> Option<LoggedMessage> {
         self.pending_table()
-            .get(&(device_id.to_string(), message_id.to_string()))
+            .get(message_id)?
+            .iter()
+            .find(|(_, message)| message.device_id == device_id)
             .map(|(_, message)| LoggedMessage::clone(message))
     }
 
@@ -124,6 +139,19 @@ type PendingGuard<'a> = std::sync::MutexGuard<'a, PendingTable>;
 fn lock_pending(pending: &Pending) -> PendingGuard<'_> {
     // The table holds plain values; a panic elsewhere cannot leave it half-updated.
     pending.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Takes `message` out of the pending table, unless a newer copy replaced it.
+fn forget_pending(table: &mut PendingTable, message: &LoggedMessage, sequence: u64) {
+    let Some(entries) = table.get_mut(message.message_id.as_str()) else {
+        return;
+    };
+    entries.retain(|(queued, pending)| {
+        !(*queued == sequence && pending.device_id == message.device_id)
+    });
+    if entries.is_empty() {
+        table.remove(message.message_id.as_str());
+    }
 }
 
 fn stopped() -> StoreError {
@@ -177,16 +205,12 @@ fn write_batches(connection: &Mutex<Connection>, items: &mpsc::Receiver<Item>, p
         // Committed or failed, a message leaves the pending table: a failure is logged
         // above, and keeping it would only grow the table.
         let mut pending = lock_pending(pending);
-        for (message, sequence) in committed {
-            let key = (message.device_id.clone(), message.message_id.clone());
-            if pending
-                .get(&key)
-                .is_some_and(|(queued, _)| *queued == sequence)
-            {
-                pending.remove(&key);
-            }
+        for (message, sequence) in &committed {
+            forget_pending(&mut pending, message, *sequence);
         }
         drop(pending);
+        // Freed outside the lock, which every HTTP send takes.
+        drop(committed);
         for reply in flushed {
             let _ = reply.send(());
         }

@@ -572,6 +572,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn two_devices_may_queue_the_same_message_id() {
+        let store = store();
+        let first = store.create_user("t", "a", Role::User, "x", b"y").unwrap();
+        let second = store.create_user("t", "b", Role::User, "z", b"w").unwrap();
+        let id = "3EB0000000000000000007";
+        store.log_message_soon(sent(&first.default_device_id, id));
+        store.log_message_soon(LoggedMessage {
+            message: vec![4, 5],
+            ..sent(&second.default_device_id, id)
+        });
+        // Found whether or not the writer has committed them yet.
+        let found = |device: &str| store.find_message(device, id).unwrap().map(|m| m.message);
+        assert_eq!(found(&first.default_device_id), Some(vec![1, 2, 3]));
+        assert_eq!(found(&second.default_device_id), Some(vec![4, 5]));
+        store.flush_message_log().unwrap();
+        let pending = |device: &str| store.message_log.pending(device, id).map(|m| m.message);
+        assert_eq!(pending(&first.default_device_id), None);
+        assert_eq!(pending(&second.default_device_id), None);
+        assert_eq!(found(&second.default_device_id), Some(vec![4, 5]));
+    }
+
     fn page_size(store: &SqliteStore) -> i64 {
         store
             .with(|connection| Ok(connection.query_row("PRAGMA page_size", [], |row| row.get(0))?))
