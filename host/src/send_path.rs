@@ -354,7 +354,7 @@ async fn run_plugin<T: Send + 'static>(
     }
     .into_abi();
     let route = Arc::clone(&request.route);
-    let result = if route.quick {
+    let invoke = move |request: &SendRequest| {
         let context = request.context(own_jid.as_deref());
         call(
             &route.plugin,
@@ -363,21 +363,14 @@ async fn run_plugin<T: Send + 'static>(
             &context,
             &services,
         )
+    };
+    let result = if request.route.quick {
+        invoke(request)
     } else {
         // The context borrows from the request, so the blocking pool gets a copy of it.
         let request = request.clone();
         // Boxed: quick routes, the common case, should not carry this future's size.
-        Box::pin(blocking(state, move || {
-            let context = request.context(own_jid.as_deref());
-            call(
-                &route.plugin,
-                &route.path,
-                &request.body,
-                &context,
-                &services,
-            )
-        }))
-        .await?
+        Box::pin(blocking(state, move || invoke(&request))).await?
     };
     result.map_err(|error| {
         if error.code == "PLUGIN_PANIC" {
