@@ -183,6 +183,8 @@ struct Prepared {
     extra: Option<serde_json::Value>,
 }
 
+/// Checks the plugin's recipient, reads its response additions, and builds the message
+/// the session sends.
 fn prepare(request: &SendRequest, outgoing: OutgoingAbi) -> Result<Prepared, ApiError> {
     let chat_jid = normalize_recipient(&outgoing.to).map_err(|reason| {
         request.failure(ApiError::internal(format!(

@@ -2,9 +2,8 @@
 //! children in `content`, or the raw content as text.
 //!
 //! Rendered straight from the flat nodes a plugin hands over (pre-order, parent indices),
-//! without building a tree: the sandbox renders every message it records, and keeping
-//! one string instead of the nodes' dozens of small allocations is what keeps a long
-//! outbox cheap to hold and to evict.
+//! without building a tree, and only when `/sandbox/outbox` is read: the sandbox keeps
+//! each message's nodes as they came, so a send pays nothing for a view seldom asked for.
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use wuts_plugin_api::node::{FlatNode, NO_PARENT};
