@@ -14,7 +14,7 @@ use crate::plugins::PluginRoute;
 use crate::plugins::services::RequestServices;
 use crate::session::{DeviceIdentity, OutgoingMessage, Session, SessionError, send_timeout};
 use crate::state::AppState;
-use crate::store::{DeviceRecord, JobRecord, JobStatus, LoggedMessage};
+use crate::store::{DeviceRecord, JobRecord, JobStatus, LogEntry};
 
 /// One plugin request, ready to run.
 #[derive(Clone)]
@@ -232,23 +232,30 @@ fn send_prepared<'a>(
             Ok(Err(error)) => return Err(request.failure(session_error(error))),
             Err(_) => return Err(request.failure(session_error(SessionError::Timeout))),
         };
-        let logged = LoggedMessage {
-            device_id: request.device.id.clone(),
-            message_id: receipt.message_id.clone(),
-            chat_jid: prepared.chat_jid.clone(),
-            sender_jid: session.own_jid(),
-            from_me: true,
-            route: Some(request.route.path.clone()),
-            message: logged_bytes,
-            timestamp: receipt.timestamp,
+        let waiting_for_log = {
+            let sender = session.own_jid();
+            let entry = LogEntry {
+                device_id: &request.device.id,
+                message_id: &receipt.message_id,
+                chat_jid: &prepared.chat_jid,
+                sender_jid: sender.as_deref(),
+                from_me: true,
+                route: Some(&request.route.path),
+                message: &logged_bytes,
+                timestamp: receipt.timestamp,
+            };
+            if request.is_job {
+                Some(log_and_wait(state, entry))
+            } else {
+                // The message is out and the answer will not change, so the request does
+                // not wait for the commit; the log finds the message meanwhile (a quote of
+                // it works at once) and the server flushes the log before it exits.
+                state.store.log_message_soon(entry);
+                None
+            }
         };
-        if request.is_job {
-            Box::pin(log_and_wait(state, logged)).await;
-        } else {
-            // The message is out and the answer will not change, so the request does not
-            // wait for the commit; the log finds the message meanwhile (a quote of it works
-            // at once) and the server flushes the log before it exits.
-            state.store.log_message_soon(logged);
+        if let Some(waiting) = waiting_for_log {
+            Box::pin(waiting).await;
         }
         // Debug, not info: the message log holds every send already, and a line per message
         // cost a fifth of the send path's throughput. Failures and jobs still log at info.
@@ -270,25 +277,28 @@ fn send_prepared<'a>(
     }
 }
 
-/// Logs a job's message and waits for the commit: the job runner marks a job sent only
-/// once its message is logged, and that log is what keeps a resumed job from sending
-/// twice.
-async fn log_and_wait(state: &Arc<AppState>, logged: LoggedMessage) {
-    let message_id = logged.message_id.clone();
+/// Logs a job's message; the future it returns waits for the commit: the job runner
+/// marks a job sent only once its message is logged, and that log is what keeps a
+/// resumed job from sending twice. The message is queued before this returns, so the
+/// future borrows nothing.
+fn log_and_wait(state: &Arc<AppState>, entry: LogEntry<'_>) -> impl Future<Output = ()> + 'static {
+    let message_id = entry.message_id.to_owned();
     let (done, committed) = tokio::sync::oneshot::channel();
     state.store.log_message_then(
-        logged,
+        entry,
         Box::new(move |result| {
             let _ = done.send(result);
         }),
     );
-    match committed.await {
-        Ok(Ok(())) => {}
-        // The message is out; failing the job now would invite a duplicate resend.
-        Ok(Err(error)) => {
-            tracing::error!(%error, %message_id, "could not log a sent message")
+    async move {
+        match committed.await {
+            Ok(Ok(())) => {}
+            // The message is out; failing the job now would invite a duplicate resend.
+            Ok(Err(error)) => {
+                tracing::error!(%error, %message_id, "could not log a sent message")
+            }
+            Err(_) => tracing::error!(%message_id, "could not log a sent message"),
         }
-        Err(_) => tracing::error!(%message_id, "could not log a sent message"),
     }
 }
 

@@ -30,7 +30,7 @@ impl InboundSink for MessageLogSink {
             message: message.message,
             timestamp: message.timestamp,
         };
-        if let Err(error) = self.store.log_message(&logged) {
+        if let Err(error) = self.store.log_message(logged.entry()) {
             tracing::warn!(device = %device.device_id, message_id = %logged.message_id, %error,
                 "could not log a received message");
         }

@@ -100,7 +100,7 @@ pub struct DeviceRecord {
 }
 
 /// A message in a device's log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedMessage {
     pub device_id: String,
     pub message_id: String,
@@ -111,6 +111,52 @@ pub struct LoggedMessage {
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
     pub timestamp: DateTime<Utc>,
+}
+
+impl LoggedMessage {
+    /// This message as the log takes it.
+    pub fn entry(&self) -> LogEntry<'_> {
+        LogEntry {
+            device_id: &self.device_id,
+            message_id: &self.message_id,
+            chat_jid: &self.chat_jid,
+            sender_jid: self.sender_jid.as_deref(),
+            from_me: self.from_me,
+            route: self.route.as_deref(),
+            message: &self.message,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// A message for the log, borrowed from wherever its parts already are: a send logs
+/// what it has without copying each field (the log keeps one copy of its own).
+#[derive(Debug, Clone, Copy)]
+pub struct LogEntry<'a> {
+    pub device_id: &'a str,
+    pub message_id: &'a str,
+    pub chat_jid: &'a str,
+    pub sender_jid: Option<&'a str>,
+    pub from_me: bool,
+    pub route: Option<&'a str>,
+    /// `waE2E.Message` protobuf bytes.
+    pub message: &'a [u8],
+    pub timestamp: DateTime<Utc>,
+}
+
+impl LogEntry<'_> {
+    pub fn into_owned(self) -> LoggedMessage {
+        LoggedMessage {
+            device_id: self.device_id.to_owned(),
+            message_id: self.message_id.to_owned(),
+            chat_jid: self.chat_jid.to_owned(),
+            sender_jid: self.sender_jid.map(str::to_owned),
+            from_me: self.from_me,
+            route: self.route.map(str::to_owned),
+            message: self.message.to_vec(),
+            timestamp: self.timestamp,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,16 +230,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<DeviceRecord>>;
     fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>>;
 
-    fn log_message(&self, message: &LoggedMessage) -> StoreResult<()>;
+    fn log_message(&self, message: LogEntry<'_>) -> StoreResult<()>;
     /// Queues a message for the log and calls `done` once it is committed, so async
     /// callers need not hold a blocking thread while they wait.
-    fn log_message_then(&self, message: LoggedMessage, done: LogDone) {
-        done(self.log_message(&message));
+    fn log_message_then(&self, message: LogEntry<'_>, done: LogDone) {
+        done(self.log_message(message));
     }
     /// Queues a message for the log without waiting for its commit; `find_message`
     /// sees it at once. A failed commit is logged, not returned.
-    fn log_message_soon(&self, message: LoggedMessage) {
-        if let Err(error) = self.log_message(&message) {
+    fn log_message_soon(&self, message: LogEntry<'_>) {
+        if let Err(error) = self.log_message(message) {
             tracing::error!(%error, message_id = %message.message_id, "could not log a sent message");
         }
     }

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::message_log::MessageLog;
 use super::{
-    DeviceRecord, JobRecord, JobStatus, LogDone, LoggedMessage, Principal, Role, Store, StoreError,
-    StoreResult, TokenCandidate, UserRecord, migrations,
+    DeviceRecord, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage, Principal, Role, Store,
+    StoreError, StoreResult, TokenCandidate, UserRecord, migrations,
 };
 
 /// One connection behind a mutex: SQLite serialises writers anyway, and the hot paths
@@ -345,10 +345,10 @@ impl Store for SqliteStore {
         })
     }
 
-    fn log_message(&self, message: &LoggedMessage) -> StoreResult<()> {
+    fn log_message(&self, message: LogEntry<'_>) -> StoreResult<()> {
         let (reply, committed) = mpsc::sync_channel(1);
         self.log_message_then(
-            message.clone(),
+            message,
             Box::new(move |result| {
                 let _ = reply.send(result);
             }),
@@ -361,11 +361,11 @@ impl Store for SqliteStore {
         }
     }
 
-    fn log_message_then(&self, message: LoggedMessage, done: LogDone) {
+    fn log_message_then(&self, message: LogEntry<'_>, done: LogDone) {
         self.message_log.log_then(message, done);
     }
 
-    fn log_message_soon(&self, message: LoggedMessage) {
+    fn log_message_soon(&self, message: LogEntry<'_>) {
         self.message_log.log_soon(message);
     }
 
@@ -578,11 +578,14 @@ mod tests {
         let first = store.create_user("t", "a", Role::User, "x", b"y").unwrap();
         let second = store.create_user("t", "b", Role::User, "z", b"w").unwrap();
         let id = "3EB0000000000000000007";
-        store.log_message_soon(sent(&first.default_device_id, id));
-        store.log_message_soon(LoggedMessage {
-            message: vec![4, 5],
-            ..sent(&second.default_device_id, id)
-        });
+        store.log_message_soon(sent(&first.default_device_id, id).entry());
+        store.log_message_soon(
+            LoggedMessage {
+                message: vec![4, 5],
+                ..sent(&second.default_device_id, id)
+            }
+            .entry(),
+        );
         // Found whether or not the writer has committed them yet.
         let found = |device: &str| store.find_message(device, id).unwrap().map(|m| m.message);
         assert_eq!(found(&first.default_device_id), Some(vec![1, 2, 3]));
@@ -592,6 +595,27 @@ mod tests {
         assert_eq!(pending(&first.default_device_id), None);
         assert_eq!(pending(&second.default_device_id), None);
         assert_eq!(found(&second.default_device_id), Some(vec![4, 5]));
+    }
+
+    #[test]
+    fn a_message_queued_twice_is_found_as_its_newer_copy() {
+        let store = store();
+        let user = store.create_user("t", "a", Role::User, "x", b"y").unwrap();
+        let device = user.default_device_id;
+        let id = "3EB0000000000000000008";
+        store.log_message_soon(sent(&device, id).entry());
+        store.log_message_soon(
+            LoggedMessage {
+                message: vec![8, 8],
+                ..sent(&device, id)
+            }
+            .entry(),
+        );
+        // Pending or committed, the newer copy wins.
+        let found = || store.find_message(&device, id).unwrap().map(|m| m.message);
+        assert_eq!(found(), Some(vec![8, 8]));
+        store.flush_message_log().unwrap();
+        assert_eq!(found(), Some(vec![8, 8]));
     }
 
     fn page_size(store: &SqliteStore) -> i64 {
@@ -638,7 +662,7 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
         let device = user.default_device_id;
-        store.log_message_soon(sent(&device, "3EB0000000000000000001"));
+        store.log_message_soon(sent(&device, "3EB0000000000000000001").entry());
         // Found straight away, committed or not.
         let found = store
             .find_message(&device, "3EB0000000000000000001")
@@ -676,7 +700,7 @@ mod tests {
         let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
         let (reply, committed) = mpsc::channel();
         store.log_message_then(
-            sent(&user.default_device_id, "3EB0000000000000000002"),
+            sent(&user.default_device_id, "3EB0000000000000000002").entry(),
             Box::new(move |result| reply.send(result.is_ok()).unwrap()),
         );
         assert!(
@@ -687,7 +711,7 @@ mod tests {
         // A message for a device that does not exist breaks the foreign key: reported.
         let (reply, committed) = mpsc::channel();
         store.log_message_then(
-            sent("no-such-device", "3EB0000000000000000003"),
+            sent("no-such-device", "3EB0000000000000000003").entry(),
             Box::new(move |result| reply.send(result.is_ok()).unwrap()),
         );
         assert!(
@@ -703,8 +727,8 @@ mod tests {
         let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
         let device = user.default_device_id;
         // Queued together, so they gather into one commit.
-        store.log_message_soon(sent("no-such-device", "3EB0000000000000000004"));
-        store.log_message_soon(sent(&device, "3EB0000000000000000005"));
+        store.log_message_soon(sent("no-such-device", "3EB0000000000000000004").entry());
+        store.log_message_soon(sent(&device, "3EB0000000000000000005").entry());
         store.flush_message_log().unwrap();
         assert!(
             store
@@ -732,14 +756,14 @@ mod tests {
         let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
         let device = user.default_device_id;
         store
-            .log_message(&sent(&device, "3EB0000000000000000006"))
+            .log_message(sent(&device, "3EB0000000000000000006").entry())
             .unwrap();
         let newer = LoggedMessage {
             chat_jid: "120363000000000000@g.us".into(),
             message: vec![9, 9],
             ..sent(&device, "3EB0000000000000000006")
         };
-        store.log_message(&newer).unwrap();
+        store.log_message(newer.entry()).unwrap();
         let found = store
             .find_message(&device, "3EB0000000000000000006")
             .unwrap()
