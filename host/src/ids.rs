@@ -21,9 +21,20 @@ static SEQUENCE: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(rand::ran
 /// in the send benchmark). WhatsApp requires only that ids be unique per sender; the
 /// time an id reveals is the message's timestamp, which the message carries anyway.
 pub fn message_id() -> String {
-    let millis = chrono::Utc::now().timestamp_millis().max(0) as u128 & ((1 << MILLIS_BITS) - 1);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis())
+        & ((1 << MILLIS_BITS) - 1);
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed) as u128 & ((1 << SEQUENCE_BITS) - 1);
-    format!("3EB0{:018X}", (millis << SEQUENCE_BITS) | sequence)
+    let value = (millis << SEQUENCE_BITS) | sequence;
+    // Written out by hand rather than through `format!`: every send mints one.
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut id = String::with_capacity(22);
+    id.push_str("3EB0");
+    for shift in (0..18).rev() {
+        id.push(char::from(DIGITS[(value >> (shift * 4)) as usize & 0xF]));
+    }
+    id
 }
 
 /// A job id: `job_` + 32 hex digits.
@@ -34,7 +45,7 @@ pub fn job_id() -> String {
 /// An id for one HTTP request, for correlating logs.
 pub fn request_id() -> String {
     // From the thread's generator: uuid's v4 asks the kernel for every id.
-    format!("{:032x}", rand::random::<u128>())
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 #[cfg(test)]
@@ -64,6 +75,28 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let later = message_id();
         assert!(later > earlier, "{earlier} then {later}");
+    }
+
+    #[test]
+    fn a_message_ids_digits_are_the_time_it_was_minted() {
+        let before = chrono::Utc::now().timestamp_millis() as u128;
+        let id = message_id();
+        let after = chrono::Utc::now().timestamp_millis() as u128;
+        let value = u128::from_str_radix(&id[4..], 16).unwrap();
+        let millis = value >> SEQUENCE_BITS;
+        assert!((before..=after).contains(&millis), "{id}: {millis}");
+    }
+
+    #[test]
+    fn request_ids_are_32_lowercase_hex_digits() {
+        let id = request_id();
+        assert_eq!(id.len(), 32);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "{id}"
+        );
+        assert_ne!(id, request_id());
     }
 
     #[test]
