@@ -19,7 +19,7 @@ use wuts_plugin_api::Envelope;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Principal, Store, StoreResult, TokenCandidate};
+use crate::store::{Principal, Store, StoreResult};
 
 /// A token's stored forms: the lookup key and the full hash.
 pub struct HashedToken {
@@ -28,11 +28,22 @@ pub struct HashedToken {
 }
 
 pub fn hash_token(token: &str) -> HashedToken {
-    let hash = Sha256::digest(token.as_bytes()).to_vec();
+    let hash = digest(token);
     HashedToken {
-        lookup: hex::encode(&hash[..8]),
-        hash,
+        lookup: hex::encode(lookup_prefix(&hash)),
+        hash: hash.to_vec(),
     }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The hash's first bytes, which index its row (hex-encoded in the database).
+fn lookup_prefix(hash: &[u8; 32]) -> [u8; 8] {
+    let mut prefix = [0; 8];
+    prefix.copy_from_slice(&hash[..8]);
+    prefix
 }
 
 /// A new token: a UUID v4.
@@ -51,57 +62,67 @@ pub fn token_from_header(value: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Verified principals by lookup key, filled on first use of each token.
+/// A credential as the cache keeps it: its principal is shared, so that a verified
+/// request takes a reference, not a copy of the tenant and user ids.
+struct CachedCredential {
+    token_hash: Vec<u8>,
+    principal: Arc<Principal>,
+}
+
+/// Verified principals by lookup prefix, filled on first use of each token. Keyed by
+/// the prefix's bytes, so that a request looks its token up without building a key.
 #[derive(Default)]
 pub struct TokenCache {
-    entries: RwLock<HashMap<String, Vec<TokenCandidate>>>,
+    entries: RwLock<HashMap<[u8; 8], Vec<CachedCredential>>>,
 }
 
 impl TokenCache {
     /// The principal owning `token`, if any.
-    pub fn verify(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Principal>> {
-        let hashed = hash_token(token);
-        let cached = self
-            .entries
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(&hashed.lookup)
-            .cloned();
-        let candidates = match cached {
-            Some(candidates) => candidates,
-            None => {
-                let candidates = store.token_candidates(&hashed.lookup)?;
-                if !candidates.is_empty() {
-                    self.entries
-                        .write()
-                        .unwrap_or_else(|poison| poison.into_inner())
-                        .insert(hashed.lookup.clone(), candidates.clone());
-                }
-                candidates
-            }
-        };
-        Ok(matching(&candidates, &hashed.hash))
+    pub fn verify(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Arc<Principal>>> {
+        let hash = digest(token);
+        let prefix = lookup_prefix(&hash);
+        if let Some(known) = self.read().get(&prefix) {
+            return Ok(matching(known, &hash));
+        }
+        let credentials: Vec<CachedCredential> = store
+            .token_candidates(&hex::encode(prefix))?
+            .into_iter()
+            .map(|candidate| CachedCredential {
+                token_hash: candidate.token_hash,
+                principal: Arc::new(candidate.principal),
+            })
+            .collect();
+        let found = matching(&credentials, &hash);
+        if !credentials.is_empty() {
+            self.entries
+                .write()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .insert(prefix, credentials);
+        }
+        Ok(found)
     }
 
     /// Whether `token` is already cached (the caller can then verify without blocking).
-    pub fn verify_cached(&self, token: &str) -> Option<Principal> {
-        let hashed = hash_token(token);
-        let entries = self
-            .entries
+    pub fn verify_cached(&self, token: &str) -> Option<Arc<Principal>> {
+        let hash = digest(token);
+        self.read()
+            .get(&lookup_prefix(&hash))
+            .and_then(|known| matching(known, &hash))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 8], Vec<CachedCredential>>> {
+        self.entries
             .read()
-            .unwrap_or_else(|poison| poison.into_inner());
-        entries
-            .get(&hashed.lookup)
-            .and_then(|candidates| matching(candidates, &hashed.hash))
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
-fn matching(candidates: &[TokenCandidate], hash: &[u8]) -> Option<Principal> {
+fn matching(credentials: &[CachedCredential], hash: &[u8]) -> Option<Arc<Principal>> {
     // Compare against every candidate so the time does not depend on which one matches.
     let mut found = None;
-    for candidate in candidates {
-        if bool::from(candidate.token_hash.ct_eq(hash)) {
-            found = Some(candidate.principal.clone());
+    for credential in credentials {
+        if bool::from(credential.token_hash.ct_eq(hash)) {
+            found = Some(Arc::clone(&credential.principal));
         }
     }
     found
@@ -110,7 +131,7 @@ fn matching(candidates: &[TokenCandidate], hash: &[u8]) -> Option<Principal> {
 /// The authenticated caller, extracted from the `Authorization` header. A failure
 /// renders in the envelope of the route being served.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+pub struct Caller(pub Arc<Principal>);
 
 /// A cached token is settled at once; only a cache miss needs a future of its own.
 type CallerFuture = Either<
@@ -190,14 +211,14 @@ mod tests {
             user_id: "u".into(),
             role: crate::store::Role::User,
         };
-        let candidates = vec![TokenCandidate {
+        let credentials = vec![CachedCredential {
             token_hash: hash_token("a").hash,
-            principal: principal.clone(),
+            principal: Arc::new(principal.clone()),
         }];
         assert_eq!(
-            matching(&candidates, &hash_token("a").hash),
-            Some(principal)
+            matching(&credentials, &hash_token("a").hash).as_deref(),
+            Some(&principal)
         );
-        assert_eq!(matching(&candidates, &hash_token("b").hash), None);
+        assert_eq!(matching(&credentials, &hash_token("b").hash), None);
     }
 }

@@ -58,7 +58,7 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 /// A device the caller may use (its default when `device_id` is `None`), else 404.
 pub async fn caller_device(
     state: &Arc<AppState>,
-    principal: Principal,
+    principal: Arc<Principal>,
     device_id: Option<String>,
 ) -> Result<DeviceRecord, ApiError> {
     let store = Arc::clone(&state.store);
