@@ -20,28 +20,46 @@ pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
     /// Sent messages go to a writer thread that commits them in batches.
     message_log: MessageLog,
-    /// Devices are never deleted or moved, so a found one can be remembered.
-    devices: RwLock<HashMap<DeviceKey, Arc<DeviceRecord>>>,
+    /// Devices found before (see [`DeviceCache`]).
+    devices: RwLock<DeviceCache>,
 }
 
-/// Who asked for which device: the answer depends on the principal.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct DeviceKey {
-    tenant_id: String,
-    user_id: String,
-    admin: bool,
-    device_id: Option<String>,
+/// Devices found before: they are never deleted or moved, so a found one can be
+/// remembered. Kept by device id and, for defaults, by user id; whether a caller may
+/// use a remembered device is read from the device itself, by the rule the query
+/// applies, so that a lookup builds no key (every send asks).
+#[derive(Default)]
+struct DeviceCache {
+    by_id: HashMap<String, Arc<DeviceRecord>>,
+    default_of_user: HashMap<String, Arc<DeviceRecord>>,
 }
 
-impl DeviceKey {
-    fn new(principal: &Principal, device_id: Option<&str>) -> DeviceKey {
-        DeviceKey {
-            tenant_id: principal.tenant_id.clone(),
-            user_id: principal.user_id.clone(),
-            admin: principal.role == Role::Admin,
-            device_id: device_id.map(str::to_string),
+impl DeviceCache {
+    fn get(&self, principal: &Principal, device_id: Option<&str>) -> Option<&Arc<DeviceRecord>> {
+        match device_id {
+            Some(id) => self
+                .by_id
+                .get(id)
+                .filter(|device| may_use(principal, device)),
+            None => self.default_of_user.get(&principal.user_id),
         }
     }
+
+    fn remember(&mut self, device: &DeviceRecord, as_default_of: Option<&str>) {
+        let device = Arc::new(device.clone());
+        if let Some(user_id) = as_default_of {
+            self.default_of_user
+                .insert(user_id.to_owned(), Arc::clone(&device));
+        }
+        self.by_id.insert(device.id.clone(), device);
+    }
+}
+
+/// The rule `find_device`'s query applies: a device of the caller's tenant, and its
+/// own unless the caller is an admin.
+fn may_use(principal: &Principal, device: &DeviceRecord) -> bool {
+    device.tenant_id == principal.tenant_id
+        && (device.user_id == principal.user_id || principal.role == Role::Admin)
 }
 
 /// How long a caller waits for its message to be committed.
@@ -94,7 +112,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             connection,
             message_log,
-            devices: RwLock::new(HashMap::new()),
+            devices: RwLock::default(),
         })
     }
 
@@ -299,14 +317,8 @@ impl Store for SqliteStore {
         principal: &Principal,
         device_id: Option<&str>,
     ) -> StoreResult<Option<DeviceRecord>> {
-        let key = DeviceKey::new(principal, device_id);
-        if let Some(device) = self
-            .devices
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(Some(DeviceRecord::clone(device)));
+        if let Some(device) = self.cached_device(principal, device_id) {
+            return Ok(Some(DeviceRecord::clone(&device)));
         }
         let found = self.with(|connection| {
             let found = match device_id {
@@ -330,7 +342,7 @@ impl Store for SqliteStore {
             self.devices
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(key, Arc::new(device.clone()));
+                .remember(device, device_id.is_none().then_some(&principal.user_id));
         }
         Ok(found)
     }
@@ -378,11 +390,10 @@ impl Store for SqliteStore {
         principal: &Principal,
         device_id: Option<&str>,
     ) -> Option<Arc<DeviceRecord>> {
-        let key = DeviceKey::new(principal, device_id);
         self.devices
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+            .get(principal, device_id)
             .cloned()
     }
 
@@ -552,6 +563,51 @@ mod tests {
                 .is_none()
         );
         assert!(store.find_job(&eve.tenant_id, "job_x").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_remembered_device_is_served_only_to_callers_the_query_would_serve() {
+        let store = store();
+        let alice = store
+            .create_user("acme", "alice", Role::User, "aa", b"a")
+            .unwrap();
+        let bob = store
+            .create_user("acme", "bob", Role::User, "bb", b"b")
+            .unwrap();
+        store
+            .create_user("acme", "root", Role::Admin, "rr", b"r")
+            .unwrap();
+        store
+            .create_user("globex", "eve", Role::Admin, "ee", b"e")
+            .unwrap();
+        let principal = |lookup: &str| store.token_candidates(lookup).unwrap()[0].principal.clone();
+        let (alice_p, bob_p, root_p, eve_p) = (
+            principal("aa"),
+            principal("bb"),
+            principal("rr"),
+            principal("ee"),
+        );
+        let alices = Some(alice.default_device_id.as_str());
+        // Remembered by id and as Alice's default.
+        assert!(store.find_device(&alice_p, alices).unwrap().is_some());
+        assert!(store.find_device(&alice_p, None).unwrap().is_some());
+        for _ in 0..2 {
+            assert!(store.cached_device(&alice_p, alices).is_some());
+            assert!(store.cached_device(&root_p, alices).is_some());
+            assert!(store.cached_device(&bob_p, alices).is_none());
+            assert!(store.cached_device(&eve_p, alices).is_none());
+            assert!(store.find_device(&bob_p, alices).unwrap().is_none());
+            assert!(store.find_device(&eve_p, alices).unwrap().is_none());
+            // Bob's default is his own, not the one remembered for Alice.
+            assert_eq!(
+                store.find_device(&bob_p, None).unwrap().unwrap().id,
+                bob.default_device_id
+            );
+            assert_eq!(
+                store.cached_device(&bob_p, None).unwrap().id,
+                bob.default_device_id
+            );
+        }
     }
 
     #[test]
