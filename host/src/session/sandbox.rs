@@ -158,7 +158,6 @@ impl Session for SandboxSession {
         }
         let timestamp = Utc::now();
         let record = SandboxRecord {
-            device_id: self.device.device_id.clone(),
             message_id: message.message_id.clone(),
             to: message.to,
             route: message.route,
@@ -167,7 +166,7 @@ impl Session for SandboxSession {
             nodes: message.nodes,
             message: message.message,
         };
-        self.records.record(record);
+        self.records.record(&self.device.device_id, record);
         Ok(SendReceipt {
             message_id: message.message_id,
             timestamp,

@@ -16,10 +16,9 @@ pub const OUTBOX_PER_DEVICE: usize = 1000;
 /// Media bytes kept across all devices.
 pub const MEDIA_BUDGET_BYTES: usize = 512 * 1024 * 1024;
 
-/// One message a sandbox device "sent".
+/// One message a sandbox device "sent" (kept in its device's outbox).
 #[derive(Debug, Clone)]
 pub struct SandboxRecord {
-    pub device_id: String,
     pub message_id: String,
     pub to: String,
     pub route: String,
@@ -77,12 +76,12 @@ impl SandboxRecords {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    pub fn record(&self, record: SandboxRecord) {
+    pub fn record(&self, device_id: &str, record: SandboxRecord) {
         let evicted = {
             let mut inner = self.lock();
-            let outbox = match inner.outboxes.get_mut(&record.device_id) {
+            let outbox = match inner.outboxes.get_mut(device_id) {
                 Some(outbox) => outbox,
-                None => inner.outboxes.entry(record.device_id.clone()).or_default(),
+                None => inner.outboxes.entry(device_id.to_owned()).or_default(),
             };
             let evicted = if outbox.len() == OUTBOX_PER_DEVICE {
                 outbox.pop_front()
@@ -143,9 +142,8 @@ impl SandboxRecords {
 mod tests {
     use super::*;
 
-    fn record(device: &str, id: usize) -> SandboxRecord {
+    fn record(id: usize) -> SandboxRecord {
         SandboxRecord {
-            device_id: device.into(),
             message_id: id.to_string(),
             to: String::new(),
             route: String::new(),
@@ -160,9 +158,9 @@ mod tests {
     fn outboxes_are_per_device_newest_first_and_bounded() {
         let records = SandboxRecords::default();
         for id in 0..OUTBOX_PER_DEVICE + 5 {
-            records.record(record("a", id));
+            records.record("a", record(id));
         }
-        records.record(record("b", 1));
+        records.record("b", record(1));
         let outbox = records.outbox("a", usize::MAX);
         assert_eq!(outbox.len(), OUTBOX_PER_DEVICE);
         assert_eq!(outbox[0].message_id, (OUTBOX_PER_DEVICE + 4).to_string());
