@@ -15,7 +15,9 @@ use subtle::ConstantTimeEq;
 use wuts_e2e::{Server, ServerOptions};
 
 const CONNECTIONS: u32 = 64;
-const SECONDS: u32 = 10;
+/// Seconds of load on each side, split into `ROUNDS` alternating runs.
+const SECONDS: u32 = 12;
+const ROUNDS: usize = 4;
 
 fn main() {
     support::use_release_build();
@@ -35,41 +37,43 @@ fn main() {
     assert_eq!(status, 200, "a warm-up send succeeds: {reply}");
 
     let bare_url = start_bare_server(&user.token);
-    // Alternate, so that a change in the machine's load hits both sides alike.
-    let bare_first = support::wrk_post(&bare_url, &user.token, &body, CONNECTIONS, SECONDS / 2);
-    let host_first = support::wrk_post(
-        &server.url("/send/buttons"),
-        &user.token,
-        &body,
-        CONNECTIONS,
-        SECONDS / 2,
-    );
-    let bare_second = support::wrk_post(&bare_url, &user.token, &body, CONNECTIONS, SECONDS / 2);
-    let host_second = support::wrk_post(
-        &server.url("/send/buttons"),
-        &user.token,
-        &body,
-        CONNECTIONS,
-        SECONDS / 2,
-    );
+    // Alternate in short rounds, so that a change in the machine's speed (on a shared
+    // machine the same binary's throughput drifts by a third between runs) hits both
+    // sides alike.
+    let mut bare_rounds = Vec::with_capacity(ROUNDS);
+    let mut host_rounds = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        bare_rounds.push(support::wrk_post(
+            &bare_url,
+            &user.token,
+            &body,
+            CONNECTIONS,
+            SECONDS / ROUNDS as u32,
+        ));
+        host_rounds.push(support::wrk_post(
+            &server.url("/send/buttons"),
+            &user.token,
+            &body,
+            CONNECTIONS,
+            SECONDS / ROUNDS as u32,
+        ));
+    }
     let loaded_rss = support::rss_mib(pid);
 
-    let average = |a: support::LoadResult, b: support::LoadResult| support::LoadResult {
-        requests_per_second: (a.requests_per_second + b.requests_per_second) / 2.0,
-        p50: (a.p50 + b.p50) / 2,
-        p99: (a.p99 + b.p99) / 2,
-        requests: a.requests + b.requests,
-        failures: a.failures + b.failures,
-    };
-    let bare = average(bare_first, bare_second);
-    let host = average(host_first, host_second);
+    let bare = support::LoadResult::mean(&bare_rounds);
+    let host = support::LoadResult::mean(&host_rounds);
     assert_eq!(host.failures, 0, "every send succeeded");
     assert_eq!(bare.failures, 0, "every bare request succeeded");
 
     let throughput_ratio = host.requests_per_second / bare.requests_per_second;
+    let round_ratios: Vec<String> = host_rounds
+        .iter()
+        .zip(&bare_rounds)
+        .map(|(host, bare)| format!("{:.2}", host.requests_per_second / bare.requests_per_second))
+        .collect();
     let p99_ratio = host.p99.as_secs_f64() / bare.p99.as_secs_f64().max(1e-6);
     println!(
-        "POST /send/buttons, {CONNECTIONS} connections, {SECONDS} s each side (two alternating halves)"
+        "POST /send/buttons, {CONNECTIONS} connections, {SECONDS} s each side ({ROUNDS} alternating rounds)"
     );
     println!(
         "{:<28} {:>12} {:>10} {:>10} {:>10}",
@@ -90,6 +94,7 @@ fn main() {
         throughput_ratio,
         verdict(throughput_ratio >= 0.5)
     );
+    println!("  by round:           {}", round_ratios.join(" "));
     println!(
         "p99 host/bare:        {:.2} (target <= 2.00) {}",
         p99_ratio,

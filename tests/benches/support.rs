@@ -52,6 +52,21 @@ pub struct LoadResult {
     pub failures: u64,
 }
 
+impl LoadResult {
+    /// The mean of several runs' rates and percentiles, and their summed counts.
+    pub fn mean(runs: &[LoadResult]) -> LoadResult {
+        let count = runs.len().max(1) as u32;
+        LoadResult {
+            requests_per_second: runs.iter().map(|run| run.requests_per_second).sum::<f64>()
+                / f64::from(count),
+            p50: runs.iter().map(|run| run.p50).sum::<Duration>() / count,
+            p99: runs.iter().map(|run| run.p99).sum::<Duration>() / count,
+            requests: runs.iter().map(|run| run.requests).sum(),
+            failures: runs.iter().map(|run| run.failures).sum(),
+        }
+    }
+}
+
 /// Runs wrk with `connections` connections for `seconds` against `url`, POSTing `body`.
 pub fn wrk_post(url: &str, token: &str, body: &str, connections: u32, seconds: u32) -> LoadResult {
     let script = std::env::temp_dir().join(format!("wuts-bench-{}.lua", std::process::id()));
@@ -156,5 +171,20 @@ mod tests {
         assert_eq!(result.failures, 3);
         assert!((result.requests_per_second - 1234.5).abs() < 1e-9);
         assert_eq!(result.p99, std::time::Duration::from_micros(12500));
+    }
+
+    #[test]
+    fn runs_average_their_rates_and_add_their_counts() {
+        let run = |rate: f64, p99_ms: u64, requests: u64| super::LoadResult {
+            requests_per_second: rate,
+            p50: std::time::Duration::from_millis(1),
+            p99: std::time::Duration::from_millis(p99_ms),
+            requests,
+            failures: 1,
+        };
+        let mean = super::LoadResult::mean(&[run(100.0, 4, 10), run(300.0, 8, 30)]);
+        assert!((mean.requests_per_second - 200.0).abs() < 1e-9);
+        assert_eq!(mean.p99, std::time::Duration::from_millis(6));
+        assert_eq!((mean.requests, mean.failures), (40, 2));
     }
 }
