@@ -28,8 +28,8 @@ const GATHER: Duration = Duration::from_millis(5);
 /// A message on its way to the database, in two blocks (its texts, its bytes) rather
 /// than one per field. It is made on an HTTP thread and freed on the writer's, and each
 /// block freed away from the thread that allocated it takes a lock in the allocator:
-/// with a block per field (and the pending table's own keys), those frees cost the
-/// writer a third as much CPU as SQLite did (perf, buttons benchmark).
+/// with a block per field (and the pending table's own keys), those frees were a fifth
+/// of the writer's CPU, two-thirds as much as SQLite's (perf, buttons benchmark).
 struct QueuedMessage {
     /// The device id, message id, chat, sender and route, one after another.
     texts: Box<str>,
@@ -90,7 +90,8 @@ impl QueuedMessage {
 /// Messages logged "soon" and not yet committed, oldest first. They enter it in the
 /// order they enter the writer's queue, so the writer removes what it committed from
 /// the front. Lookups scan it, newest first: they are rare (a quote), and it holds only
-/// the last few milliseconds' sends.
+/// the last few milliseconds' sends (more only while the writer falls behind, when a
+/// lookup scans what it has yet to write).
 type Pending = Mutex<VecDeque<Arc<QueuedMessage>>>;
 
 enum Item {
