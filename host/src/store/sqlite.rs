@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::message_log::MessageLog;
 use super::{
@@ -18,6 +18,11 @@ use super::{
 /// would buy little.
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    /// Message lookups' own read-only connection. A quick route (a button reply quoting a
+    /// message) looks up on an HTTP thread; behind `connection`, which the log writer
+    /// holds while it commits, that lookup would wait out a commit (and a checkpoint's
+    /// fsync) and stall every connection of its thread. WAL lets a reader run alongside.
+    reader: Mutex<Connection>,
     /// Sent messages go to a writer thread that commits them in batches.
     message_log: MessageLog,
     /// Devices found before (see [`DeviceCache`]).
@@ -103,6 +108,11 @@ impl SqliteStore {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut connection)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
         let connection = Arc::new(Mutex::new(connection));
         let message_log =
             MessageLog::start(Arc::clone(&connection)).map_err(|source| StoreError::Folder {
@@ -111,6 +121,7 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             connection,
+            reader: Mutex::new(reader),
             message_log,
             devices: RwLock::default(),
         })
@@ -405,12 +416,14 @@ impl Store for SqliteStore {
         if let Some(queued) = self.message_log.pending(device_id, message_id) {
             return Ok(Some(queued));
         }
-        self.with(|connection| {
-            Ok(connection
-                .prepare_cached("SELECT * FROM messages WHERE device_id = ?1 AND message_id = ?2")?
-                .query_row([device_id, message_id], message_from_row)
-                .optional()?)
-        })
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Ok(reader
+            .prepare_cached("SELECT * FROM messages WHERE device_id = ?1 AND message_id = ?2")?
+            .query_row([device_id, message_id], message_from_row)
+            .optional()?)
     }
 
     fn create_job(&self, job: &JobRecord) -> StoreResult<()> {
@@ -651,6 +664,45 @@ mod tests {
         assert_eq!(pending(&first.default_device_id), None);
         assert_eq!(pending(&second.default_device_id), None);
         assert_eq!(found(&second.default_device_id), Some(vec![4, 5]));
+    }
+
+    #[test]
+    fn a_message_lookup_does_not_wait_for_the_writers_connection() {
+        let store = Arc::new(store());
+        let user = store.create_user("t", "u", Role::User, "x", b"y").unwrap();
+        let device = user.default_device_id;
+        store
+            .log_message(sent(&device, "3EB0000000000000000009").entry())
+            .unwrap();
+        // Hold the connection the log writer commits on, as a long commit would.
+        let (held, release) = (mpsc::channel(), mpsc::channel::<()>());
+        let holder = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store
+                    .with(|_| {
+                        held.0.send(()).unwrap();
+                        let _ = release.1.recv();
+                        Ok(())
+                    })
+                    .unwrap()
+            })
+        };
+        held.1.recv().unwrap();
+        let (found, answer) = mpsc::channel();
+        {
+            let store = Arc::clone(&store);
+            let device = device.clone();
+            std::thread::spawn(move || {
+                let _ = found.send(store.find_message(&device, "3EB0000000000000000009"));
+            });
+        }
+        // Answered while the connection is still held (it would wait forever otherwise).
+        let result = answer.recv_timeout(std::time::Duration::from_secs(10));
+        release.0.send(()).unwrap();
+        holder.join().unwrap();
+        let found = result.expect("the lookup answered while the writer's connection was held");
+        assert_eq!(found.unwrap().unwrap().message, vec![1, 2, 3]);
     }
 
     #[test]
