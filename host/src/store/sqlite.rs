@@ -13,9 +13,9 @@ use super::{
     StoreError, StoreResult, TokenCandidate, UserRecord, migrations,
 };
 
-/// One connection behind a mutex: SQLite serialises writers anyway, and the hot paths
-/// are served from memory (tokens, devices) or batched (the message log), so a pool
-/// would buy little.
+/// One read-write connection behind a mutex, and a read-only one for message lookups:
+/// SQLite serialises writers anyway, and the hot paths are served from memory (tokens,
+/// devices) or batched (the message log), so a pool would buy little.
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
     /// Message lookups' own read-only connection. A quick route (a button reply quoting a
