@@ -1,17 +1,37 @@
 //! Recipients as the API accepts them: a phone number or a full JID.
 
-/// Normalises a recipient to a JID.
+/// The digits a phone number may have, country code included (E.164 allows at most 15).
+pub const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=15;
+
+/// The fewest digits a recipient's phone number may have. Stricter than [`PHONE_DIGITS`]:
+/// the send routes have always asked for 10, and a shorter recipient is almost always a
+/// number without its country code.
+pub const MIN_RECIPIENT_DIGITS: usize = 10;
+
+/// Why a text is not a phone number (see [`normalize_phone`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("empty input")]
+    Empty,
+    #[error("{0:?} is not allowed in a phone number")]
+    Character(char),
+    #[error("a phone number needs 7 to 15 digits, {0} given")]
+    Length(usize),
+    #[error("a phone number starts with its country code, never with 0")]
+    LeadingZero,
+}
+
+/// The API's one phone-number rule, for recipients, the `POST /paircode` phone and the
+/// WhatsApp driver's pair-code request alike; returns the digits.
 ///
-/// A phone number may contain spaces, dashes, parentheses and a leading `+`; 10 to 15
-/// digits must remain, country code first. A full JID (`…@s.whatsapp.net`, `…@g.us`,
-/// `…@lid`) is kept as given once its user part is checked.
-pub fn normalize_recipient(input: &str) -> Result<String, String> {
+/// Surrounding whitespace and one leading `+` are dropped, and so are spaces, dashes,
+/// dots and parentheses anywhere; what remains must be 7 to 15 digits ([`PHONE_DIGITS`]),
+/// country code first, so it never starts with 0. Anything else (letters, a second `+`,
+/// an `@`) is refused.
+pub fn normalize_phone(input: &str) -> Result<String, PhoneError> {
     let input = input.trim();
     if input.is_empty() {
-        return Err("empty input".to_string());
-    }
-    if let Some((user, server)) = input.split_once('@') {
-        return normalize_jid(user, server);
+        return Err(PhoneError::Empty);
     }
     let without_plus = input.strip_prefix('+').unwrap_or(input);
     let mut digits = String::with_capacity(without_plus.len());
@@ -19,18 +39,43 @@ pub fn normalize_recipient(input: &str) -> Result<String, String> {
         match character {
             '0'..='9' => digits.push(character),
             ' ' | '-' | '(' | ')' | '.' => {}
-            other => {
-                return Err(format!(
-                    "{other:?} is not allowed in a phone number: digits with country code, or a JID"
-                ));
-            }
+            other => return Err(PhoneError::Character(other)),
         }
     }
-    if !(10..=15).contains(&digits.len()) {
-        return Err(format!(
-            "a phone number needs 10 to 15 digits, {} given",
-            digits.len()
-        ));
+    if !PHONE_DIGITS.contains(&digits.len()) {
+        return Err(PhoneError::Length(digits.len()));
+    }
+    if digits.starts_with('0') {
+        return Err(PhoneError::LeadingZero);
+    }
+    Ok(digits)
+}
+
+/// Normalises a recipient to a JID.
+///
+/// A phone number follows [`normalize_phone`], with at least [`MIN_RECIPIENT_DIGITS`]
+/// digits. A full JID (`…@s.whatsapp.net`, `…@g.us`, `…@lid`) is kept as given once its
+/// user part is checked.
+pub fn normalize_recipient(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(PhoneError::Empty.to_string());
+    }
+    if let Some((user, server)) = input.split_once('@') {
+        return normalize_jid(user, server);
+    }
+    let too_short_or_long = |given: usize| {
+        format!("a phone number needs {MIN_RECIPIENT_DIGITS} to 15 digits, {given} given")
+    };
+    let digits = normalize_phone(input).map_err(|error| match error {
+        PhoneError::Character(other) => format!(
+            "{other:?} is not allowed in a phone number: digits with country code, or a JID"
+        ),
+        PhoneError::Length(given) => too_short_or_long(given),
+        PhoneError::Empty | PhoneError::LeadingZero => error.to_string(),
+    })?;
+    if digits.len() < MIN_RECIPIENT_DIGITS {
+        return Err(too_short_or_long(digits.len()));
     }
     Ok(format!("{digits}@s.whatsapp.net"))
 }
@@ -94,6 +139,46 @@ mod tests {
         );
         assert!(normalize_recipient("55119999abcd").is_err());
         assert_eq!(normalize_recipient("  ").unwrap_err(), "empty input");
+    }
+
+    #[test]
+    fn one_phone_rule_keeps_the_digits() {
+        assert_eq!(
+            normalize_phone(" +55 (11) 9999.9999-9 ").unwrap(),
+            "5511999999999"
+        );
+        assert_eq!(normalize_phone("2901234").unwrap(), "2901234");
+        assert_eq!(normalize_phone("").unwrap_err(), PhoneError::Empty);
+        assert_eq!(
+            normalize_phone("123456").unwrap_err(),
+            PhoneError::Length(6)
+        );
+        assert_eq!(
+            normalize_phone("1234567890123456").unwrap_err(),
+            PhoneError::Length(16)
+        );
+        assert_eq!(
+            normalize_phone("011999999999").unwrap_err(),
+            PhoneError::LeadingZero
+        );
+        assert_eq!(
+            normalize_phone("++5511999999999").unwrap_err(),
+            PhoneError::Character('+')
+        );
+        assert_eq!(
+            normalize_phone("55119999x9999").unwrap_err(),
+            PhoneError::Character('x')
+        );
+    }
+
+    #[test]
+    fn a_recipient_number_needs_ten_digits_and_its_country_code() {
+        assert!(
+            normalize_recipient("2901234")
+                .unwrap_err()
+                .contains("10 to 15 digits, 7 given")
+        );
+        assert!(normalize_recipient("05511999999999").is_err());
     }
 
     #[test]
