@@ -300,7 +300,7 @@ fn insert<'a>(
                 message.from_me,
                 message.route,
                 message.message,
-                super::sqlite::timestamp(message.timestamp)
+                super::sql_time::timestamp(message.timestamp)
             ])?;
         }
     }

@@ -6,6 +6,7 @@
 
 mod message_log;
 mod migrations;
+mod sql_time;
 mod sqlite;
 
 use chrono::{DateTime, Utc};

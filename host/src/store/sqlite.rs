@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::message_log::MessageLog;
+use super::sql_time::{parse_time, timestamp};
 use super::{
     DeviceRecord, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage, Principal, Role, Store,
     StoreError, StoreResult, TokenCandidate, UserRecord, migrations,
@@ -69,16 +70,6 @@ fn may_use(principal: &Principal, device: &DeviceRecord) -> bool {
 
 /// How long a caller waits for its message to be committed.
 const LOG_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-pub(super) fn timestamp(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_time(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|time| time.with_timezone(&Utc))
-        .unwrap_or_default()
-}
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
