@@ -14,24 +14,6 @@ use crate::store::{JobRecord, JobStatus, Principal, Role};
 /// A job that failed this many starts (the host died during each) is given up.
 const MAX_ATTEMPTS: u32 = 3;
 
-#[derive(Clone)]
-pub struct JobQueue {
-    sender: mpsc::UnboundedSender<String>,
-}
-
-impl JobQueue {
-    pub fn new() -> (JobQueue, mpsc::UnboundedReceiver<String>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        (JobQueue { sender }, receiver)
-    }
-
-    pub fn enqueue(&self, job_id: String) {
-        // Fails only when the runner has stopped (shutdown); the job stays persisted
-        // and runs at the next start.
-        let _ = self.sender.send(job_id);
-    }
-}
-
 /// Starts `workers` job workers and queues every unfinished job.
 pub fn start(state: Arc<AppState>, receiver: mpsc::UnboundedReceiver<String>, workers: usize) {
     let receiver = Arc::new(Mutex::new(receiver));

@@ -6,10 +6,14 @@
 //! - [`cli`], [`config`], [`telemetry`]: the command line (with `wuts pair`, an HTTP
 //!   client of a running server), settings, logs.
 //! - [`server`]: wires the parts together and serves until a signal.
-//! - [`routes`]: HTTP resources, one module each; [`auth`] is the `Caller` extractor;
+//! - [`state`]: what every handler shares; the parts it holds (store, [`tokens`],
+//!   sessions, plugins, [`job_queue`]) do not import it.
+//! - [`routes`]: HTTP resources, one module each; [`auth`] is the `Caller` extractor,
+//!   over [`tokens`] (token hashing and the cache of verified principals);
 //!   [`error`] renders both error envelopes.
 //! - [`send_path`]: plan -> encode (plugin) -> send (session) -> log, shared by the HTTP
-//!   handlers and the [`jobs`] runner.
+//!   handlers and the [`jobs`] runner, which the handlers reach through its
+//!   [`job_queue`].
 //! - [`plugins`]: loading plugin libraries and the services they get.
 //! - [`session`]: the session drivers (sandbox, whatsapp).
 //! - [`store`]: persistence (embedded SQLite).
@@ -24,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod ids;
+pub mod job_queue;
 pub mod jobs;
 pub mod message_json;
 pub mod plugins;
@@ -36,5 +41,6 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod tokens;
 
 pub use server::run;

@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 
-use crate::auth::TokenCache;
 use crate::config::Settings;
 use crate::fetch::Fetcher;
-use crate::jobs::{self, JobQueue};
+use crate::job_queue::JobQueue;
+use crate::jobs;
 use crate::plugins::PluginRegistry;
 use crate::routes;
 use crate::session::sandbox::SandboxDriver;
 use crate::session::{DeviceIdentity, SessionDriver, SessionManager};
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
+use crate::tokens::TokenCache;
 
 /// How long one session may take to disconnect at shutdown. The WhatsApp client bounds
 /// its own flushes at 5 s each (inbound commits, outbound receipts) before it writes the

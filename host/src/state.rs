@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::auth::TokenCache;
 use crate::config::Settings;
 use crate::fetch::Fetcher;
-use crate::jobs::JobQueue;
+use crate::job_queue::JobQueue;
 use crate::plugins::PluginRegistry;
 use crate::session::SessionManager;
 use crate::store::Store;
+use crate::tokens::TokenCache;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
