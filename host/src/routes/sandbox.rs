@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use wuts_plugin_api::Envelope;
 
 use super::body;
+use super::common::{caller_device, device_session, query_device_id};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::message_json::message_to_json;
 use crate::send_path::blocking;
-use crate::session::DeviceIdentity;
 use crate::session::sandbox::{SandboxControls, SandboxSession};
 use crate::state::AppState;
 use crate::store::DeviceRecord;
@@ -27,20 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sandbox/media/{id}", web::get().to(media))
         .route("/sandbox/state", web::post().to(set_state))
         .route("/sandbox/state", web::get().to(get_state));
-}
-
-async fn device(
-    state: &Arc<AppState>,
-    caller: Caller,
-    device_id: Option<String>,
-) -> Result<DeviceRecord, ApiError> {
-    let store = Arc::clone(&state.store);
-    blocking(state, move || {
-        store.find_device(&caller.0, device_id.as_deref())
-    })
-    .await?
-    .map_err(|error| ApiError::internal(format!("device lookup failed: {error}")))?
-    .ok_or_else(|| ApiError::not_found("device"))
 }
 
 async fn outbox(
@@ -60,9 +46,8 @@ async fn outbox(
             }
         },
     };
-    let device_id = body::query_param(&request, "device_id").filter(|id| !id.is_empty());
-    let device = device(&state, caller, device_id).await?;
-    let session = sandbox_session(&state, &device).await?;
+    let device = caller_device(&state, caller.0, query_device_id(&request)).await?;
+    let session = device_session(&state, &device).await?;
     let records = sandbox(&session)?.records();
     let entries: Vec<Value> = records
         .outbox(&device.id, limit)
@@ -87,7 +72,7 @@ async fn outbox(
                 "timestamp": rfc3339(record.timestamp),
                 "route": record.route,
                 "message": message_to_json(&record.message),
-                "stanza_nodes": crate::session::stanza_json::to_json(&record.nodes),
+                "stanza_nodes": record.nodes.to_json(),
                 "media": media,
             })
         })
@@ -110,7 +95,7 @@ async fn media(
     let Some(first) = devices.first() else {
         return Err(ApiError::not_found("media"));
     };
-    let session = sandbox_session(&state, first).await?;
+    let session = device_session(&state, first).await?;
     let device_ids: Vec<String> = devices.iter().map(|device| device.id.clone()).collect();
     let found = sandbox(&session)?
         .records()
@@ -126,22 +111,6 @@ fn sandbox(session: &Arc<dyn crate::session::Session>) -> Result<&SandboxSession
         .as_any()
         .downcast_ref::<SandboxSession>()
         .ok_or_else(|| ApiError::internal("not a sandbox device"))
-}
-
-async fn sandbox_session(
-    state: &Arc<AppState>,
-    device: &DeviceRecord,
-) -> Result<Arc<dyn crate::session::Session>, ApiError> {
-    let identity = DeviceIdentity {
-        device_id: device.id.clone(),
-        tenant_id: device.tenant_id.clone(),
-        user_id: device.user_id.clone(),
-    };
-    state
-        .sessions
-        .session(&identity)
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))
 }
 
 fn controls_body(device: &DeviceRecord, controls: &SandboxControls) -> Value {
@@ -160,18 +129,9 @@ async fn get_state(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let device = device(
-        &state,
-        caller,
-        body::query_param(&request, "device_id").filter(|id| !id.is_empty()),
-    )
-    .await?;
-    let session = sandbox_session(&state, &device).await?;
-    let sandbox = session
-        .as_any()
-        .downcast_ref::<SandboxSession>()
-        .ok_or_else(|| ApiError::internal("not a sandbox device"))?;
-    Ok(HttpResponse::Ok().json(controls_body(&device, &sandbox.controls())))
+    let device = caller_device(&state, caller.0, query_device_id(&request)).await?;
+    let session = device_session(&state, &device).await?;
+    Ok(HttpResponse::Ok().json(controls_body(&device, &sandbox(&session)?.controls())))
 }
 
 async fn set_state(
@@ -188,12 +148,9 @@ async fn set_state(
         Err(error) => return Err(ApiError::bad_request(format!("malformed JSON: {error}"))),
     };
     let device_id = body::device_id(&request, &body, Envelope::Standard)?;
-    let device = device(&state, caller, device_id).await?;
-    let session = sandbox_session(&state, &device).await?;
-    let sandbox = session
-        .as_any()
-        .downcast_ref::<SandboxSession>()
-        .ok_or_else(|| ApiError::internal("not a sandbox device"))?;
+    let device = caller_device(&state, caller.0, device_id).await?;
+    let session = device_session(&state, &device).await?;
+    let sandbox = sandbox(&session)?;
     let controls = apply_changes(sandbox.controls(), &changes)?;
     sandbox.set_controls(controls.clone());
     tracing::info!(device_id = %device.id, connected = controls.connected, ack_delay_ms = controls.ack_delay_ms,

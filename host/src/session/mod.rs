@@ -10,18 +10,15 @@ pub mod inbound;
 pub mod manager;
 pub mod sandbox;
 pub mod sandbox_records;
-pub mod stanza_json;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 
 use std::any::Any;
 use std::time::Duration;
 
-use abi_stable::std_types::RVec;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::node::FlatNode;
-use wuts_plugin_api::{MediaKind, MediaReference};
+use wuts_plugin_api::{MediaKind, MediaReference, StanzaNodes};
 
 pub use manager::SessionManager;
 
@@ -42,10 +39,10 @@ pub struct OutgoingMessage {
     pub to: String,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    /// Extra stanza nodes from the plugin, in the flat form it handed over: a driver
-    /// builds the tree only if it needs one ([`Node::unflatten`]), and the sandbox keeps
-    /// them as they came.
-    pub nodes: RVec<FlatNode>,
+    /// Extra stanza nodes from the plugin, as it handed them over: a driver builds the
+    /// tree only if it needs one ([`StanzaNodes::to_tree`]), and the sandbox keeps them
+    /// as they came.
+    pub nodes: StanzaNodes,
     /// The route that produced it, e.g. `/send/buttons`.
     pub route: String,
 }
@@ -85,6 +82,9 @@ pub struct DeviceStatus {
     pub last_error: Option<String>,
 }
 
+/// Why a session call failed, as the driver knows it. Routes answer each kind with its own
+/// status and code (`crate::error::ApiError::from_session`, the one mapping), so nothing
+/// reads these texts afterwards; the texts are what the API answers.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SessionError {
     /// The device is not connected (or not logged in): the caller gets 400 at once.
@@ -93,15 +93,65 @@ pub enum SessionError {
     /// The server did not acknowledge in time.
     #[error("timeout")]
     Timeout,
-    /// The server acknowledged with an error code.
-    #[error("server refused the message with error {0}")]
-    Refused(String),
-    /// Anything else that failed on the way.
-    #[error("{0}")]
-    Failed(String),
+    /// The server acknowledged with an error code (its ack's `error` attribute).
+    #[error("server refused the message with error {code}")]
+    Rejected { code: String },
+    /// No pairing QR code came within the wait.
+    #[error("timeout waiting for QR code")]
+    QrTimeout,
+    /// A pairing step on a device that is logged in.
+    #[error("already connected")]
+    AlreadyConnected,
+    /// A pairing step on a device that is paired but not connected: it logs in with its
+    /// keys, so no QR code or pair code will come.
+    #[error("already paired as {jid}; not connected")]
+    AlreadyPaired { jid: String },
+    /// The device's state allows no pairing now (stopped, logged out, ...).
+    #[error("no {step} while {state}: {reason}")]
+    PairingUnavailable {
+        step: PairingStep,
+        /// The state's word, as `GET /status` shows it.
+        state: String,
+        /// Why the device is in that state.
+        reason: String,
+    },
+    /// A pair code was asked of a device whose client never started.
+    #[error("the WhatsApp client is not started; POST /connect")]
+    NotStarted,
+    /// WhatsApp could not be reached for a pairing step.
+    #[error("not connected to WhatsApp: {reason}")]
+    Unreachable { reason: String },
+    /// WhatsApp answered a pairing step with an error.
+    #[error("pair code request failed: {reason}")]
+    PairingFailed { reason: String },
+    /// The phone number a pair code was asked for is not one.
+    #[error("phone {phone:?}: {reason}")]
+    InvalidPhone { phone: String, reason: String },
+    /// The media server refused or lost an upload.
+    #[error("media upload failed: {reason}")]
+    UploadFailed { reason: String },
     /// The driver does not offer this operation (e.g. pairing on the sandbox).
     #[error("{0}")]
     Unsupported(String),
+    /// Anything else that failed on the way.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The pairing step a [`SessionError::PairingUnavailable`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairingStep {
+    Qr,
+    PairCode,
+}
+
+impl std::fmt::Display for PairingStep {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            PairingStep::Qr => "QR code",
+            PairingStep::PairCode => "pair code",
+        })
+    }
 }
 
 /// One device's session.

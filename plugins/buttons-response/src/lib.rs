@@ -17,6 +17,7 @@ use wuts_plugin_api::{
 
 pub use request::{QuotedReference, ResponseRequest};
 
+#[derive(Default)]
 pub struct ButtonsResponsePlugin;
 
 impl Plugin for ButtonsResponsePlugin {

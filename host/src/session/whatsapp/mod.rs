@@ -39,7 +39,7 @@ use whatsapp_rust::store::traits::Backend;
 use whatsapp_rust::transport::{TokioWebSocketTransportFactory, TransportFactory};
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, ClientError, Jid, SendError, SendOptions, UploadOptions};
-use wuts_plugin_api::Node;
+use wuts_plugin_api::recipient::normalize_phone;
 use wuts_plugin_api::{MediaKind, MediaReference};
 
 use self::acks::AckWaiters;
@@ -51,7 +51,7 @@ pub use self::settings::{WhatsappSettings, parse_client_version};
 use self::state::{LiveFlags, Phase, SessionState};
 use super::{
     DeviceIdentity, DeviceStatus, InboundMessage, InboundSink, MediaUpload, OutgoingMessage,
-    QrCode, SendReceipt, Session, SessionDriver, SessionError,
+    PairingStep, QrCode, SendReceipt, Session, SessionDriver, SessionError,
 };
 
 /// A new session's generation, before its first client starts.
@@ -412,7 +412,7 @@ impl Session for WhatsappSession {
         let to: Jid = message.to.parse().map_err(|error| {
             SessionError::Failed(format!("invalid recipient JID {}: {error}", message.to))
         })?;
-        let extra = nodes::extra_nodes_for(&protobuf, &to, Node::unflatten(&message.nodes));
+        let extra = nodes::extra_nodes_for(&protobuf, &to, message.nodes.to_tree());
         let options = SendOptions::default()
             .with_message_id(message.message_id.clone())
             .with_extra_stanza_nodes(extra);
@@ -443,7 +443,9 @@ impl Session for WhatsappSession {
                     .await
             })
             .await?
-            .map_err(|error| SessionError::Failed(format!("media upload failed: {error:#}")))?;
+            .map_err(|error| SessionError::UploadFailed {
+                reason: format!("{error:#}"),
+            })?;
         Ok(MediaReference {
             url: uploaded.url,
             direct_path: uploaded.direct_path,
@@ -474,40 +476,36 @@ impl Session for WhatsappSession {
         let no_code_coming = move || {
             let flags = inner.live_flags().unwrap_or_default();
             if flags.logged_in {
-                return Some(SessionError::Failed("already connected".into()));
+                return Some(SessionError::AlreadyConnected);
             }
             let snapshot = inner.state.snapshot();
             if snapshot.phase.is_terminal() {
-                let reason = snapshot.last_error.unwrap_or_default();
-                return Some(SessionError::Failed(format!(
-                    "no QR code while {}: {reason}",
-                    snapshot.phase.word()
-                )));
+                return Some(SessionError::PairingUnavailable {
+                    step: PairingStep::Qr,
+                    state: snapshot.phase.word().to_string(),
+                    reason: snapshot.last_error.unwrap_or_default(),
+                });
             }
             // A paired device logs in with its keys; no QR code will come.
-            flags
-                .jid
-                .map(|jid| SessionError::Failed(format!("already paired as {jid}; not connected")))
+            flags.jid.map(|jid| SessionError::AlreadyPaired { jid })
         };
         self.inner.state.wait_for_qr(wait, no_code_coming).await
     }
 
     async fn pair_code(&self, phone: &str) -> Result<String, SessionError> {
         let phone_number = pairing_phone(phone)?;
-        let client = self.inner.client().ok_or_else(|| {
-            SessionError::Failed("the WhatsApp client is not started; POST /connect".into())
-        })?;
+        let client = self.inner.client().ok_or(SessionError::NotStarted)?;
         if client.is_logged_in() {
-            return Err(SessionError::Failed("already connected".into()));
+            return Err(SessionError::AlreadyConnected);
         }
         // A stopped client opens no socket again: waiting for one would only time out.
         let snapshot = self.inner.state.snapshot();
         if snapshot.phase.is_terminal() {
-            return Err(SessionError::Failed(format!(
-                "no pair code while {}: {}",
-                snapshot.phase.word(),
-                snapshot.last_error.unwrap_or_default()
-            )));
+            return Err(SessionError::PairingUnavailable {
+                step: PairingStep::PairCode,
+                state: snapshot.phase.word().to_string(),
+                reason: snapshot.last_error.unwrap_or_default(),
+            });
         }
         let wait = self.inner.driver.settings.connect_timeout;
         let state = Arc::clone(&self.inner.state);
@@ -515,17 +513,18 @@ impl Session for WhatsappSession {
             .on_runtime(async move {
                 if client.wait_for_socket(wait).await.is_err() {
                     let reason = state.snapshot().last_error.unwrap_or_default();
-                    return Err(SessionError::Failed(format!(
-                        "not connected to WhatsApp: {reason}"
-                    )));
+                    return Err(SessionError::Unreachable { reason });
                 }
                 let options = PairCodeOptions {
                     phone_number,
                     ..PairCodeOptions::default()
                 };
-                client.pair_with_code(options).await.map_err(|error| {
-                    SessionError::Failed(format!("pair code request failed: {error}"))
-                })
+                client
+                    .pair_with_code(options)
+                    .await
+                    .map_err(|error| SessionError::PairingFailed {
+                        reason: error.to_string(),
+                    })
             })
             .await?
     }
@@ -556,18 +555,14 @@ fn media_type(kind: MediaKind) -> MediaType {
     }
 }
 
-/// The number the pair code is for: digits only, with the country code.
+/// The number the pair code is for, by the API's one phone rule
+/// ([`wuts_plugin_api::recipient::normalize_phone`]): digits only, with the country code.
 fn pairing_phone(phone: &str) -> Result<String, SessionError> {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    let only_digits = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
-    if !only_digits || !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
-        return Err(SessionError::Failed(format!(
-            "phone {phone:?}: give the number with its country code, 7 to 15 digits, e.g. 5511999999999"
-        )));
-    }
-    Ok(digits)
+    normalize_phone(phone).map_err(|_| SessionError::InvalidPhone {
+        phone: phone.to_string(),
+        reason: "give the number with its country code, 7 to 15 digits, e.g. 5511999999999"
+            .to_string(),
+    })
 }
 
 #[cfg(test)]
