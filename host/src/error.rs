@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 use wuts_plugin_api::{Envelope, PluginError, ValidationError};
 
+use crate::session::SessionError;
+
 /// Stable error codes the host itself uses (plugins add their own).
 pub mod codes {
     pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
@@ -29,6 +31,22 @@ pub mod codes {
     pub const WHATSAPP_UNREACHABLE: &str = "WHATSAPP_UNREACHABLE";
     /// WhatsApp answered a pairing step with an error.
     pub const PAIRING_FAILED: &str = "PAIRING_FAILED";
+    /// A plugin's media upload through the device failed.
+    pub const UPLOAD_FAILED: &str = "UPLOAD_FAILED";
+}
+
+/// What the host asked of a session when it failed: the same error answers differently
+/// for a send, a plugin's media upload and a device route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCall {
+    /// Sending a message: every failure but "not connected" is the send's, 500
+    /// `SEND_FAILED`.
+    Send,
+    /// A plugin's media upload: every failure but "not connected" is 500 `UPLOAD_FAILED`.
+    Upload,
+    /// A device route (`/devices`, pairing, `/connect`, ...): each kind its own status
+    /// (routes/pairing.rs lists them).
+    Device,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +120,57 @@ impl ApiError {
             codes::PAYLOAD_TOO_LARGE,
             format!("request body too large: at most {limit} bytes accepted"),
         )
+    }
+
+    /// A session's error as HTTP: the one place that decides its status and code, by its
+    /// kind. The text is the error's own, so the API answers what the driver said.
+    pub fn from_session(error: SessionError, call: SessionCall) -> Self {
+        use SessionError as E;
+        let (status, code) = match (call, &error) {
+            (_, E::NotConnected) => return Self::not_connected(),
+            (SessionCall::Send, _) => (StatusCode::INTERNAL_SERVER_ERROR, codes::SEND_FAILED),
+            (SessionCall::Upload, E::UploadFailed { .. }) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, codes::UPLOAD_FAILED)
+            }
+            (SessionCall::Upload, _) => {
+                return Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    codes::UPLOAD_FAILED,
+                    format!("media upload failed: {error}"),
+                );
+            }
+            (SessionCall::Device, E::Rejected { code }) => {
+                return Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    codes::PAIRING_FAILED,
+                    format!("WhatsApp refused the request with error {code}"),
+                );
+            }
+            (SessionCall::Device, E::Timeout) => (StatusCode::GATEWAY_TIMEOUT, codes::TIMEOUT),
+            (SessionCall::Device, E::QrTimeout) => (StatusCode::GATEWAY_TIMEOUT, codes::QR_TIMEOUT),
+            (SessionCall::Device, E::AlreadyConnected | E::AlreadyPaired { .. }) => {
+                (StatusCode::BAD_REQUEST, codes::ALREADY_CONNECTED)
+            }
+            (SessionCall::Device, E::PairingUnavailable { .. } | E::NotStarted) => {
+                (StatusCode::BAD_REQUEST, codes::PAIRING_UNAVAILABLE)
+            }
+            (SessionCall::Device, E::Unreachable { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, codes::WHATSAPP_UNREACHABLE)
+            }
+            (SessionCall::Device, E::PairingFailed { .. }) => {
+                (StatusCode::BAD_GATEWAY, codes::PAIRING_FAILED)
+            }
+            (SessionCall::Device, E::InvalidPhone { .. }) => {
+                (StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR)
+            }
+            (SessionCall::Device, E::Unsupported(_)) => {
+                (StatusCode::BAD_REQUEST, codes::UNSUPPORTED)
+            }
+            (SessionCall::Device, E::UploadFailed { .. } | E::Failed(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL_ERROR)
+            }
+        };
+        Self::new(status, code, error.to_string())
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -180,5 +249,148 @@ mod tests {
         assert_eq!(body["validation"][0]["field"], "number");
         assert_eq!(body["validation"][0]["value"], "12");
         assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn device_routes_answer_each_session_error_with_its_documented_status() {
+        use crate::session::PairingStep;
+        let unavailable = |step| SessionError::PairingUnavailable {
+            step,
+            state: "stopped".into(),
+            reason: "disconnected on request".into(),
+        };
+        let cases = [
+            (SessionError::NotConnected, 400, codes::DEVICE_NOT_READY),
+            (SessionError::QrTimeout, 504, codes::QR_TIMEOUT),
+            (
+                SessionError::AlreadyConnected,
+                400,
+                codes::ALREADY_CONNECTED,
+            ),
+            (
+                SessionError::AlreadyPaired {
+                    jid: "1@s.whatsapp.net".into(),
+                },
+                400,
+                codes::ALREADY_CONNECTED,
+            ),
+            (
+                unavailable(PairingStep::Qr),
+                400,
+                codes::PAIRING_UNAVAILABLE,
+            ),
+            (
+                unavailable(PairingStep::PairCode),
+                400,
+                codes::PAIRING_UNAVAILABLE,
+            ),
+            (SessionError::NotStarted, 400, codes::PAIRING_UNAVAILABLE),
+            (
+                SessionError::Unreachable {
+                    reason: "cannot reach".into(),
+                },
+                503,
+                codes::WHATSAPP_UNREACHABLE,
+            ),
+            (
+                SessionError::PairingFailed {
+                    reason: "bad".into(),
+                },
+                502,
+                codes::PAIRING_FAILED,
+            ),
+            (
+                SessionError::Rejected { code: "401".into() },
+                502,
+                codes::PAIRING_FAILED,
+            ),
+            (
+                SessionError::InvalidPhone {
+                    phone: "x".into(),
+                    reason: "digits".into(),
+                },
+                400,
+                codes::VALIDATION_ERROR,
+            ),
+            (SessionError::Timeout, 504, codes::TIMEOUT),
+            (
+                SessionError::Failed("something else".into()),
+                500,
+                codes::INTERNAL_ERROR,
+            ),
+            (
+                SessionError::Unsupported("no".into()),
+                400,
+                codes::UNSUPPORTED,
+            ),
+        ];
+        for (error, status, code) in cases {
+            let text = error.to_string();
+            let api = ApiError::from_session(error, SessionCall::Device);
+            assert_eq!(api.status.as_u16(), status, "{text}");
+            assert_eq!(api.code, code, "{text}");
+            assert_eq!(api.envelope, Envelope::Standard);
+        }
+    }
+
+    #[test]
+    fn session_error_texts_are_what_the_api_answered_before_they_were_typed() {
+        let device = |error| ApiError::from_session(error, SessionCall::Device).message;
+        assert_eq!(
+            device(SessionError::QrTimeout),
+            "timeout waiting for QR code"
+        );
+        assert_eq!(
+            device(SessionError::PairingUnavailable {
+                step: crate::session::PairingStep::Qr,
+                state: "logged_out".into(),
+                reason: "unlinked".into(),
+            }),
+            "no QR code while logged_out: unlinked"
+        );
+        assert_eq!(
+            device(SessionError::AlreadyPaired {
+                jid: "1@s.whatsapp.net".into()
+            }),
+            "already paired as 1@s.whatsapp.net; not connected"
+        );
+        assert_eq!(
+            device(SessionError::Rejected { code: "479".into() }),
+            "WhatsApp refused the request with error 479"
+        );
+    }
+
+    #[test]
+    fn a_send_fails_as_the_send_and_an_upload_as_the_upload() {
+        let send = ApiError::from_session(SessionError::Timeout, SessionCall::Send);
+        assert_eq!(
+            (send.status.as_u16(), send.code.as_str()),
+            (500, "SEND_FAILED")
+        );
+        assert_eq!(send.message, "timeout");
+        let rejected = ApiError::from_session(
+            SessionError::Rejected { code: "479".into() },
+            SessionCall::Send,
+        );
+        assert_eq!(
+            rejected.message,
+            "server refused the message with error 479"
+        );
+        let not_connected = ApiError::from_session(SessionError::NotConnected, SessionCall::Send);
+        assert_eq!(not_connected.code, codes::DEVICE_NOT_READY);
+        let upload = ApiError::from_session(
+            SessionError::UploadFailed {
+                reason: "HTTP 500".into(),
+            },
+            SessionCall::Upload,
+        );
+        assert_eq!(
+            (upload.status.as_u16(), upload.code.as_str()),
+            (500, "UPLOAD_FAILED")
+        );
+        assert_eq!(upload.message, "media upload failed: HTTP 500");
+        let other =
+            ApiError::from_session(SessionError::Failed("task".into()), SessionCall::Upload);
+        assert_eq!(other.message, "media upload failed: task");
     }
 }

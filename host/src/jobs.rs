@@ -7,12 +7,35 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc};
 
+use crate::error::ApiError;
 use crate::send_path::{self, SendRequest};
+use crate::session::SessionError;
 use crate::state::AppState;
-use crate::store::{JobRecord, JobStatus, Principal, Role};
+use crate::store::{JobRecord, JobStatus, Principal, Role, StoreError};
 
 /// A job that failed this many starts (the host died during each) is given up.
 const MAX_ATTEMPTS: u32 = 3;
+
+/// Why a job failed. Kept typed until it is stored, where its text becomes the job's
+/// `error` (what `GET /jobs/{id}` shows).
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error("gave up after {MAX_ATTEMPTS} attempts")]
+    GaveUp,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+    #[error("the device no longer exists")]
+    DeviceGone,
+    #[error("route {0} is not served by this host")]
+    RouteGone(String),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The send path's refusal, as the HTTP answer would have said it.
+    #[error("{}", .0.message)]
+    Send(ApiError),
+}
 
 /// Starts `workers` job workers and queues every unfinished job.
 pub fn start(state: Arc<AppState>, receiver: mpsc::UnboundedReceiver<String>, workers: usize) {
@@ -50,13 +73,11 @@ async fn run(state: &Arc<AppState>, job_id: &str) {
     let store = Arc::clone(&state.store);
     let id = job_id.to_string();
     let loaded =
-        tokio::task::spawn_blocking(move || -> Result<Option<(JobRecord, u32)>, String> {
-            let job = store.unfinished_job(&id).map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || -> Result<Option<(JobRecord, u32)>, StoreError> {
+            let job = store.unfinished_job(&id)?;
             match job {
                 Some(job) => {
-                    let attempt = store
-                        .start_job_attempt(&job.id)
-                        .map_err(|e| e.to_string())?;
+                    let attempt = store.start_job_attempt(&job.id)?;
                     Ok(Some((job, attempt)))
                 }
                 None => Ok(None),
@@ -70,11 +91,7 @@ async fn run(state: &Arc<AppState>, job_id: &str) {
         Err(error) => return tracing::error!(job_id, %error, "could not load a job"),
     };
     let (status, error, result) = if attempt > MAX_ATTEMPTS {
-        (
-            JobStatus::Failed,
-            Some(format!("gave up after {MAX_ATTEMPTS} attempts")),
-            None,
-        )
+        (JobStatus::Failed, Some(JobError::GaveUp), None)
     } else {
         match execute(state, &job).await {
             Ok(result) => (JobStatus::Sent, None, result),
@@ -84,6 +101,7 @@ async fn run(state: &Arc<AppState>, job_id: &str) {
     tracing::info!(job_id, status = status.as_str(), "job finished");
     let store = Arc::clone(&state.store);
     let id = job.id.clone();
+    let error = error.map(|error| error.to_string());
     let finished = tokio::task::spawn_blocking(move || {
         store.finish_job(
             &id,
@@ -105,7 +123,7 @@ async fn run(state: &Arc<AppState>, job_id: &str) {
 async fn execute(
     state: &Arc<AppState>,
     job: &JobRecord,
-) -> Result<Option<serde_json::Value>, String> {
+) -> Result<Option<serde_json::Value>, JobError> {
     let store = Arc::clone(&state.store);
     let (device_id, message_id, user_id, tenant_id) = (
         job.device_id.clone(),
@@ -122,23 +140,21 @@ async fn execute(
             role: Role::Admin,
         };
         let device = store.find_device(&owner, Some(&device_id))?;
-        Ok::<_, crate::store::StoreError>((already_sent, device))
+        Ok::<_, StoreError>((already_sent, device))
     })
-    .await
-    .map_err(|error| error.to_string())?
-    .map_err(|error| error.to_string())?;
+    .await??;
     let (already_sent, device) = looked_up;
     if already_sent {
         tracing::info!(job_id = %job.id, "job's message was already sent before a restart");
         return Ok(None);
     }
-    let device = device.ok_or("the device no longer exists")?;
+    let device = device.ok_or(JobError::DeviceGone)?;
     let route = state
         .plugins
         .routes
         .get(&job.route)
         .cloned()
-        .ok_or_else(|| format!("route {} is not served by this host", job.route))?;
+        .ok_or_else(|| JobError::RouteGone(job.route.clone()))?;
     let request = SendRequest {
         route,
         device: std::sync::Arc::new(device),
@@ -149,12 +165,12 @@ async fn execute(
     };
     let session = send_path::open_session(state, &request)
         .await
-        .map_err(|error| error.message)?;
+        .map_err(JobError::Send)?;
     if !session.is_connected() {
-        return Err("WhatsApp not connected".to_string());
+        return Err(SessionError::NotConnected.into());
     }
     let outcome = send_path::encode_and_send(state, &request, session)
         .await
-        .map_err(|error| error.message)?;
+        .map_err(JobError::Send)?;
     Ok(outcome.extra)
 }

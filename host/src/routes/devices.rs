@@ -1,90 +1,28 @@
-//! `POST /devices`, `GET /devices`: a user's devices and how each is doing; and the lookup
-//! every device route shares (another user's or tenant's device is a 404).
+//! `POST /devices`, `GET /devices`: a user's devices and how each is doing. Another user's
+//! or tenant's device is a 404 (`common::caller_device`).
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
-use wuts_plugin_api::{Envelope, PluginError};
+use wuts_plugin_api::PluginError;
 
-use super::body;
+use super::common::{device_session, json_object, read_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::send_path::blocking;
-use crate::session::{DeviceIdentity, DeviceStatus, Session};
+use crate::session::DeviceStatus;
 use crate::state::AppState;
-use crate::store::{DeviceRecord, Principal};
+use crate::store::DeviceRecord;
 use crate::time::rfc3339;
 
-/// Bodies of the device routes are a few fields; `[body_limits]` may set another cap.
-pub const DEFAULT_BODY_LIMIT: u64 = 16 * 1024;
 /// The longest device name.
 const MAX_NAME_CHARS: usize = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices", web::post().to(create))
         .route("/devices", web::get().to(list));
-}
-
-/// Reads a device route's body under its cap: `[body_limits]` for `path`, else 16 KiB.
-pub async fn read_body(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: web::Payload,
-    path: &str,
-) -> Result<web::Bytes, ApiError> {
-    let limit = state
-        .settings
-        .body_limits
-        .get(path)
-        .copied()
-        .unwrap_or(DEFAULT_BODY_LIMIT);
-    body::read_limited(request, payload, limit, Envelope::Standard).await
-}
-
-/// The body as a JSON object; an empty body is an empty object.
-pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(fields)) => Ok(fields),
-        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(error) => Err(ApiError::bad_request(format!("malformed JSON: {error}"))),
-    }
-}
-
-/// A device the caller may use (its default when `device_id` is `None`), else 404.
-pub async fn caller_device(
-    state: &Arc<AppState>,
-    principal: Arc<Principal>,
-    device_id: Option<String>,
-) -> Result<DeviceRecord, ApiError> {
-    let store = Arc::clone(&state.store);
-    blocking(state, move || {
-        store.find_device(&principal, device_id.as_deref())
-    })
-    .await?
-    .map_err(|error| ApiError::internal(format!("device lookup failed: {error}")))?
-    .ok_or_else(|| ApiError::not_found("device"))
-}
-
-/// The device's session, opened (and connecting) on first use.
-pub async fn device_session(
-    state: &AppState,
-    device: &DeviceRecord,
-) -> Result<Arc<dyn Session>, ApiError> {
-    let identity = DeviceIdentity {
-        device_id: device.id.clone(),
-        tenant_id: device.tenant_id.clone(),
-        user_id: device.user_id.clone(),
-    };
-    state
-        .sessions
-        .session(&identity)
-        .await
-        .map_err(super::pairing::session_error)
 }
 
 /// A device as `GET /devices` lists it.
@@ -187,17 +125,6 @@ mod tests {
 
     fn fields(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn an_empty_body_is_an_empty_object_and_others_must_be_objects() {
-        assert!(json_object(b"").unwrap().is_empty());
-        assert!(json_object(b"  \n").unwrap().is_empty());
-        assert_eq!(json_object(br#"{"name":"x"}"#).unwrap()["name"], "x");
-        for bad in [&b"[]"[..], b"\"x\"", b"{", b"name=x"] {
-            let error = json_object(bad).unwrap_err();
-            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{bad:?}");
-        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP routes: each module serves one resource and exposes `configure`.
 
 pub mod body;
+pub mod common;
 pub mod devices;
 pub mod health;
 pub mod jobs;

@@ -7,22 +7,23 @@
 //! gateway waited on WhatsApp, not on the client); a device that is connected or paired
 //! already is 400 `ALREADY_CONNECTED`; a device whose state allows no pairing now
 //! (stopped, logged out) is 400 `PAIRING_UNAVAILABLE`; WhatsApp unreachable for a pair code
-//! is 503 `WHATSAPP_UNREACHABLE`, and WhatsApp refusing it 502 `PAIRING_FAILED`.
+//! is 503 `WHATSAPP_UNREACHABLE`, and WhatsApp refusing it 502 `PAIRING_FAILED`. The
+//! driver names each case by its `SessionError` kind; `ApiError::from_session`
+//! (error.rs) is where they become these statuses.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
+use wuts_plugin_api::recipient::{PhoneError, normalize_phone};
 use wuts_plugin_api::{Envelope, PluginError};
 
 use super::body;
-use super::devices::{caller_device, device_session, json_object, read_body};
+use super::common::{caller_device, device_session, json_object, query_device_id, read_body};
 use crate::auth::Caller;
-use crate::error::{ApiError, codes};
+use crate::error::{ApiError, SessionCall};
 use crate::qr_image;
-use crate::session::SessionError;
 use crate::state::AppState;
 use crate::time::rfc3339;
 
@@ -35,51 +36,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/disconnect", web::post().to(disconnect));
 }
 
-/// A session error as the device routes answer it.
-///
-/// The drivers name their pairing refusals in text (`SessionError::Failed`); this is the
-/// one place that reads those texts: a driver that rewords one must change it here too.
-pub fn session_error(error: SessionError) -> ApiError {
-    let message = match error {
-        SessionError::NotConnected => return ApiError::not_connected(),
-        SessionError::Timeout => {
-            return ApiError::new(StatusCode::GATEWAY_TIMEOUT, codes::TIMEOUT, "timeout");
-        }
-        SessionError::Unsupported(message) => {
-            return ApiError::new(StatusCode::BAD_REQUEST, codes::UNSUPPORTED, message);
-        }
-        SessionError::Refused(code) => {
-            return ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                codes::PAIRING_FAILED,
-                format!("WhatsApp refused the request with error {code}"),
-            );
-        }
-        SessionError::Failed(message) => message,
-    };
-    let (status, code) = if message.starts_with("timeout waiting for QR code") {
-        (StatusCode::GATEWAY_TIMEOUT, codes::QR_TIMEOUT)
-    } else if message.starts_with("already connected") || message.starts_with("already paired") {
-        (StatusCode::BAD_REQUEST, codes::ALREADY_CONNECTED)
-    } else if message.starts_with("no QR code while")
-        || message.starts_with("no pair code while")
-        || message.starts_with("the WhatsApp client is not started")
-    {
-        (StatusCode::BAD_REQUEST, codes::PAIRING_UNAVAILABLE)
-    } else if message.starts_with("not connected to WhatsApp") {
-        (StatusCode::SERVICE_UNAVAILABLE, codes::WHATSAPP_UNREACHABLE)
-    } else if message.starts_with("pair code request failed") {
-        (StatusCode::BAD_GATEWAY, codes::PAIRING_FAILED)
-    } else if message.starts_with("phone ") {
-        (StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR)
-    } else {
-        (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL_ERROR)
-    };
-    ApiError::new(status, code, message)
-}
-
-/// The phone a `POST /paircode` body names, as digits with the country code: spaces,
-/// dashes, parentheses and a leading `+` are dropped; 7 to 15 digits, not starting with 0.
+/// The phone a `POST /paircode` body names, as digits with the country code, by the
+/// API's one phone rule ([`normalize_phone`]: spaces, dashes, dots, parentheses and a
+/// leading `+` are dropped; 7 to 15 digits, not starting with 0).
 pub fn pairing_phone(fields: &Map<String, Value>) -> Result<String, ApiError> {
     let invalid = |message: &str, value: &Value| {
         ApiError::from(PluginError::invalid_field("phone", message, value.clone()))
@@ -91,32 +50,16 @@ pub fn pairing_phone(fields: &Map<String, Value>) -> Result<String, ApiError> {
             value,
         ));
     };
-    let text = text.trim();
-    let rest = text.strip_prefix('+').unwrap_or(text);
-    let mut digits = String::with_capacity(rest.len());
-    for character in rest.chars() {
-        match character {
-            '0'..='9' => digits.push(character),
-            ' ' | '-' | '(' | ')' => {}
-            _ => {
-                return Err(invalid(
-                    "only digits, with spaces, dashes, parentheses and a leading + allowed",
-                    value,
-                ));
-            }
-        }
-    }
-    if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
-        return Err(invalid(
+    normalize_phone(text).map_err(|error| match error {
+        PhoneError::Character(_) => invalid(
+            "only digits, with spaces, dashes, dots, parentheses and a leading + allowed",
+            value,
+        ),
+        PhoneError::Empty | PhoneError::Length(_) | PhoneError::LeadingZero => invalid(
             "give the number with its country code, 7 to 15 digits, e.g. \"5511999999999\"",
             value,
-        ));
-    }
-    Ok(digits)
-}
-
-fn query_device_id(request: &HttpRequest) -> Option<String> {
-    body::query_param(request, "device_id").filter(|id| !id.is_empty())
+        ),
+    })
 }
 
 async fn qr(
@@ -128,7 +71,10 @@ async fn qr(
     let device = caller_device(&state, caller.0, query_device_id(&request)).await?;
     let session = device_session(&state, &device).await?;
     let wait = Duration::from_millis(state.settings.session.qr_timeout_ms.max(1));
-    let code = session.qr_code(wait).await.map_err(session_error)?;
+    let code = session
+        .qr_code(wait)
+        .await
+        .map_err(|error| ApiError::from_session(error, SessionCall::Device))?;
     let text = code.code.clone();
     let image = crate::send_path::blocking(&state, move || qr_image::png_data_uri(&text))
         .await?
@@ -172,7 +118,10 @@ async fn pair_code(
     let device_id = body::device_id(&request, &body, Envelope::Standard)?;
     let device = caller_device(&state, caller.0, device_id).await?;
     let session = device_session(&state, &device).await?;
-    let code = session.pair_code(&phone).await.map_err(session_error)?;
+    let code = session
+        .pair_code(&phone)
+        .await
+        .map_err(|error| ApiError::from_session(error, SessionCall::Device))?;
     tracing::info!(device_id = %device.id, "pair code issued");
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
@@ -220,7 +169,7 @@ async fn switch(
     } else {
         session.disconnect().await
     }
-    .map_err(session_error)?;
+    .map_err(|error| ApiError::from_session(error, SessionCall::Device))?;
     let status = session.status();
     tracing::info!(device_id = %device.id, state = %status.state, "{}", if connect { "device connecting" } else { "device disconnected" });
     Ok(HttpResponse::Ok().json(json!({
@@ -267,7 +216,10 @@ async fn disconnect(
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::StatusCode;
+
     use super::*;
+    use crate::error::codes;
 
     fn phone(value: Value) -> Result<String, ApiError> {
         pairing_phone(json!({ "phone": value }).as_object().unwrap_or(&Map::new()))
@@ -304,73 +256,5 @@ mod tests {
         }
         let missing = pairing_phone(&Map::new()).unwrap_err();
         assert_eq!(missing.validation[0].field, "phone");
-    }
-
-    #[test]
-    fn session_errors_map_to_documented_statuses() {
-        let cases = [
-            (SessionError::NotConnected, 400, codes::DEVICE_NOT_READY),
-            (
-                SessionError::Failed("timeout waiting for QR code".into()),
-                504,
-                codes::QR_TIMEOUT,
-            ),
-            (
-                SessionError::Failed("already connected".into()),
-                400,
-                codes::ALREADY_CONNECTED,
-            ),
-            (
-                SessionError::Failed("already paired as 1@s.whatsapp.net; not connected".into()),
-                400,
-                codes::ALREADY_CONNECTED,
-            ),
-            (
-                SessionError::Failed("no QR code while stopped: disconnected on request".into()),
-                400,
-                codes::PAIRING_UNAVAILABLE,
-            ),
-            (
-                SessionError::Failed("no pair code while logged_out: unlinked".into()),
-                400,
-                codes::PAIRING_UNAVAILABLE,
-            ),
-            (
-                SessionError::Failed("the WhatsApp client is not started; POST /connect".into()),
-                400,
-                codes::PAIRING_UNAVAILABLE,
-            ),
-            (
-                SessionError::Failed("not connected to WhatsApp: cannot reach".into()),
-                503,
-                codes::WHATSAPP_UNREACHABLE,
-            ),
-            (
-                SessionError::Failed("pair code request failed: bad".into()),
-                502,
-                codes::PAIRING_FAILED,
-            ),
-            (
-                SessionError::Failed("something else".into()),
-                500,
-                codes::INTERNAL_ERROR,
-            ),
-            (
-                SessionError::Unsupported("no".into()),
-                400,
-                codes::UNSUPPORTED,
-            ),
-        ];
-        for (error, status, code) in cases {
-            let text = error.to_string();
-            let api = session_error(error);
-            assert_eq!(api.status.as_u16(), status, "{text}");
-            assert_eq!(api.code, code, "{text}");
-            assert_eq!(api.envelope, Envelope::Standard);
-        }
-        assert_eq!(
-            session_error(SessionError::Failed("timeout waiting for QR code".into())).message,
-            "timeout waiting for QR code"
-        );
     }
 }

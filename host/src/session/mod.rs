@@ -10,15 +10,18 @@ pub mod inbound;
 pub mod manager;
 pub mod sandbox;
 pub mod sandbox_records;
+pub mod stanza_json;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 
 use std::any::Any;
 use std::time::Duration;
 
+use abi_stable::std_types::RVec;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::{MediaKind, MediaReference, StanzaNodes};
+use wuts_plugin_api::node::FlatNode;
+use wuts_plugin_api::{MediaKind, MediaReference};
 
 pub use manager::SessionManager;
 
@@ -39,10 +42,10 @@ pub struct OutgoingMessage {
     pub to: String,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    /// Extra stanza nodes from the plugin, as it handed them over: a driver builds the
-    /// tree only if it needs one ([`StanzaNodes::to_tree`]), and the sandbox keeps them
-    /// as they came.
-    pub nodes: StanzaNodes,
+    /// Extra stanza nodes from the plugin, in the flat form it handed over: a driver
+    /// builds the tree only if it needs one ([`Node::unflatten`]), and the sandbox keeps
+    /// them as they came.
+    pub nodes: RVec<FlatNode>,
     /// The route that produced it, e.g. `/send/buttons`.
     pub route: String,
 }

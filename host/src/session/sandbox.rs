@@ -218,11 +218,11 @@ impl Session for SandboxSession {
     }
 
     async fn qr_code(&self, _wait: Duration) -> Result<QrCode, SessionError> {
-        Err(SessionError::Failed("already connected".into()))
+        Err(SessionError::AlreadyConnected)
     }
 
     async fn pair_code(&self, _phone: &str) -> Result<String, SessionError> {
-        Err(SessionError::Failed("already connected".into()))
+        Err(SessionError::AlreadyConnected)
     }
 
     fn as_any(&self) -> &dyn Any {

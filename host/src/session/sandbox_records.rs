@@ -7,8 +7,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use abi_stable::std_types::RVec;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::StanzaNodes;
+use wuts_plugin_api::node::FlatNode;
 
 /// Messages kept per device.
 pub const OUTBOX_PER_DEVICE: usize = 1000;
@@ -25,9 +26,9 @@ pub struct SandboxRecord {
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
     /// The stanza nodes as the plugin handed them over; `/sandbox/outbox` renders them
-    /// ([`StanzaNodes::to_json`]) when asked, so a send does not pay for a rendering that
+    /// ([`super::stanza_json`]) when asked, so a send does not pay for a rendering that
     /// is seldom read.
-    pub nodes: StanzaNodes,
+    pub nodes: RVec<FlatNode>,
     pub media_ids: Vec<String>,
 }
 
@@ -148,7 +149,7 @@ mod tests {
             route: String::new(),
             timestamp: Utc::now(),
             message: Vec::new(),
-            nodes: StanzaNodes::default(),
+            nodes: RVec::new(),
             media_ids: Vec::new(),
         }
     }

@@ -2,7 +2,7 @@
 //! produces when a person taps a quick-reply button, quoting the buttons message.
 //!
 //! It carries no `<biz>` node: WhatsApp refuses a button reply that has one
-//! (docs/wire-shapes.md, section 2).
+//! (shared/research/peers-and-wire-shapes.md, section 3.3).
 
 mod quoted;
 mod request;
@@ -17,7 +17,6 @@ use wuts_plugin_api::{
 
 pub use request::{QuotedReference, ResponseRequest};
 
-#[derive(Default)]
 pub struct ButtonsResponsePlugin;
 
 impl Plugin for ButtonsResponsePlugin {

@@ -20,7 +20,6 @@ use wuts_plugin_api::{
 
 pub use request::{ButtonsRequest, QuickReply};
 
-#[derive(Default)]
 pub struct ButtonsPlugin;
 
 impl Plugin for ButtonsPlugin {

@@ -113,7 +113,7 @@ impl Drop for AckWaiter {
 /// the message's time, and only an ack without one falls back to now.
 pub fn receipt_from(ack: AckReport) -> Result<SendReceipt, SessionError> {
     if let Some(code) = ack.error {
-        return Err(SessionError::Refused(code));
+        return Err(SessionError::Rejected { code });
     }
     Ok(SendReceipt {
         message_id: ack.id,
@@ -172,7 +172,7 @@ mod tests {
         let waiter = waiters.register("3EB0NACK").unwrap();
         waiters.resolve(ack("3EB0NACK", Some("479"), Some(5)));
         let error = waiter.wait().await.unwrap_err();
-        assert_eq!(error, SessionError::Refused("479".into()));
+        assert_eq!(error, SessionError::Rejected { code: "479".into() });
         assert!(error.to_string().contains("479"));
     }
 

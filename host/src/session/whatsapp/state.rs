@@ -292,7 +292,7 @@ impl SessionState {
             }
             let current = changes.borrow_and_update().clone();
             if current.phase == Phase::Connected {
-                return Err(SessionError::Failed("already connected".into()));
+                return Err(SessionError::AlreadyConnected);
             }
             if let Some(qr) = current.qr.filter(|qr| qr.expires_at > Utc::now()) {
                 return Ok(qr);
@@ -300,7 +300,7 @@ impl SessionState {
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => continue,
                 Ok(Err(_)) | Err(_) => {
-                    return Err(SessionError::Failed("timeout waiting for QR code".into()));
+                    return Err(SessionError::QrTimeout);
                 }
             }
         }
@@ -427,10 +427,7 @@ mod tests {
             .wait_for_qr(Duration::from_millis(30), never_paired)
             .await
             .unwrap_err();
-        assert_eq!(
-            error,
-            SessionError::Failed("timeout waiting for QR code".into())
-        );
+        assert_eq!(error, SessionError::QrTimeout);
     }
 
     #[tokio::test]
@@ -443,10 +440,10 @@ mod tests {
             .wait_for_qr(Duration::from_secs(5), never_paired)
             .await
             .unwrap_err();
-        assert_eq!(error, SessionError::Failed("already connected".into()));
+        assert_eq!(error, SessionError::AlreadyConnected);
         let refused = state
             .wait_for_qr(Duration::from_secs(5), || {
-                Some(SessionError::Failed("already connected".into()))
+                Some(SessionError::AlreadyConnected)
             })
             .await;
         assert!(refused.is_err());
