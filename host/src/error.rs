@@ -1,5 +1,5 @@
 //! The host's HTTP error: a status, a stable code, a text, and the envelope of the route
-//! it answers (API.md, "Envelopes").
+//! it answers (docs/API.md, "Envelopes").
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

@@ -2,7 +2,7 @@
 //!
 //! The names are the protobuf field names (camelCase) in the spelling WUTS and whatsmeow
 //! use, where an `Id`, `Jid` or `Json` word is upper case (`selectedButtonID`,
-//! `stanzaID`, `mentionedJID`, `buttonParamsJSON`), as API.md writes them. Oneof
+//! `stanzaID`, `mentionedJID`, `buttonParamsJSON`), as docs/API.md writes them. Oneof
 //! members appear under their own field name, enums by name, unset fields not at all,
 //! and bytes as arrays of numbers.
 

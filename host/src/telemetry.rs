@@ -15,8 +15,9 @@ use tracing_subscriber::EnvFilter;
 pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
 pub fn init(filter: &str) -> LogGuard {
-    // The channel's slots are allocated up front: 128,000 (the default) cost 4 MB of
-    // resident memory; 16,384 lines are ample for a thread that only writes them out.
+    // The channel's slots are allocated up front, so the default's are resident memory
+    // from the start (see README, Benchmarks); 16,384 lines are ample for a thread that
+    // only writes them out.
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(16_384)
         .finish(std::io::BufWriter::new(std::io::stderr()));

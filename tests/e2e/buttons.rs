@@ -218,7 +218,8 @@ fn empty_strings_are_refused_naming_the_field() {
             "message",
         );
     });
-    // API.md bounds ids only above (at most 256); an empty id cannot identify a reply.
+    // WUTS bounds ids only above (at most 256); an empty id cannot identify a reply, so
+    // docs/API.md asks for 1 to 256.
     cases.check("empty id", || {
         rejected(
             &server,

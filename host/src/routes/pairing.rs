@@ -2,7 +2,7 @@
 //! `GET /status`, `POST /connect`, `POST /disconnect`. `device_id` in the query (or the
 //! body, for POSTs) picks the device; without it, the caller's default device.
 //!
-//! Status codes beyond the common ones (API.md): a QR code that does not come within
+//! Status codes beyond the common ones (docs/API.md): a QR code that does not come within
 //! `[session] qr_timeout_ms` is **504** `QR_TIMEOUT` ("timeout waiting for QR code": the
 //! gateway waited on WhatsApp, not on the client); a device that is connected or paired
 //! already is 400 `ALREADY_CONNECTED`; a device whose state allows no pairing now

@@ -28,8 +28,8 @@ const GATHER: Duration = Duration::from_millis(5);
 /// A message on its way to the database, in two blocks (its texts, its bytes) rather
 /// than one per field. It is made on an HTTP thread and freed on the writer's, and each
 /// block freed away from the thread that allocated it takes a lock in the allocator:
-/// with a block per field (and the pending table's own keys), those frees were a fifth
-/// of the writer's CPU, two-thirds as much as SQLite's (perf, buttons benchmark).
+/// with a block per field (and the pending table's own keys), those frees were a large
+/// share of the writer's CPU (see README, Benchmarks).
 struct QueuedMessage {
     /// The device id, message id, chat, sender and route, one after another.
     texts: Box<str>,
@@ -280,8 +280,8 @@ fn insert<'a>(
     let transaction = connection.transaction()?;
     {
         // An upsert, not `INSERT OR REPLACE`: with the foreign key on `device_id`, a
-        // replace makes SQLite keep a statement journal (a 64 KiB buffer allocated and
-        // freed per row); an upsert leaves the same row without one.
+        // replace makes SQLite keep a statement journal (a buffer allocated and freed per
+        // row); an upsert leaves the same row without one.
         let mut statement = transaction.prepare_cached(
             "INSERT INTO messages
              (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)

@@ -90,8 +90,8 @@ impl SqliteStore {
         let mut connection = Connection::open(path)?;
         // Takes effect only in a new database (an existing one keeps its page size). The
         // message log appends a few hundred rows per commit, and each WAL frame is a
-        // write of its own: 16 KiB pages write a commit in a quarter of the frames, and
-        // cost the log writer about a fifth less CPU than 4 KiB (SQLite micro-benchmark).
+        // write of its own: larger pages write a commit in fewer frames, and cost the log
+        // writer less CPU than the default 4 KiB (see README, Benchmarks).
         connection.pragma_update(None, "page_size", 16384)?;
         // WAL lets the CLI (`wuts users create`) write while a server runs.
         connection.pragma_update(None, "journal_mode", "WAL")?;

@@ -1,4 +1,4 @@
-//! The `metadata` object of the success response (API.md), with the request's real timings.
+//! The `metadata` object of the success response (docs/API.md), with the request's real timings.
 
 use std::time::Duration;
 

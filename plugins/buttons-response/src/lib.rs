@@ -2,7 +2,7 @@
 //! produces when a person taps a quick-reply button, quoting the buttons message.
 //!
 //! It carries no `<biz>` node: WhatsApp refuses a button reply that has one
-//! (shared/research/peers-and-wire-shapes.md, section 3.3).
+//! (docs/wire-shapes.md, section 2).
 
 mod quoted;
 mod request;

@@ -58,7 +58,7 @@ impl ResponseRequest {
                 ));
             }
         };
-        // The documented text for this field (API.md) has no field prefix.
+        // The documented text for this field (docs/API.md) has no field prefix.
         let participant = normalize_recipient(participant).map_err(|reason| {
             let mut error = PluginError::invalid_field(
                 "quoted.participant",

@@ -1,7 +1,8 @@
 //! Audio transcoding core: any common input -> Ogg/Opus mono (WhatsApp voice-note layout on request).
 //!
-//! [`transcode`] is blocking and CPU bound (~16 ms of CPU per second of audio): call it from a
-//! blocking thread and bound concurrency with a [`TranscodeLimiter`].
+//! [`transcode`] is blocking and CPU bound, its cost growing with the clip's length (see
+//! README, Benchmarks): call it from a blocking thread and bound concurrency with a
+//! [`TranscodeLimiter`].
 
 mod detect;
 mod error;
@@ -66,8 +67,8 @@ pub fn init() -> Result<(), AudioError> {
 }
 
 /// libopus complexity unless configured. 6 is the highest level without libopus's
-/// signal analysis (which costs about a fifth of the encode and steers choices a mono
-/// SILK voice note at 24 kb/s does not have); measured in the audio benchmark, README.
+/// signal analysis (which costs a good share of the encode and steers choices a mono
+/// SILK voice note at 24 kb/s does not have); see README, Benchmarks.
 pub const DEFAULT_ENCODER_COMPLEXITY: u8 = 6;
 
 /// How to transcode.
