@@ -201,7 +201,21 @@ fn plugins(settings: &Settings, json: bool) -> Result<(), String> {
                 "version": plugin.version,
                 "path": plugin.path,
                 "routes": registry.routes.values().filter(|route| route.plugin.name == plugin.name)
-                    .map(|route| serde_json::json!({"method": route.method, "path": route.path, "operation": route.operation}))
+                    .map(|route| serde_json::json!({
+                        "method": route.method,
+                        "path": route.path,
+                        "operation": route.operation,
+                        "summary": route.summary,
+                        "envelope": match route.envelope {
+                            wuts_plugin_api::Envelope::Legacy => "legacy",
+                            wuts_plugin_api::Envelope::Standard => "standard",
+                        },
+                        "success_message": route.success_message,
+                        "failure_prefix": route.failure_prefix,
+                        "body_limit": route.body_limit,
+                        "quick": route.quick,
+                        "request_schema": route.request_schema,
+                    }))
                     .collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "disabled_routes": registry.disabled_routes,

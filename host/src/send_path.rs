@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::abi::{HostServicesBox, OutgoingAbi, PlanAbi, RequestContextAbi};
-use wuts_plugin_api::{PluginError, normalize_recipient};
+use wuts_plugin_api::library::{EncodedMessage, Services};
+use wuts_plugin_api::{Plan, PluginError, RequestContext, normalize_recipient};
 
 use crate::error::{ApiError, SessionCall};
 use crate::plugins::PluginRoute;
@@ -52,14 +52,14 @@ impl SendRequest {
     }
 
     /// The plugin's view of this request, borrowed from it for one call.
-    fn context<'a>(&'a self, own_jid: Option<&'a str>) -> RequestContextAbi<'a> {
-        RequestContextAbi {
-            request_id: self.request_id.as_str().into(),
-            tenant_id: self.device.tenant_id.as_str().into(),
-            user_id: self.device.user_id.as_str().into(),
-            device_id: self.device.id.as_str().into(),
-            message_id: self.message_id.as_str().into(),
-            own_jid: own_jid.map(Into::into).into(),
+    fn context<'a>(&'a self, own_jid: Option<&'a str>) -> RequestContext<'a> {
+        RequestContext {
+            request_id: &self.request_id,
+            tenant_id: &self.device.tenant_id,
+            user_id: &self.device.user_id,
+            device_id: &self.device.id,
+            message_id: &self.message_id,
+            own_jid,
             is_job: self.is_job,
         }
     }
@@ -92,13 +92,11 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
         request,
         &session,
         |plugin, route, body, context, host| {
-            let plan = plugin.plan(route, body, context, host)?;
-            if plan.run_as_job {
-                Ok(Planned::Job(plan))
-            } else {
-                plugin
+            match plugin.plan(route, body, context, host)? {
+                Plan::Job { chat_jid } => Ok(Planned::Job { chat_jid }),
+                Plan::Inline => plugin
                     .encode(route, body, context, host)
-                    .map(Planned::Encoded)
+                    .map(Planned::Encoded),
             }
         },
     )
@@ -106,7 +104,7 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
     {
         Planned::Encoded(outgoing) => prepare(request, outgoing)?,
         // Boxed: a job's record would otherwise sit in every send's future.
-        Planned::Job(plan) => return Box::pin(queue_job(state, request, plan)).await,
+        Planned::Job { chat_jid } => return Box::pin(queue_job(state, request, chat_jid)).await,
     };
     send_prepared(state, request, &session, prepared)
         .await
@@ -117,7 +115,7 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
 async fn queue_job(
     state: &Arc<AppState>,
     request: &SendRequest,
-    plan: PlanAbi,
+    chat_jid: String,
 ) -> Result<Accepted, ApiError> {
     let job_id = crate::ids::job_id();
     let job = JobRecord {
@@ -128,7 +126,7 @@ async fn queue_job(
         route: request.route.path.clone(),
         body: request.body.to_vec(),
         message_id: request.message_id.clone(),
-        chat_jid: plan.chat_jid.to_string(),
+        chat_jid: chat_jid.clone(),
         status: JobStatus::Processing,
         error: None,
         result_json: None,
@@ -147,15 +145,12 @@ async fn queue_job(
         })?;
     state.jobs.enqueue(job_id.clone());
     tracing::info!(request_id = %request.request_id, job_id = %job_id, route = %request.route.path, "request queued as a job");
-    Ok(Accepted::Queued {
-        job_id,
-        chat_jid: plan.chat_jid.into(),
-    })
+    Ok(Accepted::Queued { job_id, chat_jid })
 }
 
 enum Planned {
-    Job(PlanAbi),
-    Encoded(OutgoingAbi),
+    Job { chat_jid: String },
+    Encoded(EncodedMessage),
 }
 
 /// Encodes through the plugin, sends, waits for the ack, and logs the message.
@@ -184,26 +179,22 @@ struct Prepared {
 
 /// Checks the plugin's recipient, reads its response additions, and builds the message
 /// the session sends.
-fn prepare(request: &SendRequest, outgoing: OutgoingAbi) -> Result<Prepared, ApiError> {
+fn prepare(request: &SendRequest, outgoing: EncodedMessage) -> Result<Prepared, ApiError> {
     let chat_jid = normalize_recipient(&outgoing.to).map_err(|reason| {
         request.failure(ApiError::internal(format!(
             "the plugin produced an invalid recipient: {reason}"
         )))
     })?;
-    let extra = match outgoing.response_extra_json.as_str() {
-        "" => None,
-        text => serde_json::from_str(text).ok(),
-    };
     Ok(Prepared {
         message: OutgoingMessage {
             message_id: request.message_id.clone(),
             to: chat_jid.clone(),
-            message: outgoing.message.to_vec(),
+            message: outgoing.message,
             nodes: outgoing.nodes,
             route: request.route.path.clone(),
         },
         chat_jid,
-        extra,
+        extra: outgoing.response_extra,
     })
 }
 
@@ -342,8 +333,8 @@ async fn run_plugin<T: Send + 'static>(
         &crate::plugins::LoadedPlugin,
         &str,
         &[u8],
-        &RequestContextAbi<'_>,
-        &HostServicesBox,
+        &RequestContext<'_>,
+        &Services,
     ) -> Result<T, PluginError>
     + Send
     + 'static,
@@ -357,7 +348,7 @@ async fn run_plugin<T: Send + 'static>(
         device_id: request.device.id.clone(),
         may_block: !request.route.quick,
     }
-    .into_abi();
+    .into_services();
     let route = Arc::clone(&request.route);
     let invoke = move |request: &SendRequest| {
         let context = request.context(own_jid.as_deref());

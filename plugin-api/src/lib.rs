@@ -6,13 +6,19 @@
 //!
 //! # Layout
 //!
-//! - [`abi`]: the FFI-safe types and the root module, built on `abi_stable`. Only the
-//!   host's loader and this crate's SDK touch it.
 //! - [`sdk`]: what plugin authors write against: the [`Plugin`] trait, plain Rust
-//!   request/response types, and [`export_plugin!`], which generates the exported root
-//!   module, catches panics on every entry point and forwards the plugin's `tracing`
-//!   events to the host.
-//! - [`node`]: stanza nodes as a plain tree, and their flat FFI form.
+//!   request/response types, [`Route`] builders, and [`export_plugin!`], which generates
+//!   the exported root module, catches panics on every entry point and forwards the
+//!   plugin's `tracing` events to the host.
+//! - [`schema`]: a request body described once, for validation and its JSON Schema;
+//!   [`fields`]: reading single fields by hand; typed readers for shared fields
+//!   ([`Recipient`], [`Quoted`], [`Mentioned`], [`MediaSource`]).
+//! - [`node`]: stanza nodes as a plain tree ([`Node`]), and as the host holds them
+//!   ([`StanzaNodes`]).
+//! - [`library`]: the host's side: loading a plugin library and calling it
+//!   ([`library::PluginLibrary`]), and the services it offers plugins.
+//! - `abi`: the FFI-safe types and the root module, built on `abi_stable`; nothing
+//!   outside this crate names them.
 //!
 //! # Stability
 //!
@@ -22,24 +28,61 @@
 //! different protobuf crates. `abi_stable` checks every type's layout when a library is
 //! loaded and refuses one built against an incompatible version of this crate.
 
+#[doc(hidden)]
 pub mod abi;
 pub mod fields;
+pub mod library;
 pub mod node;
 pub mod recipient;
+pub mod references;
+pub mod schema;
 pub mod sdk;
 
 mod log_bridge;
 
-pub use node::Node;
+pub use node::{Node, StanzaNodes};
 pub use recipient::{is_group, normalize_recipient};
+pub use references::{MediaBytes, MediaSource, Mentioned, Quoted, Recipient};
+pub use schema::{Kind, Schema};
 pub use sdk::{
     Envelope, FetchedUrl, Host, MediaKind, MediaReference, Outgoing, Plan, Plugin, PluginError,
     PluginInfo, Request, RequestContext, Route, SentMessage, ValidationError,
 };
 
-/// Re-exports used by [`export_plugin!`]'s expansion; not part of the public API.
+/// What [`export_plugin!`]'s expansion uses; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::sdk::exported;
-    pub use abi_stable;
+    pub use abi_stable::library::{LibHeader, RootModuleResult};
+
+    use crate::abi::PluginModuleRef;
+
+    /// Builds the root module, catching a panic (`abi_stable`'s loader wrapper).
+    pub fn call_root_module_loader(build: fn() -> PluginModuleRef) -> RootModuleResult {
+        abi_stable::library::__call_root_module_loader(build)
+    }
+
+    /// The header `abi_stable` reads from a library, with the layout check on.
+    pub const fn lib_header(load: extern "C" fn() -> RootModuleResult) -> LibHeader {
+        // SAFETY: `load` is the macro's function, which returns `call_root_module_loader`'s
+        // result for a `PluginModuleRef`, the module type named here.
+        unsafe {
+            LibHeader::from_constructor::<PluginModuleRef>(
+                load,
+                abi_stable::library::CheckTypeLayout::Yes,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_exported_header_symbol_is_abi_stables_root_module_name() {
+        // `export_plugin!` names its static this way; the loader looks for this symbol.
+        assert_eq!(
+            abi_stable::library::ROOT_MODULE_LOADER_NAME,
+            "_1as_0lib_1header_0root_bmodule_bloader"
+        );
+    }
 }

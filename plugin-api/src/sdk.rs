@@ -12,6 +12,7 @@ use crate::abi::{
     PlanAbi, PluginErrorAbi, RequestContextAbi, RouteAbi, SentMessageAbi,
 };
 use crate::node::Node;
+use crate::schema::Schema;
 
 pub use crate::abi::EnvelopeAbi as Envelope;
 pub use crate::abi::MediaKindAbi as MediaKind;
@@ -49,11 +50,20 @@ pub struct Route {
     /// A short operation name, e.g. `sendButtons`.
     pub operation: String,
     pub summary: String,
-    /// JSON Schema of the request body.
+    /// JSON Schema of the request body; [`Route::request`] sets it from the [`Schema`]
+    /// the plugin validates with, so the two cannot disagree. The host does not validate
+    /// against it: the plugin does, in `plan`/`encode` (see [`Request::parse`]).
     pub request_schema: serde_json::Value,
+    /// `message` of a legacy-envelope route's 200, e.g. "Buttons message sent
+    /// successfully". Standard-envelope routes answer `"status":"sent"` and `chat_jid`
+    /// instead, as WUTS does; one that wants a `message` too puts it in
+    /// [`Outgoing::response_extra`].
     pub success_message: String,
+    /// Prefix of a send failure's text, e.g. "Failed to send buttons message": the host
+    /// answers `"<prefix>: <reason>"` (reason `timeout` when the ack did not come).
     pub failure_prefix: String,
     pub envelope: Envelope,
+    /// Default body limit in bytes; `[body_limits]` in the configuration overrides it.
     pub max_body_bytes: u64,
     /// `plan` and `encode` are quick, CPU-only work (microseconds: parse, validate,
     /// build the message) that never calls [`Host::fetch`] or [`Host::upload_media`].
@@ -64,12 +74,141 @@ pub struct Route {
     pub quick: bool,
 }
 
+/// The default body limit of a route: 64 KiB, ample for JSON without media.
+pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
+
+impl Route {
+    /// A route with `method` and `path` (a plain path: letters, digits, `/-_.`) and
+    /// defaults for the rest: an operation name from the path, the standard envelope,
+    /// a 64 KiB body limit, not quick, an empty object schema.
+    pub fn new(method: &str, path: &str) -> Route {
+        Route {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            operation: operation_name(method, path),
+            summary: String::new(),
+            request_schema: serde_json::json!({"type": "object"}),
+            success_message: String::new(),
+            failure_prefix: String::new(),
+            envelope: Envelope::Standard,
+            max_body_bytes: DEFAULT_BODY_LIMIT,
+            quick: false,
+        }
+    }
+
+    pub fn post(path: &str) -> Route {
+        Route::new("POST", path)
+    }
+
+    pub fn put(path: &str) -> Route {
+        Route::new("PUT", path)
+    }
+
+    pub fn delete(path: &str) -> Route {
+        Route::new("DELETE", path)
+    }
+
+    /// The operation name (OpenAPI's `operationId`), e.g. `sendLocation`.
+    pub fn operation(mut self, operation: &str) -> Route {
+        self.operation = operation.to_string();
+        self
+    }
+
+    pub fn summary(mut self, summary: &str) -> Route {
+        self.summary = summary.to_string();
+        self
+    }
+
+    /// The request body's shape: its JSON Schema comes from the same [`Schema`] the
+    /// plugin validates with.
+    pub fn request(mut self, schema: &Schema) -> Route {
+        self.request_schema = schema.json_schema();
+        self
+    }
+
+    /// Answers errors in the legacy envelope (`{"error": "<text>"}`) and success with
+    /// `message` (see [`Route::success_message`]).
+    pub fn legacy(mut self) -> Route {
+        self.envelope = Envelope::Legacy;
+        self
+    }
+
+    pub fn success_message(mut self, message: &str) -> Route {
+        self.success_message = message.to_string();
+        self
+    }
+
+    pub fn failure_prefix(mut self, prefix: &str) -> Route {
+        self.failure_prefix = prefix.to_string();
+        self
+    }
+
+    pub fn max_body_bytes(mut self, bytes: u64) -> Route {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Declares `plan` and `encode` quick (see [`Route::quick`]).
+    pub fn quick(mut self) -> Route {
+        self.quick = true;
+        self
+    }
+}
+
+/// `POST /send/live-location` -> `sendLiveLocation`; `PUT /messages/x` -> `putMessagesX`.
+fn operation_name(method: &str, path: &str) -> String {
+    let mut name = String::new();
+    let words = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty());
+    for word in words {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            if name.is_empty() {
+                name.extend(first.to_lowercase());
+            } else {
+                name.extend(first.to_uppercase());
+            }
+            name.push_str(chars.as_str());
+        }
+    }
+    if !path.starts_with("/send/") || !method.eq_ignore_ascii_case("POST") {
+        let mut prefixed = method.to_ascii_lowercase();
+        let mut chars = name.chars();
+        if let Some(first) = chars.next() {
+            prefixed.extend(first.to_uppercase());
+            prefixed.push_str(chars.as_str());
+        }
+        return prefixed;
+    }
+    name
+}
+
 /// A plugin's name, version and routes.
 #[derive(Debug, Clone)]
 pub struct PluginInfo {
     pub name: String,
+    /// Empty = the plugin crate's own version (`version` in its Cargo.toml), filled in by
+    /// [`export_plugin!`](crate::export_plugin).
     pub version: String,
     pub routes: Vec<Route>,
+}
+
+impl PluginInfo {
+    /// A plugin named `name` (what `[plugins] load` and `[plugin.NAME]` call it), with
+    /// its crate's version and no routes yet.
+    pub fn new(name: &str) -> PluginInfo {
+        PluginInfo {
+            name: name.to_string(),
+            version: String::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    pub fn route(mut self, route: Route) -> PluginInfo {
+        self.routes.push(route);
+        self
+    }
 }
 
 /// Facts about the request being served, borrowed from the host for the call (copying
@@ -95,6 +234,18 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
+    /// Checks the body against `schema` (a 400 naming the first field that is wrong),
+    /// then reads it into `T`. `T` is the plain Rust form of the same shape; use
+    /// [`Recipient`](crate::Recipient), [`Quoted`](crate::Quoted) and
+    /// [`Mentioned`](crate::Mentioned) for those fields.
+    pub fn parse<T: DeserializeOwned>(&self, schema: &Schema) -> Result<T, PluginError> {
+        let value = self.json::<serde_json::Value>()?;
+        schema.validate(&value)?;
+        serde_json::from_value(value).map_err(|error| {
+            PluginError::bad_request("VALIDATION_ERROR", format!("invalid request body: {error}"))
+        })
+    }
+
     /// Parses the body as JSON into `T`; malformed JSON or a wrong type is a 400 that
     /// says where.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
@@ -285,12 +436,15 @@ impl<'a> Host<'a> {
 /// once; they may block (fetching, transcoding) but must not assume a tokio runtime.
 /// Those of a [`Route::quick`] route run on the host's HTTP threads and must not block.
 /// A panic in any of them becomes a 500 error response, never a dead host.
-pub trait Plugin: Sized + Send + Sync + 'static {
+pub trait Plugin: Sized + Default + Send + Sync + 'static {
     /// Name, version and routes. Called before `init`.
     fn info() -> PluginInfo;
 
     /// Builds the plugin from its `[plugin.NAME]` configuration table (`{}` when absent).
-    fn init(config: serde_json::Value) -> Result<Self, PluginError>;
+    /// By default the table is ignored and the plugin is `Self::default()`.
+    fn init(_config: serde_json::Value) -> Result<Self, PluginError> {
+        Ok(Self::default())
+    }
 
     /// Whether the host should encode inline or answer 202 and run a job. Validate here
     /// what can be validated cheaply, so bad input is a 400 before any 202.
@@ -383,6 +537,20 @@ impl<'a> From<&RequestContextAbi<'a>> for RequestContext<'a> {
     }
 }
 
+impl<'a> From<&RequestContext<'a>> for RequestContextAbi<'a> {
+    fn from(context: &RequestContext<'a>) -> Self {
+        RequestContextAbi {
+            request_id: context.request_id.into(),
+            tenant_id: context.tenant_id.into(),
+            user_id: context.user_id.into(),
+            device_id: context.device_id.into(),
+            message_id: context.message_id.into(),
+            own_jid: context.own_jid.map(Into::into).into(),
+            is_job: context.is_job,
+        }
+    }
+}
+
 impl From<Outgoing> for OutgoingAbi {
     fn from(outgoing: Outgoing) -> Self {
         OutgoingAbi {
@@ -452,6 +620,20 @@ pub mod exported {
     /// Gives the generic entry points the plugin's one instance. Implemented by the macro.
     pub trait Instance: Plugin {
         fn slot() -> &'static OnceLock<Self>;
+
+        /// The plugin crate's version, for a [`PluginInfo`](super::PluginInfo) that
+        /// leaves it empty.
+        fn crate_version() -> &'static str {
+            ""
+        }
+    }
+
+    fn info<P: Instance>() -> super::PluginInfo {
+        let mut info = P::info();
+        if info.version.is_empty() {
+            info.version = P::crate_version().to_string();
+        }
+        info
     }
 
     /// Builds the root module for plugin type `P`.
@@ -489,7 +671,7 @@ pub mod exported {
     }
 
     extern "C" fn manifest<P: Instance>() -> RResult<ManifestAbi, PluginErrorAbi> {
-        guarded(|| Ok(P::info().into()))
+        guarded(|| Ok(info::<P>().into()))
     }
 
     extern "C" fn quick_routes<P: Instance>() -> RVec<RString> {
@@ -558,13 +740,14 @@ pub mod exported {
 /// Exports a [`Plugin`] implementation as this library's root module.
 ///
 /// ```ignore
+/// #[derive(Default)]
 /// struct Hello;
 /// impl wuts_plugin_api::Plugin for Hello { /* ... */ }
 /// wuts_plugin_api::export_plugin!(Hello);
 /// ```
 ///
-/// The plugin crate must list `abi_stable` among its dependencies (the export
-/// attribute's expansion names it), but writes no `abi_stable` code itself.
+/// The plugin crate needs `wuts-plugin-api` and nothing ABI-related: what `abi_stable`'s
+/// `#[export_root_module]` would generate is written here through `$crate`.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
@@ -573,35 +756,112 @@ macro_rules! export_plugin {
                 static SLOT: ::std::sync::OnceLock<$plugin> = ::std::sync::OnceLock::new();
                 &SLOT
             }
+
+            fn crate_version() -> &'static str {
+                env!("CARGO_PKG_VERSION")
+            }
         }
 
-        /// The library's root module, found by the host when it loads this library.
-        #[$crate::__private::abi_stable::export_root_module]
-        pub fn wuts_plugin_root_module() -> $crate::abi::PluginModuleRef {
-            $crate::__private::exported::root_module::<$plugin>()
-        }
+        /// The library's header, found by the host under `abi_stable`'s root-module
+        /// symbol name when it loads this library (a unit test of `wuts-plugin-api`
+        /// holds the name to `abi_stable`'s).
+        #[unsafe(no_mangle)]
+        #[allow(non_upper_case_globals)]
+        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::LibHeader = {
+            extern "C" fn load_root_module() -> $crate::__private::RootModuleResult {
+                $crate::__private::call_root_module_loader(|| {
+                    $crate::__private::exported::root_module::<$plugin>()
+                })
+            }
+            $crate::__private::lib_header(load_root_module)
+        };
     };
+}
+
+/// What this crate's own tests hand a plugin for host services.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{FetchedUrl, MediaKind, MediaReference, PluginError, SentMessage};
+    use crate::abi::HostServicesBox;
+    use crate::library::{HostServices, Services};
+
+    /// Services that fetch, upload and find nothing.
+    struct NoServices;
+
+    impl HostServices for NoServices {
+        fn fetch(&self, _: &str, _: u64) -> Result<FetchedUrl, PluginError> {
+            Err(PluginError::internal("no fetching in this test"))
+        }
+        fn upload_media(
+            &self,
+            _: &[u8],
+            _: MediaKind,
+            _: &str,
+        ) -> Result<MediaReference, PluginError> {
+            Err(PluginError::internal("no uploads in this test"))
+        }
+        fn find_message(&self, _: &str) -> Option<SentMessage> {
+            None
+        }
+    }
+
+    pub fn no_services() -> HostServicesBox {
+        Services::new(NoServices).into_abi()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Default)]
     struct TwoRoutes;
 
     fn route(path: &str, quick: bool) -> Route {
-        Route {
-            method: "POST".into(),
-            path: path.into(),
-            operation: "op".into(),
-            summary: String::new(),
-            request_schema: serde_json::json!({}),
-            success_message: String::new(),
-            failure_prefix: String::new(),
-            envelope: Envelope::Standard,
-            max_body_bytes: 1024,
-            quick,
+        let route = Route::post(path);
+        if quick { route.quick() } else { route }
+    }
+
+    #[test]
+    fn route_builders_fill_in_defaults() {
+        let route = Route::post("/send/live-location");
+        assert_eq!(route.method, "POST");
+        assert_eq!(route.operation, "sendLiveLocation");
+        assert_eq!(route.envelope, Envelope::Standard);
+        assert_eq!(route.max_body_bytes, DEFAULT_BODY_LIMIT);
+        assert!(!route.quick);
+        assert_eq!(Route::put("/messages/edit").operation, "putMessagesEdit");
+        let schema = crate::Schema::object().required("to", crate::Kind::recipient());
+        let route = Route::post("/send/x").request(&schema).legacy().quick();
+        assert_eq!(route.request_schema["required"], serde_json::json!(["to"]));
+        assert!(route.quick && route.envelope == Envelope::Legacy);
+    }
+
+    #[test]
+    fn parse_validates_then_reads_typed_fields() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            to: crate::Recipient,
+            latitude: f64,
         }
+        let schema = crate::Schema::object()
+            .required("to", crate::Kind::recipient())
+            .required("latitude", crate::Kind::number(-90.0..=90.0));
+        let request = |body: &'static [u8]| Request {
+            route: "/x",
+            body,
+            context: RequestContext::default(),
+        };
+        let body: Body = request(br#"{"to":"+55 11 99999-9999","latitude":-23.5}"#)
+            .parse(&schema)
+            .unwrap();
+        assert_eq!(body.to.0, "5511999999999@s.whatsapp.net");
+        assert_eq!(body.latitude, -23.5);
+        let error = request(br#"{"to":"5511999999999","latitude":200}"#)
+            .parse::<Body>(&schema)
+            .err()
+            .unwrap();
+        assert_eq!(error.validation[0].field, "latitude");
     }
 
     impl Plugin for TwoRoutes {

@@ -1,10 +1,9 @@
-//! Finds plugin libraries and loads them through `abi_stable`, refusing any that is
-//! missing, not a library, or built against an incompatible plugin API.
+//! Finds plugin libraries and loads them, refusing any that is missing, not a library,
+//! or built against an incompatible plugin API (the checks are `wuts-plugin-api`'s).
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{LibraryError, lib_header_from_path};
-use wuts_plugin_api::abi::PluginModuleRef;
+use wuts_plugin_api::library::PluginLibrary;
 
 /// A library that was not loaded, and why.
 #[derive(Debug, Clone)]
@@ -16,7 +15,7 @@ pub struct Refusal {
 
 /// The outcome of loading the configured plugins.
 pub struct LoadReport {
-    pub loaded: Vec<(String, PathBuf, PluginModuleRef)>,
+    pub loaded: Vec<(String, PathBuf, PluginLibrary)>,
     pub refused: Vec<Refusal>,
 }
 
@@ -49,7 +48,7 @@ pub fn load_all(dir: &Path, names: &[String]) -> LoadReport {
     };
     for name in names {
         let path = resolve(dir, name);
-        match load(&path) {
+        match PluginLibrary::load(&path) {
             Ok(module) => report.loaded.push((name.clone(), path, module)),
             Err(reason) => report.refused.push(Refusal {
                 name: name.clone(),
@@ -59,60 +58,6 @@ pub fn load_all(dir: &Path, names: &[String]) -> LoadReport {
         }
     }
     report
-}
-
-/// Loads one library. Libraries are never unloaded (abi_stable leaks them by design).
-pub fn load(path: &Path) -> Result<PluginModuleRef, String> {
-    if !path.is_file() {
-        return Err("no such file".to_string());
-    }
-    // `init_root_module` (not `RootModule::load_from*`, which caches one module per
-    // type) so that every library gets its own root module.
-    let header = lib_header_from_path(path).map_err(describe)?;
-    header
-        .init_root_module::<PluginModuleRef>()
-        .map_err(describe)
-}
-
-/// A one-line reason; abi_stable's layout errors span many lines.
-fn describe(error: LibraryError) -> String {
-    let summary = match &error {
-        LibraryError::OpenError { .. } => "not a loadable library".to_string(),
-        LibraryError::GetSymbolError { .. } => {
-            "not a WUTS plugin (no root module symbol)".to_string()
-        }
-        LibraryError::ParseVersionError(_) | LibraryError::IncompatibleVersionNumber { .. } => {
-            "built against an incompatible plugin API version".to_string()
-        }
-        LibraryError::AbiInstability(_) => {
-            "built against an incompatible plugin API (type layouts differ)".to_string()
-        }
-        LibraryError::InvalidAbiHeader(_) => {
-            "built with an incompatible abi_stable version".to_string()
-        }
-        LibraryError::RootModule { .. } => "its root module failed to initialise".to_string(),
-        _ => "could not be loaded".to_string(),
-    };
-    // Only the loader's own words say something short and useful (e.g. "invalid ELF
-    // header"); abi_stable's layout dumps run to hundreds of lines.
-    match &error {
-        LibraryError::OpenError { err, .. } => {
-            let text = err.to_string();
-            let reason = first_line(&text);
-            format!(
-                "{summary}: {}",
-                reason.rsplit(": ").next().unwrap_or(reason)
-            )
-        }
-        _ => summary,
-    }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("")
 }
 
 #[cfg(test)]

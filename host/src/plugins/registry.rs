@@ -4,12 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use abi_stable::std_types::{RResult, RSlice, RStr};
-use wuts_plugin_api::abi::{
-    HostServicesBox, InitArgs, LogLevelAbi, LogSink, LogSink_TO, ManifestAbi, OutgoingAbi, PlanAbi,
-    PluginErrorAbi, PluginModuleRef, RequestContextAbi, RouteAbi,
-};
-use wuts_plugin_api::{Envelope, PluginError};
+use wuts_plugin_api::library::{EncodedMessage, LogLevel, LogSink, PluginLibrary, Services};
+use wuts_plugin_api::{Envelope, Plan, PluginError, RequestContext, Route};
 
 use super::loader::{self, Refusal};
 use crate::config::Settings;
@@ -19,7 +15,7 @@ pub struct LoadedPlugin {
     pub name: String,
     pub version: String,
     pub path: PathBuf,
-    module: PluginModuleRef,
+    library: PluginLibrary,
 }
 
 impl LoadedPlugin {
@@ -27,35 +23,21 @@ impl LoadedPlugin {
         &self,
         route: &str,
         body: &[u8],
-        context: &RequestContextAbi<'_>,
-        host: &HostServicesBox,
-    ) -> Result<PlanAbi, PluginError> {
-        from_abi((self.module.plan())(
-            RStr::from(route),
-            RSlice::from(body),
-            context,
-            host,
-        ))
+        context: &RequestContext<'_>,
+        services: &Services,
+    ) -> Result<Plan, PluginError> {
+        self.library.plan(route, body, context, services)
     }
 
     pub fn encode(
         &self,
         route: &str,
         body: &[u8],
-        context: &RequestContextAbi<'_>,
-        host: &HostServicesBox,
-    ) -> Result<OutgoingAbi, PluginError> {
-        from_abi((self.module.encode())(
-            RStr::from(route),
-            RSlice::from(body),
-            context,
-            host,
-        ))
+        context: &RequestContext<'_>,
+        services: &Services,
+    ) -> Result<EncodedMessage, PluginError> {
+        self.library.encode(route, body, context, services)
     }
-}
-
-fn from_abi<T>(result: RResult<T, PluginErrorAbi>) -> Result<T, PluginError> {
-    result.into_result().map_err(PluginError::from)
 }
 
 /// One served route.
@@ -71,6 +53,8 @@ pub struct PluginRoute {
     pub body_limit: u64,
     /// The plugin calls plan and encode quick: they run on the HTTP thread.
     pub quick: bool,
+    /// The request body's JSON Schema, as the plugin declared it.
+    pub request_schema: serde_json::Value,
 }
 
 /// Everything `wuts plugins` and the server need to know about plugins.
@@ -116,7 +100,7 @@ impl PluginRegistry {
             refused: report.refused,
             ..PluginRegistry::default()
         };
-        for (name, path, module) in report.loaded {
+        for (name, path, library) in report.loaded {
             let refuse = |registry: &mut PluginRegistry, reason: String| {
                 registry.refused.push(Refusal {
                     name: name.clone(),
@@ -124,8 +108,8 @@ impl PluginRegistry {
                     reason,
                 });
             };
-            let manifest = match from_abi((module.manifest())()) {
-                Ok(manifest) => manifest,
+            let info = match library.info() {
+                Ok(info) => info,
                 Err(error) => {
                     refuse(
                         &mut registry,
@@ -137,7 +121,7 @@ impl PluginRegistry {
             let clash = registry
                 .plugins
                 .iter()
-                .find(|plugin| plugin.name == manifest.name.as_str())
+                .find(|plugin| plugin.name == info.name)
                 .map(|plugin| {
                     format!(
                         "a plugin named {:?} is already loaded from {}",
@@ -149,61 +133,30 @@ impl PluginRegistry {
                 refuse(&mut registry, reason);
                 continue;
             }
-            let init = InitArgs {
-                config_json: settings
-                    .plugin_config(manifest.name.as_str())
-                    .to_string()
-                    .into(),
-                log_sink: LogSink_TO::from_value(
-                    HostLogSink {
-                        plugin: manifest.name.to_string(),
-                    },
-                    abi_stable::sabi_trait::TD_Opaque,
-                ),
-                max_level: max_log_level(),
+            let config = settings.plugin_config(&info.name).to_string();
+            let sink = HostLogSink {
+                plugin: info.name.clone(),
             };
-            if let Err(error) = from_abi((module.init())(init)) {
+            if let Err(error) = library.init(&config, sink, max_log_level()) {
                 refuse(&mut registry, format!("its init failed: {}", error.message));
                 continue;
             }
-            registry.add(settings, module, manifest, path);
+            let plugin = Arc::new(LoadedPlugin {
+                name: info.name,
+                version: info.version,
+                path,
+                library,
+            });
+            for route in info.routes {
+                registry.add_route(settings, &plugin, route);
+            }
+            registry.plugins.push(plugin);
         }
         registry
     }
 
-    fn add(
-        &mut self,
-        settings: &Settings,
-        module: PluginModuleRef,
-        manifest: ManifestAbi,
-        path: PathBuf,
-    ) {
-        // Absent from plugins built before the function existed: no quick routes then.
-        let quick_routes: Vec<String> = module
-            .quick_routes()
-            .map(|quick_routes| quick_routes().into_iter().map(String::from).collect())
-            .unwrap_or_default();
-        let plugin = Arc::new(LoadedPlugin {
-            name: manifest.name.to_string(),
-            version: manifest.version.to_string(),
-            path,
-            module,
-        });
-        for route in manifest.routes.iter() {
-            let quick = quick_routes.iter().any(|path| path == route.path.as_str());
-            self.add_route(settings, &plugin, route, quick);
-        }
-        self.plugins.push(plugin);
-    }
-
-    fn add_route(
-        &mut self,
-        settings: &Settings,
-        plugin: &Arc<LoadedPlugin>,
-        route: &RouteAbi,
-        quick: bool,
-    ) {
-        let path = route.path.to_string();
+    fn add_route(&mut self, settings: &Settings, plugin: &Arc<LoadedPlugin>, route: Route) {
+        let path = route.path;
         let refuse_route = |reason: &str| {
             tracing::error!(plugin = %plugin.name, path = %path, "route refused: {reason}");
         };
@@ -235,15 +188,16 @@ impl PluginRegistry {
             path.clone(),
             Arc::new(PluginRoute {
                 plugin: Arc::clone(plugin),
-                method: route.method.to_string().to_ascii_uppercase(),
+                method: route.method.to_ascii_uppercase(),
                 path,
-                operation: route.operation.to_string(),
-                summary: route.summary.to_string(),
-                success_message: route.success_message.to_string(),
-                failure_prefix: route.failure_prefix.to_string(),
+                operation: route.operation,
+                summary: route.summary,
+                success_message: route.success_message,
+                failure_prefix: route.failure_prefix,
                 envelope: route.envelope,
                 body_limit,
-                quick,
+                quick: route.quick,
+                request_schema: route.request_schema,
             }),
         );
     }
@@ -262,13 +216,13 @@ impl PluginRegistry {
     }
 }
 
-fn max_log_level() -> LogLevelAbi {
+fn max_log_level() -> LogLevel {
     match tracing::level_filters::LevelFilter::current().into_level() {
-        Some(tracing::Level::TRACE) => LogLevelAbi::Trace,
-        Some(tracing::Level::DEBUG) => LogLevelAbi::Debug,
-        Some(tracing::Level::INFO) => LogLevelAbi::Info,
-        Some(tracing::Level::WARN) => LogLevelAbi::Warn,
-        _ => LogLevelAbi::Error,
+        Some(tracing::Level::TRACE) => LogLevel::Trace,
+        Some(tracing::Level::DEBUG) => LogLevel::Debug,
+        Some(tracing::Level::INFO) => LogLevel::Info,
+        Some(tracing::Level::WARN) => LogLevel::Warn,
+        _ => LogLevel::Error,
     }
 }
 
@@ -278,22 +232,22 @@ struct HostLogSink {
 }
 
 impl LogSink for HostLogSink {
-    fn log(&self, level: LogLevelAbi, target: RStr<'_>, message: RStr<'_>) {
-        let (plugin, target, message) = (&self.plugin, target.as_str(), message.as_str());
+    fn log(&self, level: LogLevel, target: &str, message: &str) {
+        let plugin = &self.plugin;
         match level {
-            LogLevelAbi::Error => {
+            LogLevel::Error => {
                 tracing::error!(target: "wuts::plugin", %plugin, %target, "{message}")
             }
-            LogLevelAbi::Warn => {
+            LogLevel::Warn => {
                 tracing::warn!(target: "wuts::plugin", %plugin, %target, "{message}")
             }
-            LogLevelAbi::Info => {
+            LogLevel::Info => {
                 tracing::info!(target: "wuts::plugin", %plugin, %target, "{message}")
             }
-            LogLevelAbi::Debug => {
+            LogLevel::Debug => {
                 tracing::debug!(target: "wuts::plugin", %plugin, %target, "{message}")
             }
-            LogLevelAbi::Trace => {
+            LogLevel::Trace => {
                 tracing::trace!(target: "wuts::plugin", %plugin, %target, "{message}")
             }
         }

@@ -4,13 +4,8 @@
 
 use std::sync::Arc;
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
-use wuts_plugin_api::abi::{
-    FetchedAbi, HostServices, HostServices_TO, HostServicesBox, MediaKindAbi, MediaReferenceAbi,
-    PluginErrorAbi, SentMessageAbi,
-};
-use wuts_plugin_api::{PluginError, SentMessage};
+use wuts_plugin_api::library::{HostServices, Services};
+use wuts_plugin_api::{FetchedUrl, MediaKind, MediaReference, PluginError, SentMessage};
 
 use crate::error::{ApiError, SessionCall};
 use crate::fetch::Fetcher;
@@ -29,40 +24,37 @@ pub struct RequestServices {
     pub may_block: bool,
 }
 
-fn refused_on_quick_route(service: &str) -> PluginErrorAbi {
-    PluginErrorAbi::from(PluginError::new(
+fn refused_on_quick_route(service: &str) -> PluginError {
+    PluginError::new(
         500,
         "HOST_SERVICE_UNAVAILABLE",
         format!("{service} is not available to a route declared quick"),
-    ))
+    )
 }
 
 impl RequestServices {
-    pub fn into_abi(self) -> HostServicesBox {
-        HostServices_TO::from_value(self, TD_Opaque)
+    /// These services in the form a plugin call takes.
+    pub fn into_services(self) -> Services {
+        Services::new(self)
     }
 }
 
 impl HostServices for RequestServices {
-    fn fetch(&self, url: RStr<'_>, max_bytes: u64) -> RResult<FetchedAbi, PluginErrorAbi> {
+    fn fetch(&self, url: &str, max_bytes: u64) -> Result<FetchedUrl, PluginError> {
         if !self.may_block {
-            return RResult::RErr(refused_on_quick_route("fetch"));
+            return Err(refused_on_quick_route("fetch"));
         }
-        self.runtime
-            .block_on(self.fetcher.fetch(url.as_str(), max_bytes))
-            .map(FetchedAbi::from)
-            .map_err(PluginErrorAbi::from)
-            .into()
+        self.runtime.block_on(self.fetcher.fetch(url, max_bytes))
     }
 
     fn upload_media(
         &self,
-        bytes: RSlice<'_, u8>,
-        kind: MediaKindAbi,
-        mimetype: RStr<'_>,
-    ) -> RResult<MediaReferenceAbi, PluginErrorAbi> {
+        bytes: &[u8],
+        kind: MediaKind,
+        mimetype: &str,
+    ) -> Result<MediaReference, PluginError> {
         if !self.may_block {
-            return RResult::RErr(refused_on_quick_route("upload_media"));
+            return Err(refused_on_quick_route("upload_media"));
         }
         let upload = MediaUpload {
             bytes: bytes.to_vec(),
@@ -71,37 +63,24 @@ impl HostServices for RequestServices {
         };
         self.runtime
             .block_on(self.session.upload_media(upload))
-            .map(MediaReferenceAbi::from)
             .map_err(|error| {
                 let error = ApiError::from_session(error, SessionCall::Upload);
-                PluginErrorAbi::from(PluginError::new(
-                    error.status.as_u16(),
-                    error.code,
-                    error.message,
-                ))
+                PluginError::new(error.status.as_u16(), error.code, error.message)
             })
-            .into()
     }
 
-    fn find_message(&self, message_id: RStr<'_>) -> ROption<SentMessageAbi> {
-        match self
-            .store
-            .find_message(&self.device_id, message_id.as_str())
-        {
-            Ok(found) => found
-                .map(|logged| {
-                    SentMessageAbi::from(SentMessage {
-                        message_id: logged.message_id,
-                        chat_jid: logged.chat_jid,
-                        sender_jid: logged.sender_jid,
-                        from_me: logged.from_me,
-                        message: logged.message,
-                    })
-                })
-                .into(),
+    fn find_message(&self, message_id: &str) -> Option<SentMessage> {
+        match self.store.find_message(&self.device_id, message_id) {
+            Ok(found) => found.map(|logged| SentMessage {
+                message_id: logged.message_id,
+                chat_jid: logged.chat_jid,
+                sender_jid: logged.sender_jid,
+                from_me: logged.from_me,
+                message: logged.message,
+            }),
             Err(error) => {
                 tracing::error!(%error, "message log lookup failed");
-                ROption::RNone
+                None
             }
         }
     }
@@ -148,25 +127,16 @@ mod tests {
     fn a_quick_route_may_not_fetch_or_upload_but_may_read_the_log() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let services = quick_route_services(&runtime);
-        let refused = |result: RResult<_, PluginErrorAbi>| {
-            let error = PluginError::from(result.into_result().map(|_: ()| ()).unwrap_err());
+        let refused = |error: PluginError| {
             assert_eq!(error.code, "HOST_SERVICE_UNAVAILABLE");
             assert_eq!(error.status, 500);
         };
+        refused(services.fetch("http://127.0.0.1:9/", 10).unwrap_err());
         refused(
             services
-                .fetch(RStr::from("http://127.0.0.1:9/"), 10)
-                .map(|_| ()),
+                .upload_media(b"ogg", MediaKind::Audio, "audio/ogg")
+                .unwrap_err(),
         );
-        refused(
-            services
-                .upload_media(
-                    RSlice::from(&b"ogg"[..]),
-                    MediaKindAbi::Audio,
-                    RStr::from("audio/ogg"),
-                )
-                .map(|_| ()),
-        );
-        assert!(services.find_message(RStr::from("3EB0")).is_none());
+        assert!(services.find_message("3EB0").is_none());
     }
 }

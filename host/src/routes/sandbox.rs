@@ -72,7 +72,7 @@ async fn outbox(
                 "timestamp": rfc3339(record.timestamp),
                 "route": record.route,
                 "message": message_to_json(&record.message),
-                "stanza_nodes": crate::session::stanza_json::to_json(&record.nodes),
+                "stanza_nodes": record.nodes.to_json(),
                 "media": media,
             })
         })

@@ -10,18 +10,15 @@ pub mod inbound;
 pub mod manager;
 pub mod sandbox;
 pub mod sandbox_records;
-pub mod stanza_json;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 
 use std::any::Any;
 use std::time::Duration;
 
-use abi_stable::std_types::RVec;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::node::FlatNode;
-use wuts_plugin_api::{MediaKind, MediaReference};
+use wuts_plugin_api::{MediaKind, MediaReference, StanzaNodes};
 
 pub use manager::SessionManager;
 
@@ -42,10 +39,10 @@ pub struct OutgoingMessage {
     pub to: String,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
-    /// Extra stanza nodes from the plugin, in the flat form it handed over: a driver
-    /// builds the tree only if it needs one ([`Node::unflatten`]), and the sandbox keeps
-    /// them as they came.
-    pub nodes: RVec<FlatNode>,
+    /// Extra stanza nodes from the plugin, as it handed them over: a driver builds the
+    /// tree only if it needs one ([`StanzaNodes::to_tree`]), and the sandbox keeps them
+    /// as they came.
+    pub nodes: StanzaNodes,
     /// The route that produced it, e.g. `/send/buttons`.
     pub route: String,
 }

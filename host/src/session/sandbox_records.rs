@@ -7,9 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use abi_stable::std_types::RVec;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::node::FlatNode;
+use wuts_plugin_api::StanzaNodes;
 
 /// Messages kept per device.
 pub const OUTBOX_PER_DEVICE: usize = 1000;
@@ -26,9 +25,9 @@ pub struct SandboxRecord {
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
     /// The stanza nodes as the plugin handed them over; `/sandbox/outbox` renders them
-    /// ([`super::stanza_json`]) when asked, so a send does not pay for a rendering that
+    /// ([`StanzaNodes::to_json`]) when asked, so a send does not pay for a rendering that
     /// is seldom read.
-    pub nodes: RVec<FlatNode>,
+    pub nodes: StanzaNodes,
     pub media_ids: Vec<String>,
 }
 
@@ -149,7 +148,7 @@ mod tests {
             route: String::new(),
             timestamp: Utc::now(),
             message: Vec::new(),
-            nodes: RVec::new(),
+            nodes: StanzaNodes::default(),
             media_ids: Vec::new(),
         }
     }

@@ -39,6 +39,13 @@ pub struct AudioPlugin {
     limiter: TranscodeLimiter,
 }
 
+/// The plugin with the default `[plugin.audio]` settings (the host calls `init`).
+impl Default for AudioPlugin {
+    fn default() -> Self {
+        AudioPlugin::new(AudioConfig::default())
+    }
+}
+
 impl AudioPlugin {
     pub fn new(config: AudioConfig) -> Self {
         AudioPlugin {

@@ -12,35 +12,26 @@ use waproto::whatsapp::message::ButtonsResponseMessage;
 use waproto::whatsapp::message::buttons_response_message::{Response, Type};
 use waproto::whatsapp::{ContextInfo, Message};
 use wuts_plugin_api::{
-    Envelope, Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
+    Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
 };
 
 pub use request::{QuotedReference, ResponseRequest};
 
+#[derive(Default)]
 pub struct ButtonsResponsePlugin;
 
 impl Plugin for ButtonsResponsePlugin {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "buttons-response".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            routes: vec![Route {
-                method: "POST".into(),
-                path: "/send/buttons-response".into(),
-                operation: "sendButtonsResponseMessage".into(),
-                summary: "Reply to a buttons message by selecting a button".into(),
-                request_schema: request::schema(),
-                success_message: "Buttons response sent successfully".into(),
-                failure_prefix: "Failed to send buttons response".into(),
-                envelope: Envelope::Legacy,
-                max_body_bytes: 64 * 1024,
-                quick: true,
-            }],
-        }
-    }
-
-    fn init(_config: serde_json::Value) -> Result<Self, PluginError> {
-        Ok(ButtonsResponsePlugin)
+        PluginInfo::new("buttons-response").route(
+            Route::post("/send/buttons-response")
+                .operation("sendButtonsResponseMessage")
+                .summary("Reply to a buttons message by selecting a button")
+                .request(&request::schema())
+                .legacy()
+                .success_message("Buttons response sent successfully")
+                .failure_prefix("Failed to send buttons response")
+                .quick(),
+        )
     }
 
     fn encode(&self, request: &Request<'_>, host: &Host<'_>) -> Result<Outgoing, PluginError> {

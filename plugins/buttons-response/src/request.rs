@@ -1,8 +1,16 @@
 //! The `/send/buttons-response` request and its validation.
 
+use std::ops::RangeInclusive;
+
 use serde_json::{Value, json};
 use wuts_plugin_api::fields::{self, body_object, check_length};
-use wuts_plugin_api::{PluginError, Request, normalize_recipient};
+use wuts_plugin_api::{Kind, PluginError, Request, Schema, normalize_recipient};
+
+/// Characters allowed in each field; the parse and the published schema share them.
+const BUTTON_ID_CHARS: RangeInclusive<usize> = 1..=256;
+const DISPLAY_TEXT_CHARS: RangeInclusive<usize> = 1..=256;
+const MESSAGE_ID_CHARS: RangeInclusive<usize> = 1..=128;
+const QUOTED_BODY_CHARS: RangeInclusive<usize> = 0..=4096;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponseRequest {
@@ -27,16 +35,15 @@ impl ResponseRequest {
         let fields = body_object(request)?;
         let to = fields::recipient(&fields, "to")?;
         let selected_button_id = fields::required_string(&fields, "selected_button_id")?;
-        check_length("selected_button_id", selected_button_id, 1..=256)?;
+        check_length("selected_button_id", selected_button_id, BUTTON_ID_CHARS)?;
         let selected_display_text = fields::optional_string(&fields, "selected_display_text")?;
         if let Some(text) = selected_display_text {
-            check_length("selected_display_text", text, 1..=256)?;
+            check_length("selected_display_text", text, DISPLAY_TEXT_CHARS)?;
         }
         let quoted = fields::optional_object(&fields, "quoted")?
             .ok_or_else(|| PluginError::invalid_field("quoted", "is required", Value::Null))?;
         let message_id = fields::required_string(quoted, "message_id").map_err(nested)?;
-        if message_id.is_empty()
-            || message_id.len() > 128
+        if !MESSAGE_ID_CHARS.contains(&message_id.len())
             || !message_id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -70,7 +77,7 @@ impl ResponseRequest {
         })?;
         let body = fields::optional_string(quoted, "body").map_err(nested)?;
         if let Some(body) = body {
-            check_length("quoted.body", body, 0..=4096)?;
+            check_length("quoted.body", body, QUOTED_BODY_CHARS)?;
         }
         Ok(ResponseRequest {
             to,
@@ -93,24 +100,20 @@ fn nested(mut error: PluginError) -> PluginError {
     error
 }
 
-pub fn schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["to", "selected_button_id", "quoted"],
-        "properties": {
-            "to": {"type": "string"},
-            "selected_button_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "selected_display_text": {"type": "string", "minLength": 1, "maxLength": 256},
-            "quoted": {
-                "type": "object",
-                "required": ["message_id", "participant"],
-                "properties": {
-                    "message_id": {"type": "string"},
-                    "participant": {"type": "string"},
-                    "body": {"type": "string", "maxLength": 4096}
-                }
-            },
-            "device_id": {"type": "string"}
-        }
-    })
+/// The request's published shape. The parse above keeps its own checks, for its
+/// documented texts (`invalid quoted participant JID: ...`), with the same limits.
+pub fn schema() -> Schema {
+    let quoted = Schema::object()
+        .required("message_id", Kind::text(MESSAGE_ID_CHARS))
+        .describe("the buttons message answered (letters, digits, - and _)")
+        .required("participant", Kind::recipient())
+        .describe("who sent the buttons message")
+        .optional("body", Kind::text(QUOTED_BODY_CHARS))
+        .describe("its text, quoted when the server does not know the message");
+    Schema::object()
+        .required("to", Kind::recipient())
+        .required("selected_button_id", Kind::text(BUTTON_ID_CHARS))
+        .optional("selected_display_text", Kind::text(DISPLAY_TEXT_CHARS))
+        .required("quoted", Kind::object(quoted))
+        .device_id()
 }

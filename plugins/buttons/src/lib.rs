@@ -15,35 +15,26 @@ use waproto::whatsapp::message::interactive_message::{
     self, Body, Footer, NativeFlowMessage, native_flow_message::NativeFlowButton,
 };
 use wuts_plugin_api::{
-    Envelope, Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
+    Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
 };
 
 pub use request::{ButtonsRequest, QuickReply};
 
+#[derive(Default)]
 pub struct ButtonsPlugin;
 
 impl Plugin for ButtonsPlugin {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "buttons".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            routes: vec![Route {
-                method: "POST".into(),
-                path: "/send/buttons".into(),
-                operation: "sendButtonsMessage".into(),
-                summary: "Send a quick-reply buttons message".into(),
-                request_schema: request::schema(),
-                success_message: "Buttons message sent successfully".into(),
-                failure_prefix: "Failed to send buttons message".into(),
-                envelope: Envelope::Legacy,
-                max_body_bytes: 64 * 1024,
-                quick: true,
-            }],
-        }
-    }
-
-    fn init(_config: serde_json::Value) -> Result<Self, PluginError> {
-        Ok(ButtonsPlugin)
+        PluginInfo::new("buttons").route(
+            Route::post("/send/buttons")
+                .operation("sendButtonsMessage")
+                .summary("Send a quick-reply buttons message")
+                .request(&request::schema())
+                .legacy()
+                .success_message("Buttons message sent successfully")
+                .failure_prefix("Failed to send buttons message")
+                .quick(),
+        )
     }
 
     fn encode(&self, request: &Request<'_>, _host: &Host<'_>) -> Result<Outgoing, PluginError> {

@@ -1,10 +1,10 @@
 //! The `/send/buttons` request and its validation.
 
 use std::ops::RangeInclusive;
+use std::sync::LazyLock;
 
-use serde_json::{Value, json};
-use wuts_plugin_api::fields::{self, body_object, check_length};
-use wuts_plugin_api::{PluginError, Request};
+use serde::Deserialize;
+use wuts_plugin_api::{Kind, PluginError, Recipient, Request, Schema};
 
 /// WhatsApp shows at most three quick replies.
 pub const MAX_BUTTONS: usize = 3;
@@ -13,6 +13,26 @@ const MESSAGE_CHARS: RangeInclusive<usize> = 1..=1024;
 const FOOTER_CHARS: RangeInclusive<usize> = 0..=60;
 const ID_CHARS: RangeInclusive<usize> = 1..=256;
 const DISPLAY_TEXT_CHARS: RangeInclusive<usize> = 1..=20;
+
+/// The request's shape: what the full parse checks, and the JSON Schema the manifest
+/// publishes.
+pub fn schema() -> Schema {
+    let button = Schema::object()
+        .required("id", Kind::text(ID_CHARS))
+        .required("display_text", Kind::text(DISPLAY_TEXT_CHARS));
+    Schema::object()
+        .required("to", Kind::recipient())
+        .required("message", Kind::text(MESSAGE_CHARS))
+        .optional("footer", Kind::text(FOOTER_CHARS))
+        .required(
+            "buttons",
+            Kind::array_unique_by(button, 1..=MAX_BUTTONS, "id", "button ids must be unique"),
+        )
+        .device_id()
+}
+
+/// Built once: every send that the quick path does not settle checks against it.
+static SCHEMA: LazyLock<Schema> = LazyLock::new(schema);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ButtonsRequest {
@@ -23,7 +43,7 @@ pub struct ButtonsRequest {
     pub buttons: Vec<QuickReply>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct QuickReply {
     pub id: String,
     pub display_text: String,
@@ -37,64 +57,23 @@ impl ButtonsRequest {
         Self::parse_reporting(request)
     }
 
-    /// The full parse: reads the body as a JSON value and checks each field in turn,
-    /// reporting the first problem by name. [`fast`] settles the well-formed requests
-    /// without building the value; this decides everything else.
+    /// The full parse: checks the body against [`schema`], reporting the first problem
+    /// by name. [`fast`] settles the well-formed requests without building a JSON
+    /// value; this decides everything else.
     fn parse_reporting(request: &Request<'_>) -> Result<ButtonsRequest, PluginError> {
-        let fields = body_object(request)?;
-        let to = fields::recipient(&fields, "to")?;
-        let message = fields::required_string(&fields, "message")?;
-        check_length("message", message, MESSAGE_CHARS)?;
-        let footer =
-            fields::optional_string(&fields, "footer")?.filter(|footer| !footer.is_empty());
-        if let Some(footer) = footer {
-            check_length("footer", footer, FOOTER_CHARS)?;
+        #[derive(Deserialize)]
+        struct Body {
+            to: Recipient,
+            message: String,
+            footer: Option<String>,
+            buttons: Vec<QuickReply>,
         }
-        let items = fields::required_array(&fields, "buttons")?;
-        if !(1..=MAX_BUTTONS).contains(&items.len()) {
-            return Err(PluginError::invalid_field(
-                "buttons",
-                format!("{} given, 1 to {MAX_BUTTONS} allowed", items.len()),
-                json!(items.len()),
-            ));
-        }
-        let mut buttons: Vec<QuickReply> = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            // Field names are built only for an error: this loop runs on every send.
-            let field = || format!("buttons[{index}]");
-            let Value::Object(button) = item else {
-                return Err(PluginError::invalid_field(
-                    field(),
-                    format!(
-                        "must be an object with id and display_text, not {}",
-                        fields::kind(item)
-                    ),
-                    item.clone(),
-                ));
-            };
-            let id =
-                fields::required_string(button, "id").map_err(|error| prefixed(&field(), error))?;
-            check_button_text(field, "id", id, ID_CHARS)?;
-            if buttons.iter().any(|earlier| earlier.id == id) {
-                return Err(PluginError::invalid_field(
-                    format!("{}.id", field()),
-                    format!("duplicate id {id:?}: button ids must be unique"),
-                    json!(id),
-                ));
-            }
-            let display_text = fields::required_string(button, "display_text")
-                .map_err(|error| prefixed(&field(), error))?;
-            check_button_text(field, "display_text", display_text, DISPLAY_TEXT_CHARS)?;
-            buttons.push(QuickReply {
-                id: id.to_string(),
-                display_text: display_text.to_string(),
-            });
-        }
+        let body: Body = request.parse(&SCHEMA)?;
         Ok(ButtonsRequest {
-            to,
-            message: message.to_string(),
-            footer: footer.map(str::to_string),
-            buttons,
+            to: body.to.0,
+            message: body.message,
+            footer: body.footer.filter(|footer| !footer.is_empty()),
+            buttons: body.buttons,
         })
     }
 }
@@ -170,57 +149,6 @@ mod fast {
                 .collect(),
         })
     }
-}
-
-/// [`check_length`] for a button's `name`, naming the field only when it fails.
-fn check_button_text(
-    button_field: impl Fn() -> String,
-    name: &str,
-    text: &str,
-    range: RangeInclusive<usize>,
-) -> Result<(), PluginError> {
-    match fields::length_problem(text, range) {
-        None => Ok(()),
-        Some(problem) => Err(PluginError::invalid_field(
-            format!("{}.{name}", button_field()),
-            problem,
-            json!(text),
-        )),
-    }
-}
-
-/// Re-words a nested field's error with its full path (`buttons[1].id: ...`).
-fn prefixed(parent: &str, mut error: PluginError) -> PluginError {
-    error.message = format!("{parent}.{}", error.message);
-    for field in &mut error.validation {
-        field.field = format!("{parent}.{}", field.field);
-    }
-    error
-}
-
-/// The request's JSON Schema, for the manifest.
-pub fn schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["to", "message", "buttons"],
-        "properties": {
-            "to": {"type": "string", "description": "Phone number with country code, or a JID"},
-            "message": {"type": "string", "minLength": 1, "maxLength": 1024},
-            "footer": {"type": "string", "maxLength": 60},
-            "buttons": {
-                "type": "array", "minItems": 1, "maxItems": MAX_BUTTONS,
-                "items": {
-                    "type": "object",
-                    "required": ["id", "display_text"],
-                    "properties": {
-                        "id": {"type": "string", "minLength": 1, "maxLength": 256},
-                        "display_text": {"type": "string", "minLength": 1, "maxLength": 20}
-                    }
-                }
-            },
-            "device_id": {"type": "string"}
-        }
-    })
 }
 
 #[cfg(test)]

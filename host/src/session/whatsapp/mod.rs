@@ -39,7 +39,6 @@ use whatsapp_rust::store::traits::Backend;
 use whatsapp_rust::transport::{TokioWebSocketTransportFactory, TransportFactory};
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, ClientError, Jid, SendError, SendOptions, UploadOptions};
-use wuts_plugin_api::Node;
 use wuts_plugin_api::recipient::normalize_phone;
 use wuts_plugin_api::{MediaKind, MediaReference};
 
@@ -413,7 +412,7 @@ impl Session for WhatsappSession {
         let to: Jid = message.to.parse().map_err(|error| {
             SessionError::Failed(format!("invalid recipient JID {}: {error}", message.to))
         })?;
-        let extra = nodes::extra_nodes_for(&protobuf, &to, Node::unflatten(&message.nodes));
+        let extra = nodes::extra_nodes_for(&protobuf, &to, message.nodes.to_tree());
         let options = SendOptions::default()
             .with_message_id(message.message_id.clone())
             .with_extra_stanza_nodes(extra);
