@@ -248,7 +248,8 @@ fn send_prepared<'a>(
             Box::pin(waiting).await;
         }
         // Debug, not info: the message log holds every send already, and a line per message
-        // cost a fifth of the send path's throughput. Failures and jobs still log at info.
+        // cost a measurable share of the throughput (README, Benchmarks). Failures and jobs
+        // still log at info.
         tracing::debug!(
             request_id = %request.request_id,
             route = %request.route.path,

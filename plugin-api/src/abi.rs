@@ -16,7 +16,7 @@ use abi_stable::{
 
 use crate::node::FlatNode;
 
-/// Which error envelope a route answers with (see API.md, "Envelopes").
+/// Which error envelope a route answers with (see docs/API.md, "Envelopes").
 #[repr(u8)]
 #[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvelopeAbi {
@@ -76,7 +76,7 @@ pub struct PluginErrorAbi {
 }
 
 /// Facts about the request a plugin may need, borrowed from the host for the call (the
-/// host builds one per call; owned strings cost six allocations per send).
+/// host builds one per call, so owned strings would cost an allocation each per send).
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct RequestContextAbi<'a> {

@@ -3,7 +3,7 @@
 //! The message is an `InteractiveMessage` whose native flow holds `quick_reply` buttons;
 //! on its own it is accepted by WhatsApp but renders nothing. The `<biz>` stanza node
 //! (and `<bot biz_bot="1"/>` in 1:1 chats) is what makes the buttons render
-//! (shared/research/peers-and-wire-shapes.md, section 3.2).
+//! (docs/wire-shapes.md, section 1).
 
 mod request;
 mod stanza;
