@@ -16,6 +16,7 @@
 //!   [`job_queue`].
 //! - [`plugins`]: loading plugin libraries and the services they get.
 //! - [`session`]: the session drivers (sandbox, whatsapp).
+//! - [`events`]: inbound events; [`events::parse`] turns a received message into event data.
 //! - [`store`]: persistence (embedded SQLite).
 //! - [`fetch`]: URL fetching under the host's network policy.
 //! - [`qr_image`]: pairing QR codes as PNG (for `GET /qr`) and terminal text (`wuts pair`).
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod fetch;
 pub mod ids;
 pub mod job_queue;
