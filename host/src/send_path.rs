@@ -91,13 +91,11 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
         state,
         request,
         &session,
-        |plugin, route, body, context, host| {
-            match plugin.plan(route, body, context, host)? {
-                Plan::Job { chat_jid } => Ok(Planned::Job { chat_jid }),
-                Plan::Inline => plugin
-                    .encode(route, body, context, host)
-                    .map(Planned::Encoded),
-            }
+        |plugin, route, body, context, host| match plugin.plan(route, body, context, host)? {
+            Plan::Job { chat_jid } => Ok(Planned::Job { chat_jid }),
+            Plan::Inline => plugin
+                .encode(route, body, context, host)
+                .map(Planned::Encoded),
         },
     )
     .await?

@@ -78,6 +78,18 @@ pub mod __private {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_guide_shows_the_example_plugin_word_for_word() {
+        // The guide (README.md) builds plugin-api/examples/location.rs, which CI compiles
+        // and an end-to-end test loads: this keeps the page from drifting from the code.
+        let guide = include_str!("../README.md");
+        let example = include_str!("../examples/location.rs");
+        assert!(
+            guide.contains(example),
+            "README.md must show examples/location.rs word for word"
+        );
+    }
+
+    #[test]
     fn the_exported_header_symbol_is_abi_stables_root_module_name() {
         // `export_plugin!` names its static this way; the loader looks for this symbol.
         assert_eq!(

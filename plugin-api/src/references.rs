@@ -353,12 +353,17 @@ impl MediaSource {
 /// `data:image/png;base64,AAAA` -> (`Some("image/png")`, `AAAA`); raw base64 as it is.
 fn split_data_uri(text: &str) -> (Option<String>, &str) {
     let trimmed = text.trim_start();
-    if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
-        if let Some((header, data)) = trimmed[5..].split_once(',') {
-            let mimetype = header.split(';').next().unwrap_or("").trim();
-            let mimetype = (!mimetype.is_empty()).then(|| mimetype.to_ascii_lowercase());
-            return (mimetype, data);
-        }
+    let is_data_uri = trimmed
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"));
+    if let Some((header, data)) = trimmed
+        .get(5..)
+        .filter(|_| is_data_uri)
+        .and_then(|rest| rest.split_once(','))
+    {
+        let mimetype = header.split(';').next().unwrap_or("").trim();
+        let mimetype = (!mimetype.is_empty()).then(|| mimetype.to_ascii_lowercase());
+        return (mimetype, data);
     }
     (None, text)
 }

@@ -279,20 +279,20 @@ impl Schema {
                     let earlier = among.and_then(|(unique, earlier)| {
                         (unique.field == field.name).then_some((unique, earlier))
                     });
-                    if let Some((unique, earlier)) = earlier {
-                        if earlier
+                    let repeated = earlier.filter(|(_, earlier)| {
+                        earlier
                             .iter()
                             .any(|item| item.get(field.name) == Some(value))
-                        {
-                            let shown = value
-                                .as_str()
-                                .map_or_else(|| value.to_string(), str::to_string);
-                            return Err(PluginError::invalid_field(
-                                field_path,
-                                format!("duplicate {} {shown:?}: {}", unique.field, unique.rule),
-                                value.clone(),
-                            ));
-                        }
+                    });
+                    if let Some((unique, _)) = repeated {
+                        let shown = value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_string);
+                        return Err(PluginError::invalid_field(
+                            field_path,
+                            format!("duplicate {} {shown:?}: {}", unique.field, unique.rule),
+                            value.clone(),
+                        ));
                     }
                 }
             }

@@ -326,3 +326,105 @@ fn a_route_set_to_true_serves_and_unknown_routes_are_404() {
     );
     assert_eq!(status, 404, "unknown route: {reply}");
 }
+
+/// The author's guide's plugin (`plugin-api/examples/location.rs`), built as a library of
+/// its own and dropped into a fresh plugin folder beside buttons.
+fn guide_plugin_beside_buttons() -> ServerOptions {
+    let library = locate::artefact_dir()
+        .join("examples")
+        .join("liblocation.so");
+    let bytes = fs::read(&library).unwrap_or_else(|error| {
+        panic!(
+            "{}: {error}. `cargo test --workspace` builds it; alone: \
+             `cargo build -p wuts-plugin-api --example location`",
+            library.display()
+        )
+    });
+    ServerOptions::default()
+        .plugin_dir(PluginDir::Fresh(vec![
+            PluginFile::copy(BUTTONS_LIBRARY),
+            PluginFile::bytes("liblocation.so", bytes),
+        ]))
+        .plugins(&["buttons", "location"])
+        .required(&["buttons", "location-example"])
+}
+
+#[test]
+fn the_guides_plugin_drops_in_validates_from_its_schema_and_sends() {
+    let server = Server::start(guide_plugin_beside_buttons());
+    let user = server.create_user(&unique("guide"), "alice");
+    let body =
+        json!({"to": PHONE, "latitude": -23.55052, "longitude": -46.633308, "name": "Praca da Se"});
+    let (status, reply) = server.post_json("/send/location", &user.token, &body);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["message"], "Location sent successfully", "{reply}");
+    let sent = &server.outbox(&user)[0];
+    assert_eq!(sent["message_id"], reply["message_id"]);
+    let location = &sent["message"]["locationMessage"];
+    assert_eq!(location["degreesLatitude"], -23.55052, "{sent}");
+    assert_eq!(location["name"], "Praca da Se", "{sent}");
+
+    // Limits come from the plugin's schema: a latitude out of range is refused, naming
+    // the field in the route's (legacy) envelope, and nothing is sent.
+    let mut cases = Cases::new();
+    for (field, value, expected) in [
+        (
+            "latitude",
+            json!(200),
+            "latitude: must be a number from -90 to 90",
+        ),
+        (
+            "longitude",
+            json!("-46"),
+            "longitude: must be a number from -180 to 180",
+        ),
+        (
+            "to",
+            json!("12"),
+            "to: a phone number needs 10 to 15 digits, 2 given",
+        ),
+    ] {
+        let mut bad = body.clone();
+        bad[field] = value;
+        let (status, reply) = server.post_json("/send/location", &user.token, &bad);
+        cases.check(field, || {
+            assert_eq!(status, 400, "{reply}");
+            assert_eq!(reply, json!({"error": expected}));
+        });
+    }
+    cases.finish();
+    assert_eq!(server.outbox(&user).len(), 1, "no bad request was sent");
+    assert_buttons_serve(&server, &user);
+}
+
+#[test]
+fn plugins_json_publishes_each_routes_schema_and_version() {
+    let setup = Setup::new(guide_plugin_beside_buttons());
+    let done = setup.cli(&["plugins"], &["--json"]);
+    assert!(done.success(), "{}\n{}", done.stdout, done.stderr);
+    let listing: serde_json::Value = serde_json::from_str(&done.stdout).expect("JSON");
+    let plugin = |name: &str| {
+        listing["plugins"]
+            .as_array()
+            .and_then(|plugins| plugins.iter().find(|plugin| plugin["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is listed: {listing}"))
+    };
+    let location = plugin("location-example");
+    assert_eq!(
+        location["version"], "0.1.0",
+        "the crate's version: {location}"
+    );
+    let route = &location["routes"][0];
+    assert_eq!(route["path"], "/send/location");
+    assert_eq!(route["envelope"], "legacy");
+    let schema = &route["request_schema"];
+    assert_eq!(schema["properties"]["latitude"]["maximum"], 90, "{schema}");
+    assert_eq!(schema["required"], json!(["to", "latitude", "longitude"]));
+    let buttons = &plugin("buttons")["routes"][0]["request_schema"];
+    assert_eq!(buttons["properties"]["buttons"]["maxItems"], 3, "{buttons}");
+    assert_eq!(
+        buttons["properties"]["buttons"]["items"]["properties"]["display_text"]["maxLength"],
+        20
+    );
+}

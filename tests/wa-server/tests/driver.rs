@@ -190,7 +190,7 @@ async fn acks_wait_for_their_delay_and_an_error_code_is_a_refusal() {
     )
     .await
     .unwrap_err();
-    assert_eq!(refused, SessionError::Refused("479".into()));
+    assert_eq!(refused, SessionError::Rejected { code: "479".into() });
     // It was still delivered and decrypted: the refusal is the server's word, not a failure to send.
     assert_eq!(rig.server.received().len(), 2);
 
