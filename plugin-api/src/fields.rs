@@ -5,7 +5,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::sdk::{PluginError, Request};
+use crate::error::PluginError;
+use crate::request::Request;
 
 /// The request body as a JSON object.
 pub fn body_object(request: &Request<'_>) -> Result<Map<String, Value>, PluginError> {

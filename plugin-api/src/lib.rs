@@ -10,6 +10,8 @@
 //!   request/response types, [`Route`] builders, and [`export_plugin!`], which generates
 //!   the exported root module, catches panics on every entry point and forwards the
 //!   plugin's `tracing` events to the host.
+//! - [`request`], [`error`], [`host`]: the request a plugin reads, the error it returns,
+//!   and the host's services it may call (fetch, media upload, the message log).
 //! - [`schema`]: a request body described once, for validation and its JSON Schema;
 //!   [`fields`]: reading single fields by hand; typed readers for shared fields
 //!   ([`Recipient`], [`Quoted`], [`Mentioned`], [`MediaSource`]).
@@ -30,11 +32,14 @@
 
 #[doc(hidden)]
 pub mod abi;
+pub mod error;
 pub mod fields;
+pub mod host;
 pub mod library;
 pub mod node;
 pub mod recipient;
 pub mod references;
+pub mod request;
 pub mod schema;
 pub mod sdk;
 

@@ -19,9 +19,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
+use crate::error::PluginError;
 use crate::fields::kind as json_kind;
+use crate::host::{FetchedUrl, Host};
 use crate::recipient::normalize_recipient;
-use crate::sdk::{FetchedUrl, Host, PluginError};
 
 /// A recipient, normalised to a JID (`5511999999999@s.whatsapp.net`, a group's `@g.us`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]

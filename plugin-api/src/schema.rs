@@ -20,10 +20,12 @@
 
 use std::ops::RangeInclusive;
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use crate::error::PluginError;
 use crate::fields::{kind as json_kind, length_problem};
-use crate::sdk::PluginError;
+use crate::request::Request;
 
 /// The shape of a JSON object: its fields in the order they are checked, and which of
 /// them are alternatives.
@@ -151,6 +153,20 @@ impl Kind {
     /// `delay` as WUTS has it on every route: milliseconds, 0 to 60,000.
     pub fn delay_ms() -> Kind {
         Kind::integer(0..=60_000)
+    }
+}
+
+impl Request<'_> {
+    /// Checks the body against `schema` (a 400 naming the first field that is wrong),
+    /// then reads it into `T`. `T` is the plain Rust form of the same shape; use
+    /// [`Recipient`](crate::Recipient), [`Quoted`](crate::Quoted) and
+    /// [`Mentioned`](crate::Mentioned) for those fields.
+    pub fn parse<T: DeserializeOwned>(&self, schema: &Schema) -> Result<T, PluginError> {
+        let value = self.json::<serde_json::Value>()?;
+        schema.validate(&value)?;
+        serde_json::from_value(value).map_err(|error| {
+            PluginError::bad_request("VALIDATION_ERROR", format!("invalid request body: {error}"))
+        })
     }
 }
 

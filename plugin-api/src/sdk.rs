@@ -4,18 +4,16 @@
 //! once; it never names an `abi_stable` type. The conversions to the FFI forms in
 //! [`crate::abi`] live here.
 
-use abi_stable::std_types::{RResult, RStr, RString, RVec};
-use serde::de::DeserializeOwned;
+use abi_stable::std_types::RString;
 
-use crate::abi::{
-    FetchedAbi, FieldErrorAbi, HostServicesBox, ManifestAbi, MediaReferenceAbi, OutgoingAbi,
-    PlanAbi, PluginErrorAbi, RequestContextAbi, RouteAbi, SentMessageAbi,
-};
+use crate::abi::{ManifestAbi, OutgoingAbi, PlanAbi, RouteAbi};
 use crate::node::Node;
 use crate::schema::Schema;
 
 pub use crate::abi::EnvelopeAbi as Envelope;
-pub use crate::abi::MediaKindAbi as MediaKind;
+pub use crate::error::{PluginError, ValidationError};
+pub use crate::host::{FetchedUrl, Host, MediaKind, MediaReference, SentMessage};
+pub use crate::request::{Request, RequestContext};
 
 /// Whether the host should encode inline or answer 202 and run the request as a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,60 +209,6 @@ impl PluginInfo {
     }
 }
 
-/// Facts about the request being served, borrowed from the host for the call (copying
-/// them would cost an allocation each on every request).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestContext<'a> {
-    pub request_id: &'a str,
-    pub tenant_id: &'a str,
-    pub user_id: &'a str,
-    pub device_id: &'a str,
-    /// The id the message will be sent under.
-    pub message_id: &'a str,
-    pub own_jid: Option<&'a str>,
-    pub is_job: bool,
-}
-
-/// A request as a plugin sees it.
-#[derive(Debug)]
-pub struct Request<'a> {
-    pub route: &'a str,
-    pub body: &'a [u8],
-    pub context: RequestContext<'a>,
-}
-
-impl Request<'_> {
-    /// Checks the body against `schema` (a 400 naming the first field that is wrong),
-    /// then reads it into `T`. `T` is the plain Rust form of the same shape; use
-    /// [`Recipient`](crate::Recipient), [`Quoted`](crate::Quoted) and
-    /// [`Mentioned`](crate::Mentioned) for those fields.
-    pub fn parse<T: DeserializeOwned>(&self, schema: &Schema) -> Result<T, PluginError> {
-        let value = self.json::<serde_json::Value>()?;
-        schema.validate(&value)?;
-        serde_json::from_value(value).map_err(|error| {
-            PluginError::bad_request("VALIDATION_ERROR", format!("invalid request body: {error}"))
-        })
-    }
-
-    /// Parses the body as JSON into `T`; malformed JSON or a wrong type is a 400 that
-    /// says where.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(PluginError::bad_request(
-                "VALIDATION_ERROR",
-                "request body is empty: a JSON object is required",
-            ));
-        }
-        serde_json::from_slice(self.body).map_err(|error| {
-            let kind = match error.classify() {
-                serde_json::error::Category::Data => "invalid request body",
-                _ => "malformed JSON",
-            };
-            PluginError::bad_request("VALIDATION_ERROR", format!("{kind}: {error}"))
-        })
-    }
-}
-
 /// A message ready to send.
 #[derive(Debug, Clone, Default)]
 pub struct Outgoing {
@@ -276,158 +220,6 @@ pub struct Outgoing {
     pub nodes: Vec<Node>,
     /// A JSON object the host merges into the success response.
     pub response_extra: Option<serde_json::Value>,
-}
-
-/// One field that failed validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ValidationError {
-    pub field: String,
-    pub message: String,
-    pub value: serde_json::Value,
-}
-
-/// An error that becomes the HTTP error response.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct PluginError {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
-    pub validation: Vec<ValidationError>,
-}
-
-impl PluginError {
-    pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
-        PluginError {
-            status,
-            code: code.into(),
-            message: message.into(),
-            validation: Vec::new(),
-        }
-    }
-
-    /// A 400 with a stable code.
-    pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(400, code, message)
-    }
-
-    /// A 400 `VALIDATION_ERROR` naming one field; the text reads `field: message`.
-    pub fn invalid_field(
-        field: impl Into<String>,
-        message: impl Into<String>,
-        value: serde_json::Value,
-    ) -> Self {
-        let field = field.into();
-        let message = message.into();
-        PluginError {
-            status: 400,
-            code: "VALIDATION_ERROR".into(),
-            message: format!("{field}: {message}"),
-            validation: vec![ValidationError {
-                field,
-                message,
-                value,
-            }],
-        }
-    }
-
-    /// A 500 for a fault inside the plugin.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "INTERNAL_ERROR", message)
-    }
-}
-
-/// A fetched URL's body.
-#[derive(Debug, Clone)]
-pub struct FetchedUrl {
-    pub bytes: Vec<u8>,
-    pub content_type: Option<String>,
-    pub elapsed_ms: u64,
-}
-
-/// An uploaded file's reference: the fields a media message carries.
-#[derive(Debug, Clone)]
-pub struct MediaReference {
-    pub url: String,
-    pub direct_path: String,
-    pub media_key: Vec<u8>,
-    pub file_sha256: Vec<u8>,
-    pub file_enc_sha256: Vec<u8>,
-    pub file_length: u64,
-    pub media_key_timestamp: i64,
-}
-
-/// A message from the device's log.
-#[derive(Debug, Clone)]
-pub struct SentMessage {
-    pub message_id: String,
-    pub chat_jid: String,
-    pub sender_jid: Option<String>,
-    pub from_me: bool,
-    /// `waE2E.Message` protobuf bytes.
-    pub message: Vec<u8>,
-}
-
-/// The host's services during one request. Calls block.
-pub struct Host<'a> {
-    services: &'a HostServicesBox,
-}
-
-impl<'a> Host<'a> {
-    #[doc(hidden)]
-    pub fn from_abi(services: &'a HostServicesBox) -> Self {
-        Host { services }
-    }
-
-    /// Fetches a URL under the host's network policy.
-    pub fn fetch(&self, url: &str, max_bytes: u64) -> Result<FetchedUrl, PluginError> {
-        match self.services.fetch(RStr::from(url), max_bytes) {
-            RResult::ROk(fetched) => Ok(FetchedUrl {
-                bytes: fetched.bytes.into_vec(),
-                content_type: fetched.content_type.map(RString::into_string).into_option(),
-                elapsed_ms: fetched.elapsed_ms,
-            }),
-            RResult::RErr(error) => Err(error.into()),
-        }
-    }
-
-    /// Uploads media through the device's session.
-    pub fn upload_media(
-        &self,
-        bytes: &[u8],
-        kind: MediaKind,
-        mimetype: &str,
-    ) -> Result<MediaReference, PluginError> {
-        match self
-            .services
-            .upload_media(bytes.into(), kind, RStr::from(mimetype))
-        {
-            RResult::ROk(media) => Ok(MediaReference {
-                url: media.url.into_string(),
-                direct_path: media.direct_path.into_string(),
-                media_key: media.media_key.into_vec(),
-                file_sha256: media.file_sha256.into_vec(),
-                file_enc_sha256: media.file_enc_sha256.into_vec(),
-                file_length: media.file_length,
-                media_key_timestamp: media.media_key_timestamp,
-            }),
-            RResult::RErr(error) => Err(error.into()),
-        }
-    }
-
-    /// Looks a message up in the device's log by id.
-    pub fn find_message(&self, message_id: &str) -> Option<SentMessage> {
-        self.services
-            .find_message(RStr::from(message_id))
-            .into_option()
-            .map(|found| SentMessage {
-                message_id: found.message_id.into_string(),
-                chat_jid: found.chat_jid.into_string(),
-                sender_jid: found.sender_jid.map(RString::into_string).into_option(),
-                from_me: found.from_me,
-                message: found.message.into_vec(),
-            })
-    }
 }
 
 /// A message type. Implement it, then call [`export_plugin!`](crate::export_plugin).
@@ -458,45 +250,6 @@ pub trait Plugin: Sized + Default + Send + Sync + 'static {
 
 // ---- conversions between the SDK types and their FFI forms ----
 
-impl From<PluginErrorAbi> for PluginError {
-    fn from(error: PluginErrorAbi) -> Self {
-        PluginError {
-            status: error.status,
-            code: error.code.into_string(),
-            message: error.message.into_string(),
-            validation: error
-                .validation
-                .into_iter()
-                .map(|field| ValidationError {
-                    field: field.field.into_string(),
-                    message: field.message.into_string(),
-                    value: serde_json::from_str(&field.value_json)
-                        .unwrap_or(serde_json::Value::Null),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<PluginError> for PluginErrorAbi {
-    fn from(error: PluginError) -> Self {
-        PluginErrorAbi {
-            status: error.status,
-            code: error.code.into(),
-            message: error.message.into(),
-            validation: error
-                .validation
-                .into_iter()
-                .map(|field| FieldErrorAbi {
-                    field: field.field.into(),
-                    message: field.message.into(),
-                    value_json: field.value.to_string().into(),
-                })
-                .collect(),
-        }
-    }
-}
-
 impl From<Route> for RouteAbi {
     fn from(route: Route) -> Self {
         RouteAbi {
@@ -523,34 +276,6 @@ impl From<PluginInfo> for ManifestAbi {
     }
 }
 
-impl<'a> From<&RequestContextAbi<'a>> for RequestContext<'a> {
-    fn from(context: &RequestContextAbi<'a>) -> Self {
-        RequestContext {
-            request_id: context.request_id.as_str(),
-            tenant_id: context.tenant_id.as_str(),
-            user_id: context.user_id.as_str(),
-            device_id: context.device_id.as_str(),
-            message_id: context.message_id.as_str(),
-            own_jid: context.own_jid.map(|jid| jid.as_str()).into_option(),
-            is_job: context.is_job,
-        }
-    }
-}
-
-impl<'a> From<&RequestContext<'a>> for RequestContextAbi<'a> {
-    fn from(context: &RequestContext<'a>) -> Self {
-        RequestContextAbi {
-            request_id: context.request_id.into(),
-            tenant_id: context.tenant_id.into(),
-            user_id: context.user_id.into(),
-            device_id: context.device_id.into(),
-            message_id: context.message_id.into(),
-            own_jid: context.own_jid.map(Into::into).into(),
-            is_job: context.is_job,
-        }
-    }
-}
-
 impl From<Outgoing> for OutgoingAbi {
     fn from(outgoing: Outgoing) -> Self {
         OutgoingAbi {
@@ -562,42 +287,6 @@ impl From<Outgoing> for OutgoingAbi {
                 .map(|extra| extra.to_string())
                 .unwrap_or_default()
                 .into(),
-        }
-    }
-}
-
-impl From<MediaReference> for MediaReferenceAbi {
-    fn from(media: MediaReference) -> Self {
-        MediaReferenceAbi {
-            url: media.url.into(),
-            direct_path: media.direct_path.into(),
-            media_key: media.media_key.into(),
-            file_sha256: media.file_sha256.into(),
-            file_enc_sha256: media.file_enc_sha256.into(),
-            file_length: media.file_length,
-            media_key_timestamp: media.media_key_timestamp,
-        }
-    }
-}
-
-impl From<FetchedUrl> for FetchedAbi {
-    fn from(fetched: FetchedUrl) -> Self {
-        FetchedAbi {
-            bytes: fetched.bytes.into(),
-            content_type: fetched.content_type.map(RString::from).into(),
-            elapsed_ms: fetched.elapsed_ms,
-        }
-    }
-}
-
-impl From<SentMessage> for SentMessageAbi {
-    fn from(message: SentMessage) -> Self {
-        SentMessageAbi {
-            message_id: message.message_id.into(),
-            chat_jid: message.chat_jid.into(),
-            sender_jid: message.sender_jid.map(RString::from).into(),
-            from_me: message.from_me,
-            message: RVec::from(message.message),
         }
     }
 }
@@ -901,7 +590,7 @@ mod tests {
     fn an_error_survives_the_ffi_form() {
         let error =
             PluginError::invalid_field("buttons", "4 given, 1 to 3 allowed", serde_json::json!(4));
-        let back: PluginError = PluginErrorAbi::from(error.clone()).into();
+        let back: PluginError = crate::abi::PluginErrorAbi::from(error.clone()).into();
         assert_eq!(back, error);
         assert_eq!(back.message, "buttons: 4 given, 1 to 3 allowed");
     }
