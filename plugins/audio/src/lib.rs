@@ -20,8 +20,7 @@ pub mod request;
 use std::time::{Duration, Instant};
 
 use wuts_plugin_api::{
-    Envelope, Host, MediaKind, Outgoing, Plan, Plugin, PluginError, PluginInfo, Request, Route,
-    export_plugin,
+    Host, MediaKind, Outgoing, Plan, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
 };
 
 use codec::{OUTPUT_MIME, TranscodeLimiter, TranscodeOptions, Transcoded};
@@ -74,22 +73,14 @@ impl AudioPlugin {
 
 impl Plugin for AudioPlugin {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "audio".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            routes: vec![Route {
-                method: "POST".into(),
-                path: "/send/audio".into(),
-                operation: "sendAudioMessage".into(),
-                summary: "Send an audio clip or voice note (transcoded to Ogg/Opus)".into(),
-                request_schema: request::schema(),
-                success_message: "Audio message sent successfully".into(),
-                failure_prefix: "Failed to send audio message".into(),
-                envelope: Envelope::Standard,
-                max_body_bytes: MAX_BODY_BYTES,
-                quick: false,
-            }],
-        }
+        PluginInfo::new("audio").route(
+            Route::post("/send/audio")
+                .operation("sendAudioMessage")
+                .summary("Send an audio clip or voice note (transcoded to Ogg/Opus)")
+                .request(&request::schema())
+                .failure_prefix("Failed to send audio message")
+                .max_body_bytes(MAX_BODY_BYTES),
+        )
     }
 
     fn init(config: serde_json::Value) -> Result<Self, PluginError> {

@@ -4,12 +4,15 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value, json};
 use wuts_plugin_api::fields::{self, body_object, check_length};
-use wuts_plugin_api::{PluginError, Request, ValidationError, normalize_recipient};
+use wuts_plugin_api::{Kind, PluginError, Request, Schema, ValidationError, normalize_recipient};
 
 /// Most JIDs one message may mention.
 pub const MAX_MENTIONS: usize = 256;
 /// Longest `delay`, in milliseconds.
 pub const MAX_DELAY_MS: u64 = 60_000;
+/// The longest message id a quote may name, and the longest quoted body, in characters.
+const MAX_QUOTED_ID_CHARS: usize = 128;
+const MAX_QUOTED_BODY_CHARS: usize = 4096;
 
 /// A validated request.
 #[derive(Debug, Clone, PartialEq)]
@@ -277,7 +280,7 @@ fn quoted(fields: &Map<String, Value>) -> Result<Option<Quote>, PluginError> {
     };
     let message_id = fields::required_string(quoted, "message_id").map_err(nested)?;
     if message_id.is_empty()
-        || message_id.len() > 128
+        || message_id.len() > MAX_QUOTED_ID_CHARS
         || !message_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -295,7 +298,7 @@ fn quoted(fields: &Map<String, Value>) -> Result<Option<Quote>, PluginError> {
     let body = fields::optional_string(quoted, "body")
         .map_err(nested)?
         .unwrap_or_default();
-    check_length("quoted.body", body, 0..=4096)?;
+    check_length("quoted.body", body, 0..=MAX_QUOTED_BODY_CHARS)?;
     Ok(Some(Quote {
         message_id: message_id.to_string(),
         participant,
@@ -313,34 +316,27 @@ fn nested(mut error: PluginError) -> PluginError {
 }
 
 /// The route's JSON Schema.
-pub fn schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["number"],
-        "oneOf": [
-            {"required": ["audio"], "not": {"required": ["audio_url"]}},
-            {"required": ["audio_url"], "not": {"required": ["audio"]}}
-        ],
-        "properties": {
-            "number": {"type": "string", "description": "phone number with country code, or a JID"},
-            "audio": {"type": "string", "description": "base64 audio, optionally as a data:audio/...;base64, URI"},
-            "audio_url": {"type": "string", "format": "uri", "description": "http or https URL the host downloads"},
-            "ptt": {"type": "boolean", "default": false, "description": "send as a voice note"},
-            "viewOnce": {"type": "boolean", "default": false},
-            "mentioned": {"type": "array", "maxItems": MAX_MENTIONS, "items": {"type": "string"}},
-            "quoted": {
-                "type": "object",
-                "required": ["message_id", "participant"],
-                "properties": {
-                    "message_id": {"type": "string"},
-                    "participant": {"type": "string"},
-                    "body": {"type": "string", "maxLength": 4096}
-                }
-            },
-            "delay": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS, "description": "milliseconds to wait before sending"},
-            "device_id": {"type": "string"}
-        }
-    })
+/// The request's published shape. The parse above keeps its own checks (its texts and
+/// codes, e.g. `AUDIO_EMPTY` for `"audio": ""`), with the same limits.
+pub fn schema() -> Schema {
+    let quoted = Schema::object()
+        .required("message_id", Kind::text(1..=MAX_QUOTED_ID_CHARS))
+        .required("participant", Kind::recipient())
+        .optional("body", Kind::text(0..=MAX_QUOTED_BODY_CHARS));
+    Schema::object()
+        .required("number", Kind::recipient())
+        .media_source("audio", "audio_url")
+        .optional("ptt", Kind::boolean())
+        .describe("send as a voice note")
+        .optional("viewOnce", Kind::boolean())
+        .optional(
+            "mentioned",
+            Kind::array(Kind::recipient(), 0..=MAX_MENTIONS),
+        )
+        .optional("quoted", Kind::object(quoted))
+        .optional("delay", Kind::integer(0..=MAX_DELAY_MS as i64))
+        .describe("milliseconds to wait before sending")
+        .device_id()
 }
 
 #[cfg(test)]
