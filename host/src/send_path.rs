@@ -9,6 +9,7 @@ use wuts_plugin_api::library::{EncodedMessage, Services};
 use wuts_plugin_api::{Plan, PluginError, RequestContext, normalize_recipient};
 
 use crate::error::{ApiError, SessionCall};
+use crate::events::EventScope;
 use crate::plugins::PluginRoute;
 use crate::plugins::services::RequestServices;
 use crate::session::{DeviceIdentity, OutgoingMessage, Session, SessionError, send_timeout};
@@ -61,6 +62,15 @@ impl SendRequest {
             message_id: &self.message_id,
             own_jid,
             is_job: self.is_job,
+        }
+    }
+
+    /// Whose events this request's are.
+    fn event_scope(&self) -> EventScope<'_> {
+        EventScope {
+            device_id: &self.device.id,
+            tenant_id: &self.device.tenant_id,
+            user_id: &self.device.user_id,
         }
     }
 
@@ -217,9 +227,24 @@ fn send_prepared<'a>(
         let sending = session.send(std::mem::take(&mut prepared.message));
         let receipt = match tokio::time::timeout(timeout, sending).await {
             Ok(Ok(receipt)) => receipt,
-            Ok(Err(error)) => return Err(request.failure(session_error(error))),
-            Err(_) => return Err(request.failure(session_error(SessionError::Timeout))),
+            Ok(Err(error)) => {
+                let error = request.failure(session_error(error));
+                emit_failed(state, request, &prepared.chat_jid, &error);
+                return Err(error);
+            }
+            Err(_) => {
+                let error = request.failure(session_error(SessionError::Timeout));
+                emit_failed(state, request, &prepared.chat_jid, &error);
+                return Err(error);
+            }
         };
+        emit_sent(
+            state,
+            request,
+            &receipt.message_id,
+            &prepared.chat_jid,
+            receipt.timestamp,
+        );
         let waiting_for_log = {
             let sender = session.own_jid();
             let entry = LogEntry {
@@ -264,6 +289,55 @@ fn send_prepared<'a>(
             extra: prepared.extra,
         })
     }
+}
+
+/// `message.sent`, for every message the server acknowledged (jobs' included).
+fn emit_sent(
+    state: &AppState,
+    request: &SendRequest,
+    message_id: &str,
+    chat_jid: &str,
+    acked_at: DateTime<Utc>,
+) {
+    let mut data = serde_json::json!({
+        "message_id": message_id,
+        "chat_jid": chat_jid,
+        "to": chat_jid,
+        "message_type": message_type(&request.route.path),
+        "route": request.route.path,
+        "timestamp": crate::time::rfc3339(acked_at),
+    });
+    if request.is_job {
+        data["job_id"] = serde_json::Value::String(request.request_id.clone());
+    }
+    state
+        .events
+        .emit(request.event_scope(), "message.sent", data);
+}
+
+/// `message.failed`: the server refused the message, or its ack did not come in time.
+fn emit_failed(state: &AppState, request: &SendRequest, chat_jid: &str, error: &ApiError) {
+    let mut data = serde_json::json!({
+        "message_id": request.message_id,
+        "chat_jid": chat_jid,
+        "error": error.message,
+        "error_code": error.code,
+    });
+    if request.is_job {
+        data["job_id"] = serde_json::Value::String(request.request_id.clone());
+    }
+    state
+        .events
+        .emit(request.event_scope(), "message.failed", data);
+}
+
+/// The kind of message a route sends, for events: its path's last segment
+/// (`/send/buttons` -> `buttons`).
+fn message_type(route: &str) -> &str {
+    route
+        .rsplit('/')
+        .find(|segment| !segment.is_empty())
+        .unwrap_or(route)
 }
 
 /// Logs a job's message; the future it returns waits for the commit: the job runner

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
+use crate::events::EventSink;
 use crate::fetch::Fetcher;
 use crate::job_queue::JobQueue;
 use crate::jobs;
@@ -24,6 +25,9 @@ use crate::tokens::TokenCache;
 /// its own flushes at 5 s each (inbound commits, outbound receipts) before it writes the
 /// device state; this leaves room for both.
 const SESSION_STOP_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// How long shutdown waits for queued events to be stored.
+const EVENT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -180,7 +184,9 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         .map_err(ServeError::Plugins)?;
     let driver = session_driver(&settings, &store)?;
     let (job_queue, job_receiver) = JobQueue::new();
+    let events = Arc::new(EventSink::start(Arc::clone(&store))?);
     let state = Arc::new(AppState {
+        events,
         fetcher: Arc::new(Fetcher::new(&settings.fetch)?),
         sessions: Arc::new(SessionManager::new(driver)),
         tokens: Arc::new(TokenCache::default()),
@@ -236,6 +242,9 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         Ok(Err(error)) => tracing::error!(%error, "the message log was not flushed"),
         Err(error) => tracing::error!(%error, "the message log was not flushed"),
     }
+    // Emitting does not wait for the events' commit either.
+    let events = Arc::clone(&state.events);
+    let _ = tokio::task::spawn_blocking(move || events.flush(EVENT_FLUSH_TIMEOUT)).await;
     tracing::info!("stopped");
     Ok(())
 }

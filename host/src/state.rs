@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::events::EventSink;
 use crate::fetch::Fetcher;
 use crate::job_queue::JobQueue;
 use crate::plugins::PluginRegistry;
@@ -21,4 +22,6 @@ pub struct AppState {
     /// not on actix's per-worker runtimes.
     pub runtime: tokio::runtime::Handle,
     pub jobs: JobQueue,
+    /// Where every event enters (docs/API.md, "Events").
+    pub events: Arc<EventSink>,
 }

@@ -3,5 +3,11 @@
 //!
 //! - [`parse`]: one received `waE2E.Message` -> `message.received`, `message.reaction`,
 //!   `message.edited` or `message.revoked` data, for the session drivers.
+//! - [`sink`]: where every event enters: stored in its device's sequence, then announced.
+//! - [`names`]: every event name this server can emit.
 
+pub mod names;
 pub mod parse;
+pub mod sink;
+
+pub use sink::{EventScope, EventSink};

@@ -59,6 +59,59 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_by_status ON jobs(status);
     ",
+    // 2: events (the source of truth for the event stream and webhooks), webhook
+    // configurations, and one delivery row per (event, webhook).
+    "
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        envelope TEXT NOT NULL,
+        UNIQUE (device_id, seq)
+    );
+    CREATE INDEX events_by_time ON events(created_at);
+    CREATE TABLE webhooks (
+        device_id TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        retry_attempts INTEGER NOT NULL,
+        timeout_seconds INTEGER NOT NULL,
+        secret TEXT,
+        headers TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE user_webhooks (
+        user_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        finished_at TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+    CREATE INDEX deliveries_by_device ON deliveries(device_id, status);
+    ",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -8,6 +8,7 @@ mod message_log;
 mod migrations;
 mod sql_time;
 mod sqlite;
+mod sqlite_events;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -206,6 +207,37 @@ pub struct JobRecord {
     pub attempts: u32,
 }
 
+/// An event on its way into the store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub device_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    /// `message.sent`, `message.received`, ...
+    pub name: String,
+    pub data: serde_json::Value,
+    /// Unix seconds.
+    pub timestamp: i64,
+}
+
+/// An event as stored: numbered in its device's sequence, with its envelope (the JSON a
+/// webhook delivery and the event stream carry) written once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// `evt_` + a ULID: unique, and stable across retries, replays and the stream.
+    pub id: String,
+    pub device_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    /// Counts up by one per device.
+    pub seq: i64,
+    pub name: String,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// `{"id","event","timestamp","device_id","user_id","seq","data"}` as JSON text.
+    pub envelope: String,
+}
+
 /// Everything the host persists.
 pub trait Store: Send + Sync + 'static {
     /// Creates a user (and the tenant on first use) with a default device.
@@ -274,4 +306,23 @@ pub trait Store: Send + Sync + 'static {
         result_json: Option<&str>,
     ) -> StoreResult<()>;
     fn purge_jobs_before(&self, before: DateTime<Utc>) -> StoreResult<usize>;
+
+    /// Stores events in one transaction, each numbered next in its device's sequence,
+    /// with a pending delivery for the device's webhook when it is enabled and takes the
+    /// event. Returns them in the order given.
+    fn append_events(&self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>>;
+
+    /// A device's events after `after_seq`, oldest first, at most `limit`.
+    fn events_after(
+        &self,
+        device_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// The sequence number of one of a device's events, while it is retained.
+    fn event_seq(&self, device_id: &str, event_id: &str) -> StoreResult<Option<i64>>;
+
+    /// Removes events older than `before` (Unix seconds) whose deliveries are all done.
+    fn purge_events_before(&self, before: i64) -> StoreResult<usize>;
 }

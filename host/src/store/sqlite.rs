@@ -10,8 +10,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use super::message_log::MessageLog;
 use super::sql_time::{parse_time, timestamp};
 use super::{
-    DeviceRecord, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage, Principal, Role, Store,
-    StoreError, StoreResult, TokenCandidate, UserRecord, migrations,
+    DeviceRecord, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage, NewEvent, Principal,
+    Role, Store, StoreError, StoreResult, StoredEvent, TokenCandidate, UserRecord, migrations,
+    sqlite_events,
 };
 
 /// One read-write connection behind a mutex, and a read-only one for message lookups:
@@ -506,6 +507,36 @@ impl Store for SqliteStore {
                 [timestamp(before)],
             )?)
         })
+    }
+
+    fn append_events(&self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
+        self.with(|connection| sqlite_events::append(connection, events))
+    }
+
+    fn events_after(
+        &self,
+        device_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        // The read-only connection: a stream catching up does not wait on the writers.
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        sqlite_events::after(&reader, device_id, after_seq, limit)
+    }
+
+    fn event_seq(&self, device_id: &str, event_id: &str) -> StoreResult<Option<i64>> {
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        sqlite_events::seq_of(&reader, device_id, event_id)
+    }
+
+    fn purge_events_before(&self, before: i64) -> StoreResult<usize> {
+        self.with(|connection| sqlite_events::purge_before(connection, before))
     }
 }
 

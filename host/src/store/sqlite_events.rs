@@ -1,0 +1,172 @@
+//! The events table in SQLite: appending events (with their webhook deliveries) in one
+//! transaction, reading a device's events after a sequence number, and retention.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{NewEvent, StoreResult, StoredEvent};
+
+/// The envelope every event has, on webhooks and on the stream (docs/API.md, "Events").
+#[derive(Serialize)]
+struct Envelope<'a> {
+    id: &'a str,
+    event: &'a str,
+    timestamp: i64,
+    device_id: &'a str,
+    user_id: &'a str,
+    seq: i64,
+    data: &'a serde_json::Value,
+}
+
+/// A device's webhook as far as appending needs it: whether it takes an event.
+struct Subscription {
+    webhook_id: String,
+    events: Vec<String>,
+}
+
+impl Subscription {
+    fn takes(&self, event: &str) -> bool {
+        self.events.iter().any(|name| name == "*" || name == event)
+    }
+}
+
+/// A new time-ordered, unique id with a prefix (`evt_`, `dlv_`).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", ulid::Ulid::new())
+}
+
+pub fn append(connection: &mut Connection, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
+    let transaction = connection.transaction()?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let mut stored = Vec::with_capacity(events.len());
+    for event in events {
+        let seq: i64 = transaction.query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE device_id = ?1",
+            [&event.device_id],
+            |row| row.get(0),
+        )?;
+        let id = new_id("evt_");
+        let envelope = serde_json::to_string(&Envelope {
+            id: &id,
+            event: &event.name,
+            timestamp: event.timestamp,
+            device_id: &event.device_id,
+            user_id: &event.user_id,
+            seq,
+            data: &event.data,
+        })
+        .unwrap_or_default();
+        transaction.execute(
+            "INSERT INTO events (id, device_id, tenant_id, user_id, seq, name, created_at, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id,
+                event.device_id,
+                event.tenant_id,
+                event.user_id,
+                seq,
+                event.name,
+                event.timestamp,
+                envelope
+            ],
+        )?;
+        let subscription = transaction
+            .query_row(
+                "SELECT id, events FROM webhooks WHERE device_id = ?1 AND enabled = 1",
+                [&event.device_id],
+                |row| {
+                    Ok(Subscription {
+                        webhook_id: row.get(0)?,
+                        events: serde_json::from_str(&row.get::<_, String>(1)?).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(subscription) = subscription.filter(|s| s.takes(&event.name)) {
+            transaction.execute(
+                "INSERT INTO deliveries (id, event_id, device_id, webhook_id, seq, status, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                params![
+                    new_id("dlv_"),
+                    id,
+                    event.device_id,
+                    subscription.webhook_id,
+                    seq,
+                    now_ms
+                ],
+            )?;
+        }
+        stored.push(StoredEvent {
+            id,
+            device_id: event.device_id.clone(),
+            tenant_id: event.tenant_id.clone(),
+            user_id: event.user_id.clone(),
+            seq,
+            name: event.name.clone(),
+            timestamp: event.timestamp,
+            envelope,
+        });
+    }
+    transaction.commit()?;
+    Ok(stored)
+}
+
+fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        id: row.get("id")?,
+        device_id: row.get("device_id")?,
+        tenant_id: row.get("tenant_id")?,
+        user_id: row.get("user_id")?,
+        seq: row.get("seq")?,
+        name: row.get("name")?,
+        timestamp: row.get("created_at")?,
+        envelope: row.get("envelope")?,
+    })
+}
+
+pub fn after(
+    connection: &Connection,
+    device_id: &str,
+    after_seq: i64,
+    limit: usize,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, device_id, tenant_id, user_id, seq, name, created_at, envelope
+         FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = statement.query_map(
+        params![device_id, after_seq, limit.min(i64::MAX as usize) as i64],
+        event_from_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn seq_of(
+    connection: &Connection,
+    device_id: &str,
+    event_id: &str,
+) -> StoreResult<Option<i64>> {
+    Ok(connection
+        .query_row(
+            "SELECT seq FROM events WHERE device_id = ?1 AND id = ?2",
+            [device_id, event_id],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+pub fn purge_before(connection: &mut Connection, before: i64) -> StoreResult<usize> {
+    let transaction = connection.transaction()?;
+    transaction.execute(
+        "DELETE FROM deliveries WHERE status != 'pending'
+         AND event_id IN (SELECT id FROM events WHERE created_at < ?1)",
+        [before],
+    )?;
+    let removed = transaction.execute(
+        "DELETE FROM events WHERE created_at < ?1
+         AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id)",
+        [before],
+    )?;
+    transaction.commit()?;
+    Ok(removed)
+}
