@@ -9,11 +9,16 @@ mod migrations;
 mod sql_time;
 mod sqlite;
 mod sqlite_events;
+mod sqlite_webhooks;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use sqlite::SqliteStore;
+pub use webhooks::{
+    AttemptOutcome, ClaimedDelivery, DeliveryFailure, UserWebhookRecord, WebhookRecord,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -325,4 +330,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes events older than `before` (Unix seconds) whose deliveries are all done.
     fn purge_events_before(&self, before: i64) -> StoreResult<usize>;
+
+    // Webhooks (docs/API.md, "Webhooks"; store/sqlite_webhooks.rs says how deliveries move).
+    fn webhook(&self, device_id: &str) -> StoreResult<Option<WebhookRecord>>;
+    /// Creates or replaces a device's webhook (its id and `created_at` are kept).
+    fn set_webhook(&self, webhook: &WebhookRecord) -> StoreResult<WebhookRecord>;
+    /// Removes it and its unfinished deliveries; whether there was one.
+    fn delete_webhook(&self, device_id: &str) -> StoreResult<bool>;
+    fn set_user_webhook(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        url: &str,
+    ) -> StoreResult<UserWebhookRecord>;
+    fn user_webhook(&self, user_id: &str) -> StoreResult<Option<UserWebhookRecord>>;
+    /// Gives a new device its user's webhook URL (every event), if the user kept one.
+    fn apply_user_webhook(&self, device: &DeviceRecord) -> StoreResult<bool>;
+    /// Claims up to `limit` due deliveries (the lowest unfinished seq of each device),
+    /// leased until `lease_until_ms`.
+    fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// When the next claimable delivery is due (Unix ms).
+    fn next_delivery_due_at(&self) -> StoreResult<Option<i64>>;
+    fn finish_delivery_attempt(
+        &self,
+        delivery_id: &str,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()>;
+    fn delivery_failures(&self, device_id: &str, limit: usize)
+    -> StoreResult<Vec<DeliveryFailure>>;
+    fn delivery_failure(&self, delivery_id: &str) -> StoreResult<Option<DeliveryFailure>>;
+    /// Queues failed deliveries again (one, or all of the device's); how many.
+    fn replay_failures(&self, device_id: &str, delivery_id: Option<&str>) -> StoreResult<usize>;
 }

@@ -9,10 +9,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::message_log::MessageLog;
 use super::sql_time::{parse_time, timestamp};
+use super::{AttemptOutcome, ClaimedDelivery, DeliveryFailure, UserWebhookRecord, WebhookRecord};
 use super::{
     DeviceRecord, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage, NewEvent, Principal,
     Role, Store, StoreError, StoreResult, StoredEvent, TokenCandidate, UserRecord, migrations,
-    sqlite_events,
+    sqlite_events, sqlite_webhooks,
 };
 
 /// One read-write connection behind a mutex, and a read-only one for message lookups:
@@ -537,6 +538,74 @@ impl Store for SqliteStore {
 
     fn purge_events_before(&self, before: i64) -> StoreResult<usize> {
         self.with(|connection| sqlite_events::purge_before(connection, before))
+    }
+
+    fn webhook(&self, device_id: &str) -> StoreResult<Option<WebhookRecord>> {
+        self.with(|connection| sqlite_webhooks::webhook(connection, device_id))
+    }
+
+    fn set_webhook(&self, webhook: &WebhookRecord) -> StoreResult<WebhookRecord> {
+        self.with(|connection| sqlite_webhooks::set_webhook(connection, webhook))
+    }
+
+    fn delete_webhook(&self, device_id: &str) -> StoreResult<bool> {
+        self.with(|connection| sqlite_webhooks::delete_webhook(connection, device_id))
+    }
+
+    fn set_user_webhook(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        url: &str,
+    ) -> StoreResult<UserWebhookRecord> {
+        self.with(|connection| {
+            sqlite_webhooks::set_user_webhook(connection, tenant_id, user_id, url)
+        })
+    }
+
+    fn user_webhook(&self, user_id: &str) -> StoreResult<Option<UserWebhookRecord>> {
+        self.with(|connection| sqlite_webhooks::user_webhook(connection, user_id))
+    }
+
+    fn apply_user_webhook(&self, device: &DeviceRecord) -> StoreResult<bool> {
+        self.with(|connection| sqlite_webhooks::apply_user_webhook(connection, device))
+    }
+
+    fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.with(|connection| sqlite_webhooks::claim(connection, now_ms, lease_until_ms, limit))
+    }
+
+    fn next_delivery_due_at(&self) -> StoreResult<Option<i64>> {
+        self.with(|connection| sqlite_webhooks::next_due_at(connection))
+    }
+
+    fn finish_delivery_attempt(
+        &self,
+        delivery_id: &str,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()> {
+        self.with(|connection| sqlite_webhooks::finish_attempt(connection, delivery_id, outcome))
+    }
+
+    fn delivery_failures(
+        &self,
+        device_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryFailure>> {
+        self.with(|connection| sqlite_webhooks::failures(connection, device_id, limit))
+    }
+
+    fn delivery_failure(&self, delivery_id: &str) -> StoreResult<Option<DeliveryFailure>> {
+        self.with(|connection| sqlite_webhooks::failure(connection, delivery_id))
+    }
+
+    fn replay_failures(&self, device_id: &str, delivery_id: Option<&str>) -> StoreResult<usize> {
+        self.with(|connection| sqlite_webhooks::replay(connection, device_id, delivery_id))
     }
 }
 
