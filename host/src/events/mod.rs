@@ -5,9 +5,14 @@
 //!   `message.edited` or `message.revoked` data, for the session drivers.
 //! - [`sink`]: where every event enters: stored in its device's sequence, then announced.
 //! - [`names`]: every event name this server can emit.
+//! - [`deliver`]: the webhook deliverer ([`signature`], [`backoff`], [`webhook_target`]).
 
+pub mod backoff;
+pub mod deliver;
 pub mod names;
 pub mod parse;
+pub mod signature;
 pub mod sink;
+pub mod webhook_target;
 
 pub use sink::{EventScope, EventSink};

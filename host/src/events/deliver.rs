@@ -1,0 +1,274 @@
+//! The webhook deliverer: a task that claims due deliveries from the store and POSTs
+//! each to its device's webhook (docs/API.md, "Webhooks"), then records the outcome:
+//! delivered, tried again after a backoff, or failed.
+//!
+//! It wakes when stored events may have created deliveries (`EventSink::deliveries_due`),
+//! when a delivery finishes, or when the earliest retry is due. Sends never wait for it:
+//! they only emit. At most `[webhooks] max_in_flight` deliveries are in flight, so a
+//! dead or slow receiver holds rows in the table, not memory. A claim is a lease: the
+//! delivery of a process that died is due again when its lease runs out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::CONTENT_TYPE;
+use tokio::sync::{Notify, Semaphore};
+
+use super::backoff::jittered_delay;
+use super::signature::{header_signature, signed_body};
+use super::webhook_target::{self, PublicOnlyResolver, TargetError};
+use crate::store::{AttemptOutcome, ClaimedDelivery, Store};
+
+/// The longest the deliverer sleeps without looking at the table.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+/// How long a failing store call waits before the next try.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+/// How long connecting to a receiver may take (the whole attempt is bounded by the
+/// webhook's own `timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest lease: longer than the longest attempt (a 60 s `timeout`).
+const MIN_LEASE: Duration = Duration::from_secs(65);
+/// The longest `last_error` kept.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// What the deliverer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub max_in_flight: usize,
+    pub claim_lease: Duration,
+    /// `[fetch] allow_private_urls`.
+    pub allow_private: bool,
+}
+
+/// Starts the deliverer on the current tokio runtime.
+pub fn start(
+    store: Arc<dyn Store>,
+    due: Arc<Notify>,
+    settings: DeliverySettings,
+) -> Result<(), reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("wuts/", env!("CARGO_PKG_VERSION")));
+    if !settings.allow_private {
+        builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+    }
+    let deliverer = Arc::new(Deliverer {
+        store,
+        due,
+        client: builder.build()?,
+        slots: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+        lease: settings.claim_lease.max(MIN_LEASE),
+        allow_private: settings.allow_private,
+    });
+    tokio::spawn(deliverer.run());
+    Ok(())
+}
+
+struct Deliverer {
+    store: Arc<dyn Store>,
+    due: Arc<Notify>,
+    client: reqwest::Client,
+    slots: Arc<Semaphore>,
+    lease: Duration,
+    allow_private: bool,
+}
+
+/// Why an attempt got no HTTP answer.
+enum NoAnswer {
+    /// Tried again later: timeouts, refused connections, names that do not resolve.
+    Transient(String),
+    /// Never tried again: the URL policy refuses the target.
+    Refused(String),
+}
+
+impl Deliverer {
+    async fn run(self: Arc<Self>) {
+        loop {
+            let wait = match self.claim_and_send().await {
+                Ok(wait) => wait,
+                Err(error) => {
+                    tracing::error!(%error, "webhook deliveries: the store failed");
+                    STORE_RETRY
+                }
+            };
+            tokio::select! {
+                () = self.due.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Claims what the free slots allow and starts sending it; how long to sleep next.
+    async fn claim_and_send(self: &Arc<Self>) -> Result<Duration, String> {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            // A finishing delivery wakes the loop.
+            return Ok(IDLE_POLL);
+        }
+        let store = Arc::clone(&self.store);
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let claimed = tokio::task::spawn_blocking(move || {
+            let now = chrono::Utc::now().timestamp_millis();
+            store.claim_deliveries(now, now.saturating_add(lease_ms), free)
+        })
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())?;
+        let claimed_any = !claimed.is_empty();
+        for delivery in claimed {
+            let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+                // Cannot happen (only this loop acquires); the lease brings it back.
+                break;
+            };
+            let deliverer = Arc::clone(self);
+            tokio::spawn(async move {
+                deliverer.deliver(delivery).await;
+                drop(slot);
+                // The device's next event may be due now.
+                deliverer.due.notify_one();
+            });
+        }
+        if claimed_any {
+            return Ok(Duration::ZERO);
+        }
+        let store = Arc::clone(&self.store);
+        let next = tokio::task::spawn_blocking(move || store.next_delivery_due_at())
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| error.to_string())?;
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(match next {
+            // Due but not claimed: in flight elsewhere; look again shortly, not at once.
+            Some(at) if at <= now => STORE_RETRY,
+            Some(at) => Duration::from_millis((at - now).unsigned_abs()).min(IDLE_POLL),
+            None => IDLE_POLL,
+        })
+    }
+
+    /// One attempt, and its outcome stored.
+    async fn deliver(&self, delivery: ClaimedDelivery) {
+        let outcome = self.attempt(&delivery).await;
+        match &outcome {
+            AttemptOutcome::Delivered { status } => tracing::debug!(
+                delivery = %delivery.id, event = %delivery.event_name, attempt = delivery.attempt,
+                status, "webhook delivered"
+            ),
+            AttemptOutcome::Retry { error, .. } => tracing::info!(
+                delivery = %delivery.id, webhook = %delivery.webhook.id, event = %delivery.event_name,
+                attempt = delivery.attempt, %error, "webhook attempt failed; will retry"
+            ),
+            AttemptOutcome::Failed { error, .. } => tracing::warn!(
+                delivery = %delivery.id, webhook = %delivery.webhook.id, event = %delivery.event_name,
+                attempt = delivery.attempt, %error, "webhook delivery failed"
+            ),
+        }
+        let store = Arc::clone(&self.store);
+        let id = delivery.id.clone();
+        let stored =
+            tokio::task::spawn_blocking(move || store.finish_delivery_attempt(&id, &outcome)).await;
+        if !matches!(stored, Ok(Ok(()))) {
+            // The lease brings the delivery back; the receiver may see it twice.
+            tracing::error!(delivery = %delivery.id, "could not record a webhook attempt");
+        }
+    }
+
+    async fn attempt(&self, delivery: &ClaimedDelivery) -> AttemptOutcome {
+        let last_attempt = delivery.attempt > delivery.webhook.retry_attempts;
+        let retry_or_fail = |status: Option<u16>, error: String| {
+            if last_attempt {
+                AttemptOutcome::Failed { status, error }
+            } else {
+                let wait = jittered_delay(delivery.attempt);
+                let at_ms = chrono::Utc::now().timestamp_millis()
+                    + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                AttemptOutcome::Retry {
+                    at_ms,
+                    status,
+                    error,
+                }
+            }
+        };
+        match self.send(delivery).await {
+            Ok(status) if (200..300).contains(&status) => AttemptOutcome::Delivered { status },
+            Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                AttemptOutcome::Failed {
+                    status: Some(status),
+                    error: format!("HTTP {status}"),
+                }
+            }
+            Ok(status) => retry_or_fail(Some(status), format!("HTTP {status}")),
+            Err(NoAnswer::Transient(error)) => retry_or_fail(None, error),
+            Err(NoAnswer::Refused(error)) => AttemptOutcome::Failed {
+                status: None,
+                error,
+            },
+        }
+    }
+
+    /// POSTs the delivery; the answer's status.
+    async fn send(&self, delivery: &ClaimedDelivery) -> Result<u16, NoAnswer> {
+        let webhook = &delivery.webhook;
+        let url = webhook_target::check(&webhook.url, self.allow_private)
+            .await
+            .map_err(|error| match error {
+                TargetError::Unresolved(reason) => NoAnswer::Transient(reason),
+                TargetError::Invalid(reason) | TargetError::Forbidden(reason) => {
+                    NoAnswer::Refused(reason)
+                }
+            })?;
+        let timestamp = chrono::Utc::now().timestamp();
+        let body = signed_body(webhook.secret.as_deref(), &delivery.envelope);
+        let timeout = Duration::from_secs(u64::from(webhook.timeout_seconds.max(1)));
+        let mut request = self
+            .client
+            .post(url)
+            .timeout(timeout)
+            .header(CONTENT_TYPE, "application/json");
+        for (name, value) in &webhook.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request = request
+            .header("X-Wuts-Event-Id", delivery.event_id.as_str())
+            .header("X-Wuts-Event", delivery.event_name.as_str())
+            .header("X-Wuts-Timestamp", timestamp.to_string())
+            .header("X-Wuts-Delivery-Attempt", delivery.attempt.to_string());
+        if let Some(secret) = webhook.secret.as_deref() {
+            request = request.header(
+                "X-Wuts-Signature",
+                header_signature(secret, timestamp, body.as_bytes()),
+            );
+        }
+        let response = request.body(body).send().await.map_err(|error| {
+            if error.is_builder() {
+                NoAnswer::Refused(bounded(format!("request refused: {}", innermost(&error))))
+            } else if error.is_timeout() {
+                NoAnswer::Transient(format!("timed out after {} s", timeout.as_secs()))
+            } else {
+                NoAnswer::Transient(bounded(innermost(&error)))
+            }
+        })?;
+        // The answer's body is not read: only its status counts.
+        Ok(response.status().as_u16())
+    }
+}
+
+/// The deepest cause's text, without the URL (which may carry credentials).
+fn innermost(error: &reqwest::Error) -> String {
+    let mut current: &(dyn std::error::Error + 'static) = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    let text = current.to_string();
+    match error.url() {
+        Some(url) => text.replace(url.as_str(), "<webhook_url>"),
+        None => text,
+    }
+}
+
+fn bounded(text: String) -> String {
+    if text.chars().count() <= MAX_ERROR_CHARS {
+        return text;
+    }
+    text.chars().take(MAX_ERROR_CHARS).collect()
+}
