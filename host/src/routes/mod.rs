@@ -3,6 +3,7 @@
 pub mod body;
 pub mod common;
 pub mod devices;
+pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod pairing;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     jobs::configure(cfg);
     devices::configure(cfg);
     pairing::configure(cfg);
+    events::configure(cfg);
     if state.sessions.driver_name() == "sandbox" {
         sandbox::configure(cfg);
     }
