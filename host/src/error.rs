@@ -208,7 +208,12 @@ impl ApiError {
 impl From<PluginError> for ApiError {
     fn from(error: PluginError) -> Self {
         ApiError {
-            status: StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            // A plugin answers errors only: a status outside 400-599 (a 200, a 302) would
+            // pass for something else, so it is a fault of the plugin's, a 500.
+            status: StatusCode::from_u16(error.status)
+                .ok()
+                .filter(|status| status.is_client_error() || status.is_server_error())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code: error.code,
             message: error.message,
             validation: error.validation,
@@ -230,6 +235,21 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plugin_error_status_outside_400_to_599_is_a_500() {
+        for (given, answered) in [
+            (200, 500),
+            (302, 500),
+            (99, 500),
+            (1000, 500),
+            (404, 404),
+            (503, 503),
+        ] {
+            let error: ApiError = PluginError::new(given, "X", "x").into();
+            assert_eq!(error.status.as_u16(), answered, "{given}");
+        }
+    }
 
     #[test]
     fn the_legacy_envelope_holds_only_the_error_text() {

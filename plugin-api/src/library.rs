@@ -278,19 +278,36 @@ struct LogAdapter<S>(S);
 
 impl<S: LogSink> abi::LogSink for LogAdapter<S> {
     fn log(&self, level: LogLevelAbi, target: RStr<'_>, message: RStr<'_>) {
-        self.0.log(level.into(), target.as_str(), message.as_str());
+        // A panic must not unwind into the plugin; a lost log line is the lesser harm.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.0.log(level.into(), target.as_str(), message.as_str())
+        }));
     }
 }
 
 struct Adapter<S>(S);
 
+/// Runs a host service for a plugin. A panic must not unwind into the plugin (an
+/// `extern "C"` boundary that unwinds aborts the process): it becomes a 500.
+fn host_call<T>(
+    service: &str,
+    call: impl FnOnce() -> Result<T, PluginError>,
+) -> RResult<T, PluginErrorAbi> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(result) => result.map_err(PluginErrorAbi::from).into(),
+        Err(_) => RResult::RErr(PluginErrorAbi::from(PluginError::new(
+            500,
+            "HOST_SERVICE_FAILED",
+            format!("the host's {service} failed"),
+        ))),
+    }
+}
+
 impl<S: HostServices> abi::HostServices for Adapter<S> {
     fn fetch(&self, url: RStr<'_>, max_bytes: u64) -> RResult<FetchedAbi, PluginErrorAbi> {
-        self.0
-            .fetch(url.as_str(), max_bytes)
-            .map(FetchedAbi::from)
-            .map_err(PluginErrorAbi::from)
-            .into()
+        host_call("fetch", || {
+            self.0.fetch(url.as_str(), max_bytes).map(FetchedAbi::from)
+        })
     }
 
     fn upload_media(
@@ -299,24 +316,59 @@ impl<S: HostServices> abi::HostServices for Adapter<S> {
         kind: MediaKindAbi,
         mimetype: RStr<'_>,
     ) -> RResult<MediaReferenceAbi, PluginErrorAbi> {
-        self.0
-            .upload_media(bytes.as_slice(), kind, mimetype.as_str())
-            .map(MediaReferenceAbi::from)
-            .map_err(PluginErrorAbi::from)
-            .into()
+        host_call("media upload", || {
+            self.0
+                .upload_media(bytes.as_slice(), kind, mimetype.as_str())
+                .map(MediaReferenceAbi::from)
+        })
     }
 
     fn find_message(&self, message_id: RStr<'_>) -> ROption<SentMessageAbi> {
-        self.0
-            .find_message(message_id.as_str())
-            .map(SentMessageAbi::from)
-            .into()
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.0.find_message(message_id.as_str())
+        }));
+        found.ok().flatten().map(SentMessageAbi::from).into()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct PanickingServices;
+
+    impl HostServices for PanickingServices {
+        fn fetch(&self, _: &str, _: u64) -> Result<FetchedUrl, PluginError> {
+            panic!("fetch broke")
+        }
+        fn upload_media(
+            &self,
+            _: &[u8],
+            _: MediaKind,
+            _: &str,
+        ) -> Result<MediaReference, PluginError> {
+            panic!("upload broke")
+        }
+        fn find_message(&self, _: &str) -> Option<SentMessage> {
+            panic!("lookup broke")
+        }
+    }
+
+    #[test]
+    fn a_host_service_that_panics_answers_an_error_instead_of_unwinding() {
+        let services = Services::new(PanickingServices);
+        let host = crate::Host::from_abi(services.as_abi());
+        let error = host.fetch("http://example.com/", 10).unwrap_err();
+        assert_eq!(
+            (error.status, error.code.as_str()),
+            (500, "HOST_SERVICE_FAILED")
+        );
+        assert!(
+            host.upload_media(b"x", MediaKind::Audio, "audio/ogg")
+                .is_err()
+        );
+        assert!(host.find_message("3EB0").is_none());
+    }
 
     #[test]
     fn a_missing_file_and_a_non_library_are_refused_in_one_line() {

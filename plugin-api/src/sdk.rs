@@ -341,16 +341,25 @@ pub mod exported {
         match catch_unwind(AssertUnwindSafe(body)) {
             Ok(Ok(value)) => RResult::ROk(value),
             Ok(Err(error)) => RResult::RErr(error.into()),
-            Err(payload) => {
-                let reason = payload
-                    .downcast_ref::<&str>()
-                    .map(|text| text.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_string());
-                tracing::error!(target: "plugin", "plugin panicked: {reason}");
+            // The panic's message is not logged: it may carry request data (a field's
+            // value, a phone number). The panic hook logged where it happened.
+            Err(_) => {
                 RResult::RErr(PluginError::new(500, "PLUGIN_PANIC", "internal plugin error").into())
             }
         }
+    }
+
+    /// Replaces this library's panic hook (a plugin has its own copy of std, so its own
+    /// hook): the default one prints the panic's message to stderr, and a message may
+    /// carry request data. This one logs only where the panic happened.
+    fn install_panic_hook() {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|at| format!("{}:{}", at.file(), at.line()))
+                .unwrap_or_else(|| "an unknown place".to_string());
+            tracing::error!(target: "plugin", "plugin panicked at {location} (message withheld)");
+        }));
     }
 
     fn instance<P: Instance>() -> Result<&'static P, PluginError> {
@@ -379,6 +388,7 @@ pub mod exported {
     extern "C" fn init<P: Instance>(args: InitArgs) -> RResult<(), PluginErrorAbi> {
         guarded(move || {
             crate::log_bridge::install(args.log_sink, args.max_level);
+            install_panic_hook();
             let config = serde_json::from_str(&args.config_json).map_err(|error| {
                 PluginError::internal(format!("plugin configuration is not valid JSON: {error}"))
             })?;

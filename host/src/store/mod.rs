@@ -212,6 +212,25 @@ pub struct JobRecord {
     pub attempts: u32,
 }
 
+/// Creates `path` readable and writable by its owner only (mode 0600), or narrows an
+/// existing file to that: the databases hold token hashes, messages and a device's
+/// WhatsApp keys. SQLite gives its `-wal` and `-shm` files the database's mode.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// An event on its way into the store.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

@@ -89,6 +89,10 @@ impl SqliteStore {
                 source,
             })?;
         }
+        super::create_private_file(path).map_err(|source| StoreError::Folder {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut connection = Connection::open(path)?;
         // Takes effect only in a new database (an existing one keeps its page size). The
         // message log appends a few hundred rows per commit, and each WAL frame is a
@@ -616,6 +620,23 @@ mod tests {
     fn store() -> SqliteStore {
         let dir = std::env::temp_dir().join(format!("wuts-store-{}", uuid::Uuid::new_v4()));
         SqliteStore::open(&dir.join("nested/wuts.db")).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_is_created_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("wuts-mode-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("wuts.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .create_user("acme", "alice", Role::User, "l", b"h")
+            .unwrap();
+        for file in [path.clone(), dir.join("wuts.db-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub fn device_slot(path: &Path, device_id: &str) -> Result<i32, SessionError> {
             SessionError::Failed(format!("cannot create {}: {error}", folder.display()))
         })?;
     }
+    // Whoever reads this file can send as the device's phone.
+    crate::store::create_private_file(path).map_err(|error| {
+        SessionError::Failed(format!("cannot create {}: {error}", path.display()))
+    })?;
     let mut connection = Connection::open(path).map_err(failed)?;
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
