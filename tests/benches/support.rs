@@ -149,6 +149,36 @@ fn parse_duration(text: &str) -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
+/// The CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/PID/stat`; 0 if it cannot be read.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    parse_cpu_ticks(&stat) as f64 / clock_ticks_per_second()
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks. The command
+/// name (field 2) is in parentheses and may hold spaces, so the fields are counted after it.
+fn parse_cpu_ticks(stat: &str) -> u64 {
+    let Some(rest) = stat.rfind(')').map(|end| &stat[end + 1..]) else {
+        return 0;
+    };
+    // After ')' the first field is the state, field 3.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |number: usize| -> u64 {
+        fields
+            .get(number - 3)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    field(14) + field(15)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
 /// A process's resident memory in MiB.
 pub fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -171,6 +201,14 @@ mod tests {
         assert_eq!(result.failures, 3);
         assert!((result.requests_per_second - 1234.5).abs() < 1e-9);
         assert_eq!(result.p99, std::time::Duration::from_micros(12500));
+    }
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime() {
+        let stat =
+            "1234 (wuts (a b)) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 40 0 0 20 0 6 0 100 0\n";
+        assert_eq!(super::parse_cpu_ticks(stat), 290);
+        assert_eq!(super::parse_cpu_ticks(""), 0);
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Pass `--config FILE` before the subcommand (`wuts --config FILE serve`).
     pub config_before_subcommand: bool,
+    /// The folder with `wuts` and the plugin libraries for this server; `None` is
+    /// [`locate::artefact_dir`] (a benchmark runs two builds side by side with it).
+    pub bin_dir: Option<PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -104,6 +107,7 @@ impl Default for ServerOptions {
             extra_toml: String::new(),
             env: Vec::new(),
             config_before_subcommand: false,
+            bin_dir: None,
         }
     }
 }
@@ -149,6 +153,12 @@ impl ServerOptions {
         self.config_before_subcommand = true;
         self
     }
+
+    /// Runs `wuts` and loads the plugins from `dir` instead of [`locate::artefact_dir`].
+    pub fn bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.bin_dir = Some(dir.into());
+        self
+    }
 }
 
 /// A user made with `wuts users create --json`.
@@ -187,7 +197,7 @@ impl Setup {
             .tempdir()
             .expect("a temp dir can be created");
         let plugin_dir = match &options.plugin_dir {
-            PluginDir::Artefacts => locate::artefact_dir(),
+            PluginDir::Artefacts => options.bin_dir.clone().unwrap_or_else(locate::artefact_dir),
             PluginDir::Unset => PathBuf::new(),
             PluginDir::Fresh(files) => {
                 let folder = dir.path().join("plugins");
@@ -195,7 +205,7 @@ impl Setup {
                 for file in files {
                     match file {
                         PluginFile::Copy { artefact, name } => {
-                            fs::copy(locate::artefact(artefact), folder.join(name))
+                            fs::copy(artefact_path(&options, artefact), folder.join(name))
                                 .unwrap_or_else(|e| panic!("cannot copy {artefact}: {e}"));
                         }
                         PluginFile::Bytes { name, bytes } => {
@@ -216,6 +226,11 @@ impl Setup {
         };
         fs::write(&setup.config_path, setup.config_text()).expect("the config can be written");
         setup
+    }
+
+    /// The `wuts` executable this setup runs.
+    pub fn wuts_binary(&self) -> PathBuf {
+        artefact_path(&self.options, locate::WUTS_BINARY)
     }
 
     /// The config file.
@@ -261,7 +276,7 @@ impl Setup {
     /// A `wuts` command with this setup's environment: `wuts <subcommand...> --config FILE`
     /// (or `wuts --config FILE <subcommand...>`), to which the caller adds arguments.
     pub fn command(&self, subcommand: &[&str]) -> Command {
-        let mut command = Command::new(locate::wuts_binary());
+        let mut command = Command::new(self.wuts_binary());
         if self.options.config_before_subcommand {
             command.arg("--config").arg(&self.config_path);
             command.args(subcommand);
@@ -364,7 +379,7 @@ impl Setup {
         }
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", locate::wuts_binary().display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.wuts_binary().display()));
         let stdout = Captured::default();
         let stderr = Captured::default();
         let (line_tx, line_rx) = mpsc::channel::<String>();
@@ -414,6 +429,18 @@ impl Setup {
             exit_status: None,
             setup: Some(self),
         })
+    }
+}
+
+/// A built artefact from the options' `bin_dir`, else from [`locate::artefact`].
+fn artefact_path(options: &ServerOptions, file_name: &str) -> PathBuf {
+    match &options.bin_dir {
+        Some(dir) => {
+            let path = dir.join(file_name);
+            assert!(path.is_file(), "{} not found", path.display());
+            path
+        }
+        None => locate::artefact(file_name),
     }
 }
 
