@@ -21,6 +21,8 @@ pub struct Settings {
     pub body_limits: BTreeMap<String, u64>,
     pub fetch: FetchSettings,
     pub jobs: JobSettings,
+    pub webhooks: WebhookSettings,
+    pub events: EventSettings,
     pub log: LogSettings,
     /// `[plugin.NAME]` tables, handed to each plugin at load.
     #[serde(default)]
@@ -77,6 +79,19 @@ pub struct FetchSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobSettings {
     pub workers: usize,
+    pub retention_hours: u64,
+}
+
+/// `[webhooks]`: the deliverer (host/src/events/deliver.rs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    pub max_in_flight: usize,
+    pub claim_lease_seconds: u64,
+}
+
+/// `[events]`: how long stored events are kept.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventSettings {
     pub retention_hours: u64,
 }
 

@@ -197,6 +197,12 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         store,
     });
     bring_up_devices(&state).await?;
+    crate::events::deliver::start(
+        Arc::clone(&state.store),
+        state.events.deliveries_due(),
+        crate::events::deliver::DeliverySettings::from_settings(&state.settings),
+    )?;
+    crate::events::deliver::start_retention(Arc::clone(&state.store), &state.settings.events);
     jobs::start(
         Arc::clone(&state),
         job_receiver,

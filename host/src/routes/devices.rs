@@ -91,7 +91,10 @@ async fn create(
                 format!("Device {}", own + 1)
             }
         };
-        store.create_device(&principal, &name)
+        let device = store.create_device(&principal, &name)?;
+        // A user's webhook URL (POST /user/webhook) is given to each device it creates.
+        store.apply_user_webhook(&device)?;
+        Ok::<_, crate::store::StoreError>(device)
     })
     .await?
     .map_err(|error| ApiError::internal(format!("could not create the device: {error}")))?;

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod pairing;
 pub mod sandbox;
 pub mod send;
+pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     devices::configure(cfg);
     pairing::configure(cfg);
     events::configure(cfg);
+    webhooks::configure(cfg);
     if state.sessions.driver_name() == "sandbox" {
         sandbox::configure(cfg);
     }
