@@ -27,14 +27,7 @@ pub fn message_id() -> String {
         & ((1 << MILLIS_BITS) - 1);
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed) as u128 & ((1 << SEQUENCE_BITS) - 1);
     let value = (millis << SEQUENCE_BITS) | sequence;
-    // Written out by hand rather than through `format!`: every send mints one.
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut id = String::with_capacity(22);
-    id.push_str("3EB0");
-    for shift in (0..18).rev() {
-        id.push(char::from(DIGITS[(value >> (shift * 4)) as usize & 0xF]));
-    }
-    id
+    format!("3EB0{value:018X}")
 }
 
 /// A job id: `job_` + 32 hex digits.

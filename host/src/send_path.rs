@@ -86,10 +86,6 @@ impl SendRequest {
 }
 
 /// Serves an HTTP request: answers at once, or persists a job and answers 202.
-///
-/// Every send's future holds this one (see `routes::send::dispatch` on why its size
-/// matters), so it borrows the request, boxes its rare paths, and keeps no moved-from
-/// values alive across an await.
 pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Accepted, ApiError> {
     let session = open_session(state, request).await?;
     if !session.is_connected() {
@@ -111,8 +107,7 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
     .await?
     {
         Planned::Encoded(outgoing) => prepare(request, outgoing)?,
-        // Boxed: a job's record would otherwise sit in every send's future.
-        Planned::Job { chat_jid } => return Box::pin(queue_job(state, request, chat_jid)).await,
+        Planned::Job { chat_jid } => return queue_job(state, request, chat_jid).await,
     };
     send_prepared(state, request, &session, prepared)
         .await
@@ -207,88 +202,78 @@ fn prepare(request: &SendRequest, outgoing: EncodedMessage) -> Result<Prepared, 
 }
 
 /// Sends a prepared message, waits for the ack, and logs the message.
-///
-/// A plain function returning an `async` block, not an `async fn`: an `async fn` keeps
-/// each by-value argument twice in its future (rust-lang/rust#62958), and the block
-/// uses `prepared`'s fields in place.
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn keeps its arguments twice"
-)]
-fn send_prepared<'a>(
-    state: &'a Arc<AppState>,
-    request: &'a SendRequest,
-    session: &'a Arc<dyn Session>,
+async fn send_prepared(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    session: &Arc<dyn Session>,
     mut prepared: Prepared,
-) -> impl Future<Output = Result<SendOutcome, ApiError>> + 'a {
-    async move {
-        let logged_bytes = prepared.message.message.clone();
-        let timeout = send_timeout(state.settings.session.send_timeout_ms);
-        let sending = session.send(std::mem::take(&mut prepared.message));
-        let receipt = match tokio::time::timeout(timeout, sending).await {
-            Ok(Ok(receipt)) => receipt,
-            Ok(Err(error)) => {
-                let error = request.failure(session_error(error));
-                emit_failed(state, request, &prepared.chat_jid, &error);
-                return Err(error);
-            }
-            Err(_) => {
-                let error = request.failure(session_error(SessionError::Timeout));
-                emit_failed(state, request, &prepared.chat_jid, &error);
-                return Err(error);
-            }
-        };
-        emit_sent(
-            state,
-            request,
-            &receipt.message_id,
-            &prepared.chat_jid,
-            receipt.timestamp,
-        );
-        let waiting_for_log = {
-            let sender = session.own_jid();
-            let entry = LogEntry {
-                device_id: &request.device.id,
-                message_id: &receipt.message_id,
-                chat_jid: &prepared.chat_jid,
-                sender_jid: sender.as_deref(),
-                from_me: true,
-                route: Some(&request.route.path),
-                message: &logged_bytes,
-                timestamp: receipt.timestamp,
-            };
-            if request.is_job {
-                Some(log_and_wait(state, entry))
-            } else {
-                // The message is out and the answer will not change, so the request does
-                // not wait for the commit; the log finds the message meanwhile (a quote of
-                // it works at once) and the server flushes the log before it exits.
-                state.store.log_message_soon(entry);
-                None
-            }
-        };
-        if let Some(waiting) = waiting_for_log {
-            Box::pin(waiting).await;
+) -> Result<SendOutcome, ApiError> {
+    let logged_bytes = prepared.message.message.clone();
+    let timeout = send_timeout(state.settings.session.send_timeout_ms);
+    let sending = session.send(std::mem::take(&mut prepared.message));
+    let receipt = match tokio::time::timeout(timeout, sending).await {
+        Ok(Ok(receipt)) => receipt,
+        Ok(Err(error)) => {
+            let error = request.failure(session_error(error));
+            emit_failed(state, request, &prepared.chat_jid, &error);
+            return Err(error);
         }
-        // Debug, not info: the message log holds every send already, and a line per message
-        // cost a measurable share of the throughput (README, Benchmarks). Failures and jobs
-        // still log at info.
-        tracing::debug!(
-            request_id = %request.request_id,
-            route = %request.route.path,
-            device_id = %request.device.id,
-            message_id = %receipt.message_id,
-            job = request.is_job,
-            "message sent"
-        );
-        stamp_sent_at(&mut prepared.extra, receipt.timestamp);
-        Ok(SendOutcome {
-            message_id: receipt.message_id,
+        Err(_) => {
+            let error = request.failure(session_error(SessionError::Timeout));
+            emit_failed(state, request, &prepared.chat_jid, &error);
+            return Err(error);
+        }
+    };
+    emit_sent(
+        state,
+        request,
+        &receipt.message_id,
+        &prepared.chat_jid,
+        receipt.timestamp,
+    );
+    let waiting_for_log = {
+        let sender = session.own_jid();
+        let entry = LogEntry {
+            device_id: &request.device.id,
+            message_id: &receipt.message_id,
+            chat_jid: &prepared.chat_jid,
+            sender_jid: sender.as_deref(),
+            from_me: true,
+            route: Some(&request.route.path),
+            message: &logged_bytes,
             timestamp: receipt.timestamp,
-            chat_jid: prepared.chat_jid,
-            extra: prepared.extra,
-        })
+        };
+        if request.is_job {
+            Some(log_and_wait(state, entry))
+        } else {
+            // The message is out and the answer will not change, so the request does
+            // not wait for the commit; the log finds the message meanwhile (a quote of
+            // it works at once) and the server flushes the log before it exits.
+            state.store.log_message_soon(entry);
+            None
+        }
+    };
+    if let Some(waiting) = waiting_for_log {
+        waiting.await;
     }
+    // Debug, not info: the message log holds every send already, and a line per message
+    // cost a measurable share of the throughput (README, Benchmarks). Failures and jobs
+    // still log at info.
+    tracing::debug!(
+        request_id = %request.request_id,
+        route = %request.route.path,
+        device_id = %request.device.id,
+        message_id = %receipt.message_id,
+        job = request.is_job,
+        "message sent"
+    );
+    stamp_sent_at(&mut prepared.extra, receipt.timestamp);
+    Ok(SendOutcome {
+        message_id: receipt.message_id,
+        timestamp: receipt.timestamp,
+        chat_jid: prepared.chat_jid,
+        extra: prepared.extra,
+    })
 }
 
 /// `message.sent`, for every message the server acknowledged (jobs' included).
@@ -385,8 +370,9 @@ pub async fn open_session(
     if let Some(session) = state.sessions.existing(&request.device.id) {
         return Ok(session);
     }
-    // Opening is rare; boxed so that its future is not part of every send's.
-    Box::pin(state.sessions.session(&request.identity()))
+    state
+        .sessions
+        .session(&request.identity())
         .await
         .map_err(|error| request.failure(session_error(error)))
 }
@@ -438,8 +424,7 @@ async fn run_plugin<T: Send + 'static>(
     } else {
         // The context borrows from the request, so the blocking pool gets a copy of it.
         let request = request.clone();
-        // Boxed: quick routes, the common case, should not carry this future's size.
-        Box::pin(blocking(state, move || invoke(&request))).await?
+        blocking(state, move || invoke(&request)).await?
     };
     result.map_err(|error| {
         if error.code == "PLUGIN_PANIC" {

@@ -30,60 +30,48 @@ pub fn configure(cfg: &mut web::ServiceConfig, plugins: &PluginRegistry) {
 }
 
 /// The handler of every plugin route.
-///
-/// A plain function returning an `async` block, not an `async fn`, and every rare path
-/// below it boxed: actix boxes this future for each request, and when it outgrew 1 KiB
-/// glibc served it from its large bins, which first merges every freed small chunk
-/// (`malloc_consolidate`, ~2% of a send's CPU). An `async fn` also keeps each by-value
-/// argument twice (rust-lang/rust#62958); the block keeps them once. A unit test holds
-/// the size down.
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn keeps its arguments twice"
-)]
-fn dispatch(
+async fn dispatch(
     caller: Caller,
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
     route: web::Data<Arc<PluginRoute>>,
-) -> impl Future<Output = Result<HttpResponse, ApiError>> {
-    async move {
-        let state = state.into_inner();
-        // Built in a block of its own, so that what went into it is not kept alongside.
-        let request = {
-            let envelope = route.envelope;
-            let body = body::read_limited(&request, payload, route.body_limit, envelope).await?;
-            let device_id = body::device_id(&request, &body, envelope)?;
-            let device = match state.store.cached_device(&caller.0, device_id.as_deref()) {
-                Some(device) => device,
-                None => Box::pin(find_device(&state, caller, device_id, envelope)).await?,
-            };
-            SendRequest {
-                message_id: crate::ids::message_id(),
-                request_id: crate::ids::request_id(),
-                route: Arc::clone(route.get_ref()),
-                device,
-                body,
-                is_job: false,
-            }
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    // Built in a block of its own, so that what went into it is not kept alongside.
+    let request = {
+        let envelope = route.envelope;
+        let body = body::read_limited(&request, payload, route.body_limit, envelope).await?;
+        let device_id = body::device_id(&request, &body, envelope)?;
+        let device = match state.store.cached_device(&caller.0, device_id.as_deref()) {
+            Some(device) => device,
+            None => find_device(&state, caller, device_id, envelope).await?,
         };
-        Ok(match send_path::accept(&state, &request).await? {
-            Accepted::Sent(outcome) => HttpResponse::Ok().json(SuccessBody {
-                route: &request.route,
-                outcome: &outcome,
-            }),
-            Accepted::Queued { job_id, chat_jid } => HttpResponse::build(StatusCode::ACCEPTED)
-                .json(json!({
-                    "success": true,
-                    "message_id": "",
-                    "timestamp": now_rfc3339(),
-                    "status": "processing",
-                    "chat_jid": chat_jid,
-                    "job_id": job_id,
-                })),
-        })
-    }
+        SendRequest {
+            message_id: crate::ids::message_id(),
+            request_id: crate::ids::request_id(),
+            route: Arc::clone(route.get_ref()),
+            device,
+            body,
+            is_job: false,
+        }
+    };
+    Ok(match send_path::accept(&state, &request).await? {
+        Accepted::Sent(outcome) => HttpResponse::Ok().json(SuccessBody {
+            route: &request.route,
+            outcome: &outcome,
+        }),
+        Accepted::Queued { job_id, chat_jid } => {
+            HttpResponse::build(StatusCode::ACCEPTED).json(json!({
+                "success": true,
+                "message_id": "",
+                "timestamp": now_rfc3339(),
+                "status": "processing",
+                "chat_jid": chat_jid,
+                "job_id": job_id,
+            }))
+        }
+    })
 }
 
 /// The caller's device (the default one when the body names none) from the store.
@@ -139,20 +127,5 @@ impl Serialize for SuccessBody<'_> {
             }
         }
         body.end()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    fn future_size<A, B, C, D, E, F: Future>(_: impl Fn(A, B, C, D, E) -> F) -> usize {
-        std::mem::size_of::<F>()
-    }
-
-    /// actix boxes this future, with its extractors, for every request; see `dispatch`.
-    /// 1,400 bytes before the rare paths were boxed, 744 after, 704 since the log borrows.
-    #[test]
-    fn the_handlers_future_stays_well_under_a_kibibyte() {
-        let size = future_size(super::dispatch);
-        assert!(size <= 800, "the send handler's future is {size} bytes");
     }
 }

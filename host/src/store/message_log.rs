@@ -13,7 +13,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 use super::{LogDone, LogEntry, LoggedMessage, StoreError, StoreResult};
@@ -25,67 +24,8 @@ const BATCH: usize = 512;
 /// few milliseconds writes far fewer WAL pages than one per handful of messages.
 const GATHER: Duration = Duration::from_millis(5);
 
-/// A message on its way to the database, in two blocks (its texts, its bytes) rather
-/// than one per field. It is made on an HTTP thread and freed on the writer's, and each
-/// block freed away from the thread that allocated it takes a lock in the allocator:
-/// with a block per field (and the pending table's own keys), those frees were a large
-/// share of the writer's CPU (see README, Benchmarks).
-struct QueuedMessage {
-    /// The device id, message id, chat, sender and route, one after another.
-    texts: Box<str>,
-    /// Where each of `texts`' parts ends.
-    ends: [usize; 5],
-    has_sender: bool,
-    has_route: bool,
-    from_me: bool,
-    message: Box<[u8]>,
-    timestamp: DateTime<Utc>,
-}
-
-impl QueuedMessage {
-    fn new(entry: LogEntry<'_>) -> QueuedMessage {
-        let parts = [
-            entry.device_id,
-            entry.message_id,
-            entry.chat_jid,
-            entry.sender_jid.unwrap_or_default(),
-            entry.route.unwrap_or_default(),
-        ];
-        let mut texts = String::with_capacity(parts.iter().map(|part| part.len()).sum());
-        let mut ends = [0; 5];
-        for (part, end) in parts.into_iter().zip(&mut ends) {
-            texts.push_str(part);
-            *end = texts.len();
-        }
-        QueuedMessage {
-            texts: texts.into_boxed_str(),
-            ends,
-            has_sender: entry.sender_jid.is_some(),
-            has_route: entry.route.is_some(),
-            from_me: entry.from_me,
-            message: entry.message.into(),
-            timestamp: entry.timestamp,
-        }
-    }
-
-    fn part(&self, index: usize) -> &str {
-        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
-        &self.texts[start..self.ends[index]]
-    }
-
-    fn entry(&self) -> LogEntry<'_> {
-        LogEntry {
-            device_id: self.part(0),
-            message_id: self.part(1),
-            chat_jid: self.part(2),
-            sender_jid: self.has_sender.then(|| self.part(3)),
-            from_me: self.from_me,
-            route: self.has_route.then(|| self.part(4)),
-            message: &self.message,
-            timestamp: self.timestamp,
-        }
-    }
-}
+/// A message on its way to the database: its own copy of every field.
+type QueuedMessage = LoggedMessage;
 
 /// Messages logged "soon" and not yet committed, oldest first. They enter it in the
 /// order they enter the writer's queue, so the writer removes what it committed from
@@ -123,7 +63,7 @@ impl MessageLog {
     /// Queues `message`; `done` gets the commit's result.
     pub fn log_then(&self, message: LogEntry<'_>, done: LogDone) {
         let item = Item::Message {
-            message: Arc::new(QueuedMessage::new(message)),
+            message: Arc::new(message.into_owned()),
             done: Some(done),
         };
         if let Err(mpsc::SendError(Item::Message {
@@ -137,7 +77,7 @@ impl MessageLog {
     /// Queues `message` without waiting; it is visible to [`MessageLog::pending`] until
     /// committed. A failed commit is logged.
     pub fn log_soon(&self, message: LogEntry<'_>) {
-        let message = Arc::new(QueuedMessage::new(message));
+        let message = Arc::new(message.into_owned());
         let mut pending = lock_pending(&self.pending);
         // Sent while the lock is held, so that the queue's order is the table's.
         pending.push_back(Arc::clone(&message));
@@ -305,52 +245,4 @@ fn insert<'a>(
         }
     }
     transaction.commit()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn logged(sender_jid: Option<&str>, route: Option<&str>) -> LoggedMessage {
-        LoggedMessage {
-            device_id: "device-1".into(),
-            message_id: "3EB0000000000000000001".into(),
-            chat_jid: "5511999999999@s.whatsapp.net".into(),
-            sender_jid: sender_jid.map(Into::into),
-            from_me: true,
-            route: route.map(Into::into),
-            message: vec![1, 2, 3],
-            timestamp: Utc::now(),
-        }
-    }
-
-    #[test]
-    fn a_queued_message_gives_back_every_field_as_logged() {
-        for (sender, route) in [
-            (Some("155512345678@s.whatsapp.net"), Some("/send/buttons")),
-            (None, Some("/send/buttons")),
-            (Some("155512345678@s.whatsapp.net"), None),
-            // An empty text is kept apart from an absent one.
-            (Some(""), None),
-            (None, Some("")),
-            (None, None),
-        ] {
-            let message = logged(sender, route);
-            let queued = QueuedMessage::new(message.entry());
-            assert_eq!(queued.entry().into_owned(), message);
-        }
-    }
-
-    #[test]
-    fn texts_keep_their_unicode() {
-        let message = LoggedMessage {
-            device_id: "dispositivo-ñ".into(),
-            chat_jid: "120363000000000000@g.us".into(),
-            ..logged(Some("jid-😀"), Some("/send/ação"))
-        };
-        assert_eq!(
-            QueuedMessage::new(message.entry()).entry().into_owned(),
-            message
-        );
-    }
 }
