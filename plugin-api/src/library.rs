@@ -165,15 +165,7 @@ impl PluginLibrary {
         context: &RequestContext<'_>,
         services: &Services,
     ) -> Result<Plan, PluginError> {
-        let context = RequestContextAbi::from(context);
-        let plan = (self.module.plan())(
-            RStr::from(route),
-            RSlice::from(body),
-            &context,
-            services.as_abi(),
-        )
-        .into_result()
-        .map_err(PluginError::from)?;
+        let plan = call(self.module.plan(), route, body, context, services)?;
         Ok(if plan.run_as_job {
             Plan::Job {
                 chat_jid: plan.chat_jid.into_string(),
@@ -191,15 +183,7 @@ impl PluginLibrary {
         context: &RequestContext<'_>,
         services: &Services,
     ) -> Result<EncodedMessage, PluginError> {
-        let context = RequestContextAbi::from(context);
-        let outgoing = (self.module.encode())(
-            RStr::from(route),
-            RSlice::from(body),
-            &context,
-            services.as_abi(),
-        )
-        .into_result()
-        .map_err(PluginError::from)?;
+        let outgoing = call(self.module.encode(), route, body, context, services)?;
         Ok(EncodedMessage {
             to: outgoing.to.into_string(),
             message: outgoing.message.into_vec(),
@@ -210,6 +194,33 @@ impl PluginLibrary {
             },
         })
     }
+}
+
+/// The shape `plan` and `encode` share across the boundary.
+type RequestFn<T> = extern "C" fn(
+    RStr<'_>,
+    RSlice<'_, u8>,
+    &RequestContextAbi<'_>,
+    &abi::HostServicesBox,
+) -> RResult<T, PluginErrorAbi>;
+
+/// Calls one of the plugin's request functions with the FFI forms of its arguments.
+fn call<T>(
+    function: RequestFn<T>,
+    route: &str,
+    body: &[u8],
+    context: &RequestContext<'_>,
+    services: &Services,
+) -> Result<T, PluginError> {
+    let context = RequestContextAbi::from(context);
+    function(
+        RStr::from(route),
+        RSlice::from(body),
+        &context,
+        services.as_abi(),
+    )
+    .into_result()
+    .map_err(PluginError::from)
 }
 
 /// A one-line reason; abi_stable's layout errors span many lines.
