@@ -284,7 +284,6 @@ fn bounded(text: String) -> String {
 }
 
 /// How often old events are purged (`[events] retention_hours`).
-
 const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Starts the hourly purge of events older than `[events] retention_hours` (with their
