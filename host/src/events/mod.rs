@@ -5,10 +5,12 @@
 //!   `message.edited` or `message.revoked` data, for the session drivers.
 //! - [`sink`]: where every event enters: stored in its device's sequence, then announced.
 //! - [`names`]: every event name this server can emit.
+//! - [`inbound`]: received messages and receipts into the sink, for every driver.
 //! - [`deliver`]: the webhook deliverer ([`signature`], [`backoff`], [`webhook_target`]).
 
 pub mod backoff;
 pub mod deliver;
+pub mod inbound;
 pub mod names;
 pub mod parse;
 pub mod signature;

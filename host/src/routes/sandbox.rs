@@ -1,18 +1,27 @@
-//! `/sandbox/*`: the sandbox driver's outbox, media and controls (sandbox driver only).
+//! `/sandbox/*`: the sandbox driver's outbox, media and controls, and what it can be
+//! made to receive: messages and receipts (sandbox driver only).
 
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
-use wuts_plugin_api::Envelope;
+use buffa::Message as _;
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+use waproto::whatsapp::Message;
+use wuts_plugin_api::{Envelope, PluginError, fields, normalize_recipient};
 
 use super::body;
-use super::common::{caller_device, device_session, query_device_id};
+use super::common::{caller_device, device_session, json_object, query_device_id};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::message_json::message_to_json;
+use crate::events::EventScope;
+use crate::events::inbound::{Receipt, ReceiptKind, emit_receipt, emit_received};
+use crate::events::parse::Inbound;
+use crate::message_json::{message_from_json, message_to_json};
 use crate::send_path::blocking;
+use crate::session::inbound::MessageLogSink;
 use crate::session::sandbox::{SandboxControls, SandboxSession};
+use crate::session::{DeviceIdentity, InboundMessage, Session as _};
 use crate::state::AppState;
 use crate::store::DeviceRecord;
 use crate::time::rfc3339;
@@ -21,12 +30,21 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
 const MAX_ACK_DELAY_MS: u64 = 600_000;
 const STATE_BODY_LIMIT: u64 = 16 * 1024;
+/// A received message may carry thumbnails; `[body_limits]` may set another cap.
+const INBOUND_BODY_LIMIT: u64 = 1024 * 1024;
+const RECEIPT_BODY_LIMIT: u64 = 256 * 1024;
+/// Message ids in a request: far above WhatsApp's 22 to 32 characters.
+const MAX_MESSAGE_ID_CHARS: usize = 128;
+const MAX_PUSH_NAME_CHARS: usize = 256;
+const MAX_RECEIPT_IDS: usize = 1000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sandbox/outbox", web::get().to(outbox))
         .route("/sandbox/media/{id}", web::get().to(media))
         .route("/sandbox/state", web::post().to(set_state))
-        .route("/sandbox/state", web::get().to(get_state));
+        .route("/sandbox/state", web::get().to(get_state))
+        .route("/sandbox/inbound", web::post().to(receive_message))
+        .route("/sandbox/receipt", web::post().to(receive_receipt));
 }
 
 async fn outbox(
@@ -197,12 +215,396 @@ fn apply_changes(
     Ok(controls)
 }
 
+/// A `POST /sandbox/inbound` body, checked.
+#[derive(Debug)]
+struct InboundRequest {
+    from: String,
+    message: Message,
+    message_id: Option<String>,
+    chat: Option<String>,
+    participant: Option<String>,
+    push_name: Option<String>,
+    from_lid: Option<String>,
+}
+
+impl InboundRequest {
+    fn parse(body: &Map<String, Value>) -> Result<InboundRequest, PluginError> {
+        only_fields(
+            body,
+            &[
+                "from",
+                "message",
+                "message_id",
+                "chat",
+                "participant",
+                "push_name",
+                "from_lid",
+                "device_id",
+            ],
+        )?;
+        let from = person_jid(body, "from")?.ok_or_else(|| required("from"))?;
+        let message = match fields::present(body, "message") {
+            None => return Err(required("message")),
+            Some(value) => message_from_json(value)
+                .map_err(|reason| PluginError::invalid_field("message", reason, Value::Null))?,
+        };
+        let message_id = fields::optional_string(body, "message_id")?
+            .map(|id| checked_message_id("message_id", id))
+            .transpose()?;
+        let chat = jid(body, "chat")?;
+        let participant = person_jid(body, "participant")?;
+        let push_name = fields::optional_string(body, "push_name")?;
+        if let Some(problem) =
+            push_name.and_then(|name| fields::length_problem(name, 1..=MAX_PUSH_NAME_CHARS))
+        {
+            return Err(PluginError::invalid_field(
+                "push_name",
+                problem,
+                json!(push_name),
+            ));
+        }
+        let from_lid = jid(body, "from_lid")?;
+        if let Some(lid) = from_lid.as_deref().filter(|lid| !lid.ends_with("@lid")) {
+            return Err(PluginError::invalid_field(
+                "from_lid",
+                "must be a JID ending in @lid",
+                json!(lid),
+            ));
+        }
+        Ok(InboundRequest {
+            from,
+            message,
+            message_id,
+            chat,
+            participant,
+            push_name: push_name.map(str::to_owned),
+            from_lid,
+        })
+    }
+
+    /// Who sent it: the group participant when given, else `from`.
+    fn sender(&self) -> &str {
+        self.participant.as_deref().unwrap_or(&self.from)
+    }
+
+    /// Where it was sent: `chat`, else the sender's own chat.
+    fn chat_jid(&self) -> &str {
+        self.chat.as_deref().unwrap_or(&self.from)
+    }
+}
+
+/// A `POST /sandbox/receipt` body, checked.
+#[derive(Debug)]
+struct ReceiptRequest {
+    message_ids: Vec<String>,
+    kind: ReceiptKind,
+    from: String,
+}
+
+impl ReceiptRequest {
+    fn parse(body: &Map<String, Value>) -> Result<ReceiptRequest, PluginError> {
+        only_fields(body, &["message_ids", "type", "from", "device_id"])?;
+        let items = fields::required_array(body, "message_ids")?;
+        if items.is_empty() || items.len() > MAX_RECEIPT_IDS {
+            return Err(PluginError::invalid_field(
+                "message_ids",
+                format!("must hold 1 to {MAX_RECEIPT_IDS} message ids"),
+                json!(items.len()),
+            ));
+        }
+        let message_ids = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let field = format!("message_ids[{index}]");
+                match item {
+                    Value::String(id) => checked_message_id(&field, id),
+                    other => Err(PluginError::invalid_field(
+                        field,
+                        "must be a string",
+                        other.clone(),
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let kind_text = fields::required_string(body, "type")?;
+        let kind = ReceiptKind::parse(kind_text).ok_or_else(|| {
+            PluginError::invalid_field(
+                "type",
+                "must be \"delivered\" or \"read\"",
+                json!(kind_text),
+            )
+        })?;
+        let from = person_jid(body, "from")?.ok_or_else(|| required("from"))?;
+        Ok(ReceiptRequest {
+            message_ids,
+            kind,
+            from,
+        })
+    }
+}
+
+fn required(field: &str) -> PluginError {
+    PluginError::invalid_field(field, "is required", Value::Null)
+}
+
+/// Refuses fields the route does not know, so a misspelt one is not silently ignored.
+fn only_fields(body: &Map<String, Value>, known: &[&str]) -> Result<(), PluginError> {
+    match body.keys().find(|key| !known.contains(&key.as_str())) {
+        None => Ok(()),
+        Some(unknown) => Err(PluginError::invalid_field(
+            unknown.as_str(),
+            format!("unknown field; accepted: {}", known.join(", ")),
+            body[unknown].clone(),
+        )),
+    }
+}
+
+/// An optional phone number or JID, as a JID.
+fn jid(body: &Map<String, Value>, field: &str) -> Result<Option<String>, PluginError> {
+    let Some(text) = fields::optional_string(body, field)? else {
+        return Ok(None);
+    };
+    normalize_recipient(text)
+        .map(Some)
+        .map_err(|reason| PluginError::invalid_field(field, reason, json!(text)))
+}
+
+/// Like [`jid`], for a person: a group cannot send.
+fn person_jid(body: &Map<String, Value>, field: &str) -> Result<Option<String>, PluginError> {
+    let found = jid(body, field)?;
+    if let Some(group) = found
+        .as_deref()
+        .filter(|jid| wuts_plugin_api::is_group(jid))
+    {
+        return Err(PluginError::invalid_field(
+            field,
+            "must be a person's number or JID, not a group",
+            json!(group),
+        ));
+    }
+    Ok(found)
+}
+
+fn checked_message_id(field: &str, id: &str) -> Result<String, PluginError> {
+    let valid = (1..=MAX_MESSAGE_ID_CHARS).contains(&id.len())
+        && id.bytes().all(|byte| byte.is_ascii_graphic());
+    if !valid {
+        return Err(PluginError::invalid_field(
+            field,
+            format!("must be 1 to {MAX_MESSAGE_ID_CHARS} visible ASCII characters"),
+            json!(id),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+/// The body limit of `path`: `[body_limits]`, else `default`.
+fn body_limit(state: &AppState, path: &str, default: u64) -> u64 {
+    state
+        .settings
+        .body_limits
+        .get(path)
+        .copied()
+        .unwrap_or(default)
+}
+
+/// `POST /sandbox/inbound`: the device receives a message. It enters the message log
+/// first (so a reply can quote it once the event is out), then its event is emitted.
+async fn receive_message(
+    caller: Caller,
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let limit = body_limit(&state, "/sandbox/inbound", INBOUND_BODY_LIMIT);
+    let body = body::read_limited(&request, payload, limit, Envelope::Standard).await?;
+    let fields = json_object(&body)?;
+    let device_id = body::device_id(&request, &body, Envelope::Standard)?;
+    let received = InboundRequest::parse(&fields)?;
+    let device = caller_device(&state, caller.0, device_id).await?;
+    let session = device_session(&state, &device).await?;
+    let own_jid = sandbox(&session)?.own_jid();
+
+    let message_id = received
+        .message_id
+        .clone()
+        .unwrap_or_else(crate::ids::message_id);
+    let timestamp = Utc::now();
+    let identity = DeviceIdentity {
+        device_id: device.id.clone(),
+        tenant_id: device.tenant_id.clone(),
+        user_id: device.user_id.clone(),
+    };
+    let logged = InboundMessage {
+        message_id: message_id.clone(),
+        chat_jid: received.chat_jid().to_owned(),
+        sender_jid: Some(received.sender().to_owned()),
+        from_me: false,
+        message: received.message.encode_to_vec(),
+        timestamp,
+    };
+    let store = Arc::clone(&state.store);
+    blocking(&state, move || log_received(store, &identity, logged)).await??;
+
+    let sender = received.sender();
+    let inbound = Inbound {
+        message_id: &message_id,
+        chat_jid: received.chat_jid(),
+        sender_jid: sender,
+        sender_pn: Some(sender).filter(|jid| jid.ends_with("@s.whatsapp.net")),
+        sender_lid: received
+            .from_lid
+            .as_deref()
+            .or(Some(sender).filter(|jid| jid.ends_with("@lid"))),
+        own_jid: own_jid.as_deref(),
+        is_from_me: false,
+        push_name: received.push_name.as_deref(),
+        timestamp,
+        device_id: &device.id,
+        message: &received.message,
+    };
+    let event = emit_received(&state.events, scope(&device), &inbound);
+    tracing::info!(device_id = %device.id, %message_id, event = event.unwrap_or("none"),
+        "sandbox message received");
+    Ok(HttpResponse::Ok().json(json!({"success": true, "message_id": message_id})))
+}
+
+/// Logs a received message, keeping it apart from sent ones: the log has one row per
+/// (device, message id), so an id this device sent is refused rather than overwritten.
+fn log_received(
+    store: Arc<dyn crate::store::Store>,
+    device: &DeviceIdentity,
+    message: InboundMessage,
+) -> Result<(), ApiError> {
+    let lookup_failed = |error: crate::store::StoreError| {
+        ApiError::internal(format!("message log failed: {error}"))
+    };
+    let existing = store
+        .find_message(&device.device_id, &message.message_id)
+        .map_err(lookup_failed)?;
+    if existing.is_some_and(|found| found.from_me) {
+        let id = message.message_id.clone();
+        return Err(PluginError::invalid_field(
+            "message_id",
+            format!("{id} is a message this device sent"),
+            json!(id),
+        )
+        .into());
+    }
+    MessageLogSink::new(store)
+        .log(device, message)
+        .map_err(lookup_failed)
+}
+
+/// `POST /sandbox/receipt`: the recipient's phone reports messages delivered or read.
+async fn receive_receipt(
+    caller: Caller,
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let limit = body_limit(&state, "/sandbox/receipt", RECEIPT_BODY_LIMIT);
+    let body = body::read_limited(&request, payload, limit, Envelope::Standard).await?;
+    let fields = json_object(&body)?;
+    let device_id = body::device_id(&request, &body, Envelope::Standard)?;
+    let receipt = ReceiptRequest::parse(&fields)?;
+    let device = caller_device(&state, caller.0, device_id).await?;
+    let event = Receipt {
+        kind: receipt.kind,
+        message_ids: &receipt.message_ids,
+        chat_jid: &receipt.from,
+        by: &receipt.from,
+        timestamp: Utc::now(),
+    };
+    emit_receipt(&state.events, scope(&device), &event);
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "event": receipt.kind.event_name(),
+        "message_ids": receipt.message_ids,
+    })))
+}
+
+fn scope(device: &DeviceRecord) -> EventScope<'_> {
+    EventScope {
+        device_id: &device.id,
+        tenant_id: &device.tenant_id,
+        user_id: &device.user_id,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn changes(value: Value) -> serde_json::Map<String, Value> {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn inbound_and_receipt_bodies_name_the_bad_field() {
+        let good = InboundRequest::parse(&changes(json!({
+            "from": "+55 11 98888-7777",
+            "message": {"conversation": "hi"},
+            "chat": "120363000000000001@g.us",
+            "participant": "5511977776666",
+        })))
+        .unwrap();
+        assert_eq!(good.sender(), "5511977776666@s.whatsapp.net");
+        assert_eq!(good.chat_jid(), "120363000000000001@g.us");
+        assert_eq!(good.message.conversation.as_deref(), Some("hi"));
+        for (bad, field) in [
+            (json!({"message": {}}), "from"),
+            (json!({"from": "5511988887777"}), "message"),
+            (
+                json!({"from": "5511988887777", "message": {"nope": 1}}),
+                "message",
+            ),
+            (
+                json!({"from": "120363000000000001@g.us", "message": {}}),
+                "from",
+            ),
+            (
+                json!({"from": "5511988887777", "message": {}, "message_id": ""}),
+                "message_id",
+            ),
+            (
+                json!({"from": "5511988887777", "message": {}, "from_lid": "5511988887777"}),
+                "from_lid",
+            ),
+            (
+                json!({"from": "5511988887777", "message": {}, "extra": 1}),
+                "extra",
+            ),
+        ] {
+            let error = InboundRequest::parse(&changes(bad.clone())).unwrap_err();
+            assert_eq!(error.validation[0].field, field, "{bad}: {}", error.message);
+        }
+        let receipt = ReceiptRequest::parse(&changes(json!({
+            "message_ids": ["3EB0AA"], "type": "read", "from": "5511988887777",
+        })))
+        .unwrap();
+        assert_eq!(receipt.kind, ReceiptKind::Read);
+        for (bad, field) in [
+            (
+                json!({"message_ids": [], "type": "read", "from": "5511988887777"}),
+                "message_ids",
+            ),
+            (
+                json!({"message_ids": [1], "type": "read", "from": "5511988887777"}),
+                "message_ids[0]",
+            ),
+            (
+                json!({"message_ids": ["a"], "type": "seen", "from": "5511988887777"}),
+                "type",
+            ),
+            (json!({"message_ids": ["a"], "type": "read"}), "from"),
+        ] {
+            let error = ReceiptRequest::parse(&changes(bad.clone())).unwrap_err();
+            assert_eq!(error.validation[0].field, field, "{bad}: {}", error.message);
+        }
     }
 
     #[test]

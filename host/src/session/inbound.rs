@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{DeviceIdentity, InboundMessage, InboundSink};
-use crate::store::{LoggedMessage, Store};
+use crate::store::{LoggedMessage, Store, StoreResult};
 
 /// Writes every message a device receives into the message log.
 pub struct MessageLogSink {
@@ -17,9 +17,11 @@ impl MessageLogSink {
     }
 }
 
-impl InboundSink for MessageLogSink {
-    /// Called off the async workers (the driver runs it on the blocking pool).
-    fn received(&self, device: &DeviceIdentity, message: InboundMessage) {
+impl MessageLogSink {
+    /// Logs one received message and says whether it was stored: what a caller that can
+    /// answer a failure (the sandbox's `POST /sandbox/inbound`) uses. Received rows have
+    /// no `route`; sent ones always have one. Blocks until committed.
+    pub fn log(&self, device: &DeviceIdentity, message: InboundMessage) -> StoreResult<()> {
         let logged = LoggedMessage {
             device_id: device.device_id.clone(),
             message_id: message.message_id,
@@ -30,8 +32,16 @@ impl InboundSink for MessageLogSink {
             message: message.message,
             timestamp: message.timestamp,
         };
-        if let Err(error) = self.store.log_message(logged.entry()) {
-            tracing::warn!(device = %device.device_id, message_id = %logged.message_id, %error,
+        self.store.log_message(logged.entry())
+    }
+}
+
+impl InboundSink for MessageLogSink {
+    /// Called off the async workers (the driver runs it on the blocking pool).
+    fn received(&self, device: &DeviceIdentity, message: InboundMessage) {
+        let message_id = message.message_id.clone();
+        if let Err(error) = self.log(device, message) {
+            tracing::warn!(device = %device.device_id, %message_id, %error,
                 "could not log a received message");
         }
     }

@@ -1,0 +1,603 @@
+//! `GET /events` (the event stream) with the sandbox's `POST /sandbox/inbound` and
+//! `POST /sandbox/receipt`: sent messages, every button and list tap shape, receipts,
+//! resuming with `Last-Event-ID`, the gap notice, and scoping per user.
+//!
+//! The stream is read from a raw socket (the harness's client waits for whole bodies).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wuts_e2e::checks;
+use wuts_e2e::{PHONE, Server, ServerOptions, User, buttons_body, unique};
+
+/// How long to wait for an event that should come.
+const EVENT_WAIT: Duration = Duration::from_secs(10);
+/// How long to wait to be sure nothing more comes.
+const QUIET_WAIT: Duration = Duration::from_millis(700);
+
+const TAPPER: &str = "5511988887777";
+const TAPPER_JID: &str = "5511988887777@s.whatsapp.net";
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: Option<String>,
+    event: String,
+    data: Value,
+}
+
+/// An open `GET /events` response, read as it comes.
+struct EventStream {
+    reader: BufReader<TcpStream>,
+    /// Decoded body text not yet parsed into events.
+    pending: String,
+}
+
+/// Opens `GET /events{query}`; returns the stream, or the status and body of a refusal.
+fn open(
+    server: &Server,
+    token: &str,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> Result<EventStream, (u16, Value)> {
+    let address = server
+        .base_url()
+        .strip_prefix("http://")
+        .expect("an http base URL");
+    let mut socket = TcpStream::connect(address).expect("the server accepts connections");
+    let mut head = format!(
+        "GET /events{query} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n"
+    );
+    if let Some(id) = last_event_id {
+        head.push_str(&format!("Last-Event-ID: {id}\r\n"));
+    }
+    head.push_str("\r\n");
+    socket
+        .write_all(head.as_bytes())
+        .expect("the request is written");
+    socket
+        .set_read_timeout(Some(EVENT_WAIT))
+        .expect("a read timeout can be set");
+    let mut reader = BufReader::new(socket);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("a status line");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("a status line, got {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a header line");
+        let line = line.trim_end().to_owned();
+        if line.is_empty() {
+            break;
+        }
+        headers.push(line.to_ascii_lowercase());
+    }
+    if status != 200 {
+        let length: usize = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("content-length:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("the error body");
+        return Err((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    }
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.starts_with("content-type: text/event-stream")),
+        "{headers:?}"
+    );
+    assert!(
+        headers.iter().any(|h| h == "transfer-encoding: chunked"),
+        "a streamed body: {headers:?}"
+    );
+    Ok(EventStream {
+        reader,
+        pending: String::new(),
+    })
+}
+
+fn open_ok(server: &Server, user: &User, query: &str, last_event_id: Option<&str>) -> EventStream {
+    open(server, &user.token, query, last_event_id)
+        .unwrap_or_else(|(status, body)| panic!("GET /events answered {status}: {body}"))
+}
+
+impl EventStream {
+    /// The next event (comments skipped), or `None` when none comes within `wait`.
+    fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(event) = self.take_event() {
+                return Some(event);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.reader
+                .get_ref()
+                .set_read_timeout(Some(left))
+                .expect("a read timeout can be set");
+            match self.read_chunk() {
+                Ok(()) => {}
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None;
+                }
+                Err(error) => panic!("the stream broke: {error}"),
+            }
+        }
+    }
+
+    fn expect(&mut self, what: &str) -> SseEvent {
+        self.next(EVENT_WAIT)
+            .unwrap_or_else(|| panic!("no event came: expected {what}"))
+    }
+
+    /// Asserts that nothing more comes for a while.
+    fn assert_quiet(&mut self) {
+        if let Some(event) = self.next(QUIET_WAIT) {
+            panic!("no more events expected, got {event:?}");
+        }
+    }
+
+    /// One chunk of the chunked body into `pending`.
+    fn read_chunk(&mut self) -> std::io::Result<()> {
+        let mut size_line = String::new();
+        self.reader.read_line(&mut size_line)?;
+        let size = usize::from_str_radix(size_line.trim(), 16)
+            .unwrap_or_else(|_| panic!("a chunk size, got {size_line:?}"));
+        assert!(size > 0, "the stream ended");
+        let mut chunk = vec![0; size + 2];
+        self.reader.read_exact(&mut chunk)?;
+        chunk.truncate(size);
+        self.pending
+            .push_str(std::str::from_utf8(&chunk).expect("UTF-8 events"));
+        Ok(())
+    }
+
+    fn take_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let end = self.pending.find("\n\n")?;
+            let block: String = self.pending.drain(..end + 2).collect();
+            let mut id = None;
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("id: ") {
+                    id = Some(value.to_owned());
+                } else if let Some(value) = line.strip_prefix("event: ") {
+                    name = Some(value.to_owned());
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data.push_str(value);
+                } else if !line.is_empty() {
+                    assert!(line.starts_with(':'), "an unknown line {line:?}");
+                }
+            }
+            // A block of comments only (the keepalive) is no event.
+            if let Some(event) = name {
+                return Some(SseEvent {
+                    id,
+                    event,
+                    data: serde_json::from_str(&data)
+                        .unwrap_or_else(|e| panic!("data is JSON ({e}): {data}")),
+                });
+            }
+        }
+    }
+}
+
+fn options() -> ServerOptions {
+    ServerOptions::default()
+        .plugins(&["buttons", "buttons-response"])
+        .required(&["buttons", "buttons-response"])
+}
+
+fn server_and_user() -> (Server, User) {
+    let server = Server::start(options());
+    let user = server.create_user(&unique("acme"), "alice");
+    (server, user)
+}
+
+fn send(server: &Server, user: &User, text: &str) -> String {
+    let (status, reply) = server.send_buttons(
+        user,
+        &buttons_body(PHONE, text, &[("yes", "Yes"), ("no", "No")]),
+    );
+    checks::buttons_success(status, &reply)
+}
+
+fn inbound(server: &Server, user: &User, body: &Value) -> (u16, Value) {
+    server.post_json("/sandbox/inbound", &user.token, body)
+}
+
+fn inbound_ok(server: &Server, user: &User, body: &Value) -> String {
+    let (status, reply) = inbound(server, user, body);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["success"], true, "{reply}");
+    reply["message_id"]
+        .as_str()
+        .expect("a message_id")
+        .to_owned()
+}
+
+/// Asserts an envelope's fields and returns its data.
+#[track_caller]
+fn envelope(event: &SseEvent, name: &str, user: &User) -> Value {
+    assert_eq!(event.event, name, "{event:?}");
+    let envelope = &event.data;
+    assert_eq!(envelope["event"], name);
+    assert_eq!(Some(envelope["id"].as_str().unwrap()), event.id.as_deref());
+    assert!(envelope["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(envelope["device_id"], user.device_id.as_str());
+    assert_eq!(envelope["user_id"], user.user_id.as_str());
+    assert!(envelope["seq"].as_i64().unwrap() >= 1, "{envelope}");
+    let timestamp = envelope["timestamp"].as_i64().expect("Unix seconds");
+    assert!((timestamp - checks::now_unix()).abs() < 60, "{envelope}");
+    envelope["data"].clone()
+}
+
+#[test]
+fn a_sent_message_arrives_as_message_sent_with_the_envelope() {
+    let (server, user) = server_and_user();
+    let before = send(&server, &user, "before the stream");
+    // Events commit a few milliseconds after the send answers; "new" means committed
+    // after the stream opened.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut stream = open_ok(&server, &user, "", None);
+    let sent = send(&server, &user, "while streaming");
+    let event = stream.expect("message.sent");
+    let data = envelope(&event, "message.sent", &user);
+    assert_eq!(
+        data["message_id"],
+        sent.as_str(),
+        "only new events: {before} is not sent"
+    );
+    assert_eq!(data["chat_jid"], "5511999999999@s.whatsapp.net");
+    assert_eq!(data["route"], "/send/buttons");
+    stream.assert_quiet();
+}
+
+/// The tap shapes WhatsApp clients send, each with the normalised object it becomes.
+fn taps(quoted: &str) -> Vec<(&'static str, Value, &'static str, Value)> {
+    let context = json!({"stanzaID": quoted, "participant": "15550000000@s.whatsapp.net"});
+    let native_flow = |params: Value| {
+        json!({"interactiveResponseMessage": {
+            "body": {"text": "Yes"},
+            "nativeFlowResponseMessage": {"name": "quick_reply", "paramsJSON": params.to_string(), "version": 3},
+            "contextInfo": context,
+        }})
+    };
+    vec![
+        (
+            "buttonsResponseMessage",
+            json!({"buttonsResponseMessage": {
+                "selectedButtonID": "yes", "selectedDisplayText": "Yes", "type": "DISPLAY_TEXT",
+                "contextInfo": context}}),
+            "button_reply",
+            json!({"id": "yes", "display_text": "Yes", "source": "buttons_response"}),
+        ),
+        (
+            "interactiveResponseMessage id",
+            native_flow(json!({"id": "yes"})),
+            "button_reply",
+            json!({"id": "yes", "source": "interactive_response"}),
+        ),
+        (
+            "interactiveResponseMessage button_id",
+            native_flow(json!({"button_id": "yes"})),
+            "button_reply",
+            json!({"id": "yes", "source": "interactive_response"}),
+        ),
+        (
+            "interactiveResponseMessage selected_row_id",
+            native_flow(json!({"selected_row_id": "row_2"})),
+            "list_reply",
+            json!({"id": "row_2", "source": "interactive_response"}),
+        ),
+        (
+            "templateButtonReplyMessage",
+            json!({"templateButtonReplyMessage": {
+                "selectedID": "yes", "selectedDisplayText": "Yes", "selectedIndex": 0,
+                "contextInfo": context}}),
+            "button_reply",
+            json!({"id": "yes", "display_text": "Yes", "source": "template_button_reply"}),
+        ),
+        (
+            "listResponseMessage",
+            json!({"listResponseMessage": {
+                "title": "Large", "description": "40 cm", "listType": "SINGLE_SELECT",
+                "singleSelectReply": {"selectedRowID": "size_l"},
+                "contextInfo": context}}),
+            "list_reply",
+            json!({"id": "size_l", "title": "Large", "description": "40 cm", "source": "list_response"}),
+        ),
+    ]
+}
+
+#[test]
+fn every_tap_shape_arrives_as_message_received_with_its_normalised_reply() {
+    let (server, user) = server_and_user();
+    let quoted = send(&server, &user, "pick one");
+    let mut stream = open_ok(&server, &user, "?events=message.received", None);
+    for (shape, message, message_type, expected) in taps(&quoted) {
+        let id = inbound_ok(
+            &server,
+            &user,
+            &json!({"from": TAPPER, "message": message, "push_name": "Tapper"}),
+        );
+        let event = stream.expect(shape);
+        let data = envelope(&event, "message.received", &user);
+        assert_eq!(data["message_id"], id.as_str(), "{shape}");
+        checks::message_id(&id);
+        assert_eq!(data["message_type"], message_type, "{shape}: {data}");
+        assert_eq!(data["from"], TAPPER_JID, "{shape}");
+        assert_eq!(data["chat_jid"], TAPPER_JID, "{shape}");
+        assert_eq!(data["push_name"], "Tapper", "{shape}");
+        assert_eq!(data["is_from_me"], false, "{shape}");
+        let reply = &data[message_type];
+        for (key, value) in expected.as_object().unwrap() {
+            assert_eq!(&reply[key], value, "{shape}: {key} in {reply}");
+        }
+        assert_eq!(
+            reply["quoted_message_id"],
+            quoted.as_str(),
+            "{shape}: {reply}"
+        );
+        assert!(data["raw"].is_object(), "{shape}");
+    }
+    stream.assert_quiet();
+}
+
+#[test]
+fn a_bad_inbound_body_is_400_naming_the_field_and_emits_nothing() {
+    let (server, user) = server_and_user();
+    let mut stream = open_ok(&server, &user, "", None);
+    for (body, field) in [
+        (json!({"message": {"conversation": "hi"}}), "from"),
+        (json!({"from": TAPPER}), "message"),
+        (
+            json!({"from": TAPPER, "message": {"noSuchMessage": {}}}),
+            "message",
+        ),
+        (
+            json!({"from": TAPPER, "message": {"buttonsResponseMessage": {"contextInfo": {"stanzaID": 5}}}}),
+            "message",
+        ),
+        (
+            json!({"from": "nope", "message": {"conversation": "hi"}}),
+            "from",
+        ),
+        (
+            json!({"from": TAPPER, "message": {"conversation": "hi"}, "chat": "x@example.com"}),
+            "chat",
+        ),
+    ] {
+        let (status, reply) = inbound(&server, &user, &body);
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert_eq!(reply["success"], false, "{reply}");
+        assert_eq!(reply["validation"][0]["field"], field, "{body}: {reply}");
+        assert!(
+            checks::names_field(reply["error"].as_str().unwrap(), field),
+            "{reply}"
+        );
+    }
+    let (status, reply) = server.post_json("/sandbox/inbound", &user.token, &json!([1]));
+    assert_eq!(status, 400, "{reply}");
+    stream.assert_quiet();
+    // The stream still works: the next good message is the first event.
+    let id = inbound_ok(
+        &server,
+        &user,
+        &json!({"from": TAPPER, "message": {"conversation": "hi"}, "message_id": "3EB0FEEDFACE"}),
+    );
+    assert_eq!(id, "3EB0FEEDFACE");
+    let data = envelope(
+        &stream.expect("message.received"),
+        "message.received",
+        &user,
+    );
+    assert_eq!(data["message_id"], "3EB0FEEDFACE");
+    assert_eq!(data["message_type"], "text");
+    assert_eq!(data["content"], "hi");
+}
+
+#[test]
+fn receipts_arrive_as_message_delivered_and_read() {
+    let (server, user) = server_and_user();
+    let sent = send(&server, &user, "hello");
+    let mut stream = open_ok(
+        &server,
+        &user,
+        "?events=message.delivered,message.read",
+        None,
+    );
+    for (kind, name) in [("delivered", "message.delivered"), ("read", "message.read")] {
+        let (status, reply) = server.post_json(
+            "/sandbox/receipt",
+            &user.token,
+            &json!({"message_ids": [sent], "type": kind, "from": PHONE}),
+        );
+        assert_eq!(status, 200, "{reply}");
+        let data = envelope(&stream.expect(name), name, &user);
+        assert_eq!(data["message_ids"], json!([sent]));
+        assert_eq!(data["chat_jid"], "5511999999999@s.whatsapp.net");
+        assert_eq!(data["by"], "5511999999999@s.whatsapp.net");
+        checks::recent_timestamp(data["timestamp"].as_str().unwrap());
+    }
+    let (status, reply) = server.post_json(
+        "/sandbox/receipt",
+        &user.token,
+        &json!({"message_ids": [sent], "type": "seen", "from": PHONE}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["validation"][0]["field"], "type", "{reply}");
+    stream.assert_quiet();
+}
+
+#[test]
+fn last_event_id_resumes_after_that_event_exactly() {
+    let (server, user) = server_and_user();
+    let mut first = open_ok(&server, &user, "", None);
+    let sent: Vec<String> = (0..3)
+        .map(|n| send(&server, &user, &format!("m{n}")))
+        .collect();
+    let events: Vec<SseEvent> = (0..3).map(|_| first.expect("message.sent")).collect();
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone().unwrap()).collect();
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e.data["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs[1], seqs[0] + 1);
+    assert_eq!(seqs[2], seqs[1] + 1);
+    drop(first);
+
+    // The header, and the query parameter a browser's EventSource can use.
+    let mut by_header = open_ok(&server, &user, "", Some(&ids[0]));
+    let mut by_query = open_ok(&server, &user, &format!("?last_event_id={}", ids[0]), None);
+    for stream in [&mut by_header, &mut by_query] {
+        for (index, message_id) in sent.iter().enumerate().skip(1) {
+            let event = stream.expect("a replayed event");
+            assert_eq!(event.id.as_deref(), Some(ids[index].as_str()));
+            assert_eq!(event.data["data"]["message_id"], message_id.as_str());
+        }
+    }
+    let later = send(&server, &user, "after the resume");
+    for stream in [&mut by_header, &mut by_query] {
+        let event = stream.expect("the live event");
+        assert_eq!(event.data["data"]["message_id"], later.as_str());
+        assert_eq!(event.data["seq"].as_i64().unwrap(), seqs[2] + 1);
+        stream.assert_quiet();
+    }
+    // From the newest: nothing to replay.
+    let mut from_last = open_ok(&server, &user, "", Some(&ids[2]));
+    let event = from_last.expect("the later event");
+    assert_eq!(event.data["data"]["message_id"], later.as_str());
+    from_last.assert_quiet();
+}
+
+#[test]
+fn an_unknown_last_event_id_says_gap_then_replays_the_retained_events() {
+    let (server, user) = server_and_user();
+    let sent: Vec<String> = (0..2)
+        .map(|n| send(&server, &user, &format!("m{n}")))
+        .collect();
+    // Give the event writer its few milliseconds to commit.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut stream = open_ok(&server, &user, "", Some("evt_01NOSUCHEVENT"));
+    let gap = stream.expect("gap");
+    assert_eq!(gap.event, "gap");
+    assert_eq!(gap.id, None);
+    assert_eq!(gap.data, json!({"last_event_id": "evt_01NOSUCHEVENT"}));
+    for message_id in &sent {
+        let event = stream.expect("a retained event");
+        let data = envelope(&event, "message.sent", &user);
+        assert_eq!(data["message_id"], message_id.as_str());
+    }
+    stream.assert_quiet();
+}
+
+#[test]
+fn other_users_devices_are_404_and_unknown_event_names_400() {
+    let server = Server::start(options());
+    let tenant = unique("acme");
+    let alice = server.create_user(&tenant, "alice");
+    let carol = server.create_user(&tenant, "carol");
+    let mallory = server.create_user(&unique("evil"), "mallory");
+    for other in [&carol, &mallory] {
+        let refused = open(
+            &server,
+            &other.token,
+            &format!("?device_id={}", alice.device_id),
+            None,
+        );
+        let Err((status, body)) = refused else {
+            panic!("{} streamed alice's device", other.name);
+        };
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["success"], false, "{body}");
+        assert_eq!(body["error_code"], "NOT_FOUND", "{body}");
+    }
+    let Err((status, body)) = open(
+        &server,
+        &alice.token,
+        "?events=message.sent,message.nope",
+        None,
+    ) else {
+        panic!("an unknown event name was accepted");
+    };
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["validation"][0]["field"], "events", "{body}");
+    let Err((status, _)) = open(&server, "not-a-token", "", None) else {
+        panic!("no token, yet a stream");
+    };
+    assert_eq!(status, 401);
+
+    // Carol's stream does not see alice's events.
+    let mut carols = open_ok(&server, &carol, "", None);
+    send(&server, &alice, "for alice");
+    carols.assert_quiet();
+}
+
+#[test]
+fn a_buttons_response_can_quote_a_received_buttons_message() {
+    let (server, user) = server_and_user();
+    // A business sent this device buttons.
+    let received = inbound_ok(
+        &server,
+        &user,
+        &json!({"from": TAPPER, "message": {"interactiveMessage": {
+            "body": {"text": "Shall we?"},
+            "nativeFlowMessage": {"buttons": [
+                {"name": "quick_reply", "buttonParamsJSON": "{\"display_text\":\"Sure\",\"id\":\"go\"}"}
+            ]}
+        }}}),
+    );
+    // No display text and no body: only the host's copy of the original can supply them.
+    let (status, reply) = server.post_json(
+        "/send/buttons-response",
+        &user.token,
+        &json!({"to": TAPPER, "selected_button_id": "go",
+                "quoted": {"message_id": received, "participant": TAPPER}}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let outbox = server.outbox(&user);
+    let response = &outbox[0]["message"]["buttonsResponseMessage"];
+    assert_eq!(response["selectedDisplayText"], "Sure", "{response}");
+    assert_eq!(response["contextInfo"]["stanzaID"], received.as_str());
+    assert_eq!(
+        response["contextInfo"]["quotedMessage"]["interactiveMessage"]["body"]["text"], "Shall we?",
+        "quoted whole: {response}"
+    );
+    let (status, reply) = server.post_json(
+        "/send/buttons-response",
+        &user.token,
+        &json!({"to": TAPPER, "selected_button_id": "other",
+                "quoted": {"message_id": received, "participant": TAPPER}}),
+    );
+    assert_eq!(
+        status, 400,
+        "the button is checked against the received message: {reply}"
+    );
+
+    // A received message may not take the id of one this device sent.
+    let sent = send(&server, &user, "mine");
+    let (status, reply) = inbound(
+        &server,
+        &user,
+        &json!({"from": TAPPER, "message": {"conversation": "x"}, "message_id": sent}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["validation"][0]["field"], "message_id", "{reply}");
+}
