@@ -138,6 +138,15 @@ impl Client {
         finish(path, result)
     }
 
+    /// `DELETE path` (no body).
+    pub fn delete(&self, path: &str, auth: Auth<'_>) -> Reply {
+        let mut request = self.agent.delete(self.url(path));
+        if let Some(value) = header_value(auth) {
+            request = request.header("Authorization", value);
+        }
+        finish(path, request.call())
+    }
+
     /// `POST path` with `body` serialized as JSON (`Content-Type: application/json`).
     pub fn post_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {
         let bytes = serde_json::to_vec(body).expect("a JSON value serializes");

@@ -26,8 +26,11 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// How long connecting to a receiver may take (the whole attempt is bounded by the
 /// webhook's own `timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The shortest lease: longer than the longest attempt (a 60 s `timeout`).
-const MIN_LEASE: Duration = Duration::from_secs(65);
+/// The shortest lease. An attempt never outlasts its lease: with a lease shorter than a
+/// webhook's `timeout` (+ 5 s), attempts are cut at the lease less 5 s (at least 1 s).
+const MIN_LEASE: Duration = Duration::from_secs(2);
+/// What an attempt leaves of its lease for recording the outcome.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// The longest `last_error` kept.
 const MAX_ERROR_CHARS: usize = 300;
 
@@ -229,7 +232,9 @@ impl Deliverer {
             })?;
         let timestamp = chrono::Utc::now().timestamp();
         let body = signed_body(webhook.secret.as_deref(), &delivery.envelope);
-        let timeout = Duration::from_secs(u64::from(webhook.timeout_seconds.max(1)));
+        let timeout = Duration::from_secs(u64::from(webhook.timeout_seconds.max(1)))
+            .min(self.lease.saturating_sub(LEASE_MARGIN))
+            .max(Duration::from_secs(1));
         let mut request = self
             .client
             .post(url)
