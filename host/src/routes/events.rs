@@ -174,39 +174,9 @@ fn resume_point(
     })
 }
 
-/// The device's newest stored `seq` (0 for none), found with `events_after` alone: a
-/// doubling search then a bisection, each step one indexed single-row query.
+/// The device's newest stored `seq` (0 for none).
 fn latest_seq(store: &dyn Store, device_id: &str) -> StoreResult<i64> {
-    let has_after = |seq: i64| -> StoreResult<Option<i64>> {
-        Ok(store
-            .events_after(device_id, seq, 1)?
-            .first()
-            .map(|e| e.seq))
-    };
-    // Invariant: `known` is a stored seq and nothing is stored after `above`, so the
-    // newest is in `known..=above`.
-    let Some(mut known) = has_after(0)? else {
-        return Ok(0);
-    };
-    let mut step = 1_i64;
-    let mut above = loop {
-        let probe = known.saturating_add(step);
-        match has_after(probe)? {
-            Some(next) => {
-                known = next;
-                step = step.saturating_mul(2);
-            }
-            None => break probe,
-        }
-    };
-    while above > known {
-        let middle = known + (above - known) / 2;
-        match has_after(middle)? {
-            Some(next) => known = next,
-            None => above = middle,
-        }
-    }
-    Ok(known)
+    store.latest_event_seq(device_id)
 }
 
 /// What a stream has sent so far, and which events it wants.

@@ -344,6 +344,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
 
+    /// The newest sequence number a device's events have (0 before the first).
+    fn latest_event_seq(&self, device_id: &str) -> StoreResult<i64>;
+
     /// The sequence number of one of a device's events, while it is retained.
     fn event_seq(&self, device_id: &str, event_id: &str) -> StoreResult<Option<i64>>;
 

@@ -532,6 +532,14 @@ impl Store for SqliteStore {
         sqlite_events::after(&reader, device_id, after_seq, limit)
     }
 
+    fn latest_event_seq(&self, device_id: &str) -> StoreResult<i64> {
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        sqlite_events::latest_seq(&reader, device_id)
+    }
+
     fn event_seq(&self, device_id: &str, event_id: &str) -> StoreResult<Option<i64>> {
         let reader = self
             .reader

@@ -141,6 +141,14 @@ pub fn after(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+pub fn latest_seq(connection: &Connection, device_id: &str) -> StoreResult<i64> {
+    Ok(connection.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE device_id = ?1",
+        [device_id],
+        |row| row.get(0),
+    )?)
+}
+
 pub fn seq_of(
     connection: &Connection,
     device_id: &str,
