@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,10 @@ use super::{
 /// devices) or batched (the message log), so a pool would buy little.
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    /// What appending events remembers between batches (see `sqlite_events`).
+    append_cache: Mutex<sqlite_events::AppendCache>,
+    /// Counts webhook changes, so the append cache knows to read subscriptions again.
+    webhooks_version: AtomicU64,
     /// Message lookups' own read-only connection. A quick route (a button reply quoting a
     /// message) looks up on an HTTP thread; behind `connection`, which the log writer
     /// holds while it commits, that lookup would wait out a commit (and a checkpoint's
@@ -118,6 +123,8 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             connection,
+            append_cache: Mutex::default(),
+            webhooks_version: AtomicU64::new(0),
             reader: Mutex::new(reader),
             message_log,
             devices: RwLock::default(),
@@ -515,7 +522,12 @@ impl Store for SqliteStore {
     }
 
     fn append_events(&self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
-        self.with(|connection| sqlite_events::append(connection, events))
+        let version = self.webhooks_version.load(Ordering::Acquire);
+        let mut cache = self
+            .append_cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        self.with(|connection| sqlite_events::append(connection, &mut cache, version, events))
     }
 
     fn events_after(
@@ -557,10 +569,14 @@ impl Store for SqliteStore {
     }
 
     fn set_webhook(&self, webhook: &WebhookRecord) -> StoreResult<WebhookRecord> {
+        // Appending events reads subscriptions from a cache: tell it they changed.
+        self.webhooks_version.fetch_add(1, Ordering::AcqRel);
         self.with(|connection| sqlite_webhooks::set_webhook(connection, webhook))
     }
 
     fn delete_webhook(&self, device_id: &str) -> StoreResult<bool> {
+        // Appending events reads subscriptions from a cache: tell it they changed.
+        self.webhooks_version.fetch_add(1, Ordering::AcqRel);
         self.with(|connection| sqlite_webhooks::delete_webhook(connection, device_id))
     }
 
@@ -580,6 +596,8 @@ impl Store for SqliteStore {
     }
 
     fn apply_user_webhook(&self, device: &DeviceRecord) -> StoreResult<bool> {
+        // Appending events reads subscriptions from a cache: tell it they changed.
+        self.webhooks_version.fetch_add(1, Ordering::AcqRel);
         self.with(|connection| sqlite_webhooks::apply_user_webhook(connection, device))
     }
 

@@ -1,6 +1,8 @@
 //! The events table in SQLite: appending events (with their webhook deliveries) in one
 //! transaction, reading a device's events after a sequence number, and retention.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -16,6 +18,71 @@ struct Envelope<'a> {
     user_id: &'a str,
     seq: i64,
     data: &'a serde_json::Value,
+}
+
+/// What appending remembers between batches, so that an event costs one insert: each
+/// device's newest sequence number (only this process's writer appends) and its webhook
+/// subscription (forgotten whenever a webhook changes: `webhooks_version`).
+#[derive(Default)]
+pub struct AppendCache {
+    last_seq: HashMap<String, i64>,
+    subscriptions: HashMap<String, Option<Subscription>>,
+    webhooks_version: u64,
+}
+
+/// How many devices the cache remembers before it starts afresh (a bound on memory).
+const CACHE_DEVICES: usize = 100_000;
+
+impl AppendCache {
+    fn next_seq(
+        &mut self,
+        transaction: &rusqlite::Transaction<'_>,
+        device_id: &str,
+    ) -> StoreResult<i64> {
+        let seq = match self.last_seq.get(device_id) {
+            Some(last) => last + 1,
+            None => transaction
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE device_id = ?1",
+                )?
+                .query_row([device_id], |row| row.get(0))?,
+        };
+        if self.last_seq.len() >= CACHE_DEVICES {
+            self.last_seq.clear();
+        }
+        self.last_seq.insert(device_id.to_owned(), seq);
+        Ok(seq)
+    }
+
+    fn subscription(
+        &mut self,
+        transaction: &rusqlite::Transaction<'_>,
+        device_id: &str,
+    ) -> StoreResult<Option<&Subscription>> {
+        if !self.subscriptions.contains_key(device_id) {
+            let found = transaction
+                .prepare_cached(
+                    "SELECT id, events FROM webhooks WHERE device_id = ?1 AND enabled = 1",
+                )?
+                .query_row([device_id], |row| {
+                    Ok(Subscription {
+                        webhook_id: row.get(0)?,
+                        events: serde_json::from_str(&row.get::<_, String>(1)?).unwrap_or_default(),
+                    })
+                })
+                .optional()?;
+            if self.subscriptions.len() >= CACHE_DEVICES {
+                self.subscriptions.clear();
+            }
+            self.subscriptions.insert(device_id.to_owned(), found);
+        }
+        Ok(self.subscriptions.get(device_id).and_then(Option::as_ref))
+    }
+
+    /// Forgets what a batch that did not commit may have counted.
+    fn forget_seqs(&mut self) {
+        self.last_seq.clear();
+    }
 }
 
 /// A device's webhook as far as appending needs it: whether it takes an event.
@@ -35,16 +102,33 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", ulid::Ulid::new())
 }
 
-pub fn append(connection: &mut Connection, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
+pub fn append(
+    connection: &mut Connection,
+    cache: &mut AppendCache,
+    webhooks_version: u64,
+    events: &[NewEvent],
+) -> StoreResult<Vec<StoredEvent>> {
+    if cache.webhooks_version != webhooks_version {
+        cache.subscriptions.clear();
+        cache.webhooks_version = webhooks_version;
+    }
+    let stored = append_in_transaction(connection, cache, events);
+    if stored.is_err() {
+        cache.forget_seqs();
+    }
+    stored
+}
+
+fn append_in_transaction(
+    connection: &mut Connection,
+    cache: &mut AppendCache,
+    events: &[NewEvent],
+) -> StoreResult<Vec<StoredEvent>> {
     let transaction = connection.transaction()?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
-        let seq: i64 = transaction.query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE device_id = ?1",
-            [&event.device_id],
-            |row| row.get(0),
-        )?;
+        let seq = cache.next_seq(&transaction, &event.device_id)?;
         let id = new_id("evt_");
         let envelope = serde_json::to_string(&Envelope {
             id: &id,
@@ -56,10 +140,12 @@ pub fn append(connection: &mut Connection, events: &[NewEvent]) -> StoreResult<V
             data: &event.data,
         })
         .unwrap_or_default();
-        transaction.execute(
-            "INSERT INTO events (id, device_id, tenant_id, user_id, seq, name, created_at, envelope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
+        transaction
+            .prepare_cached(
+                "INSERT INTO events (id, device_id, tenant_id, user_id, seq, name, created_at, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
                 id,
                 event.device_id,
                 event.tenant_id,
@@ -68,33 +154,18 @@ pub fn append(connection: &mut Connection, events: &[NewEvent]) -> StoreResult<V
                 event.name,
                 event.timestamp,
                 envelope
-            ],
-        )?;
-        let subscription = transaction
-            .query_row(
-                "SELECT id, events FROM webhooks WHERE device_id = ?1 AND enabled = 1",
-                [&event.device_id],
-                |row| {
-                    Ok(Subscription {
-                        webhook_id: row.get(0)?,
-                        events: serde_json::from_str(&row.get::<_, String>(1)?).unwrap_or_default(),
-                    })
-                },
-            )
-            .optional()?;
-        if let Some(subscription) = subscription.filter(|s| s.takes(&event.name)) {
-            transaction.execute(
-                "INSERT INTO deliveries (id, event_id, device_id, webhook_id, seq, status, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-                params![
-                    new_id("dlv_"),
-                    id,
-                    event.device_id,
-                    subscription.webhook_id,
-                    seq,
-                    now_ms
-                ],
-            )?;
+            ])?;
+        let webhook_id = cache
+            .subscription(&transaction, &event.device_id)?
+            .filter(|subscription| subscription.takes(&event.name))
+            .map(|subscription| subscription.webhook_id.clone());
+        if let Some(webhook_id) = webhook_id {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO deliveries (id, event_id, device_id, webhook_id, seq, status, next_attempt_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                )?
+                .execute(params![new_id("dlv_"), id, event.device_id, webhook_id, seq, now_ms])?;
         }
         stored.push(StoredEvent {
             id,
