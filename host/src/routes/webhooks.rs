@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -29,6 +30,10 @@ const MAX_HEADER_VALUE_BYTES: usize = 1024;
 const DEFAULT_FAILURES_LIMIT: usize = 50;
 const MAX_FAILURES_LIMIT: usize = 500;
 const WEBHOOK_NOT_FOUND: &str = "WEBHOOK_NOT_FOUND";
+/// How long a configuration change waits for the events emitted before it to be stored
+/// (the sink commits every few milliseconds): they are matched against the webhook in
+/// force when they happened, not the one that replaces it.
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhook", web::post().to(set))
@@ -289,9 +294,13 @@ async fn set(
         updated_at: now,
     };
     let store = Arc::clone(&state.store);
-    let stored = blocking(&state, move || store.set_webhook(&record))
-        .await?
-        .map_err(store_failed)?;
+    let events = Arc::clone(&state.events);
+    let stored = blocking(&state, move || {
+        events.flush(FLUSH_LIMIT);
+        store.set_webhook(&record)
+    })
+    .await?
+    .map_err(store_failed)?;
     tracing::info!(device_id = %stored.device_id, webhook = %stored.id, "webhook configured");
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
@@ -326,9 +335,13 @@ async fn delete(
     let fields = json_object(&body)?;
     let device = named_device(&state, &caller, &request, Some(&fields)).await?;
     let store = Arc::clone(&state.store);
-    let removed = blocking(&state, move || store.delete_webhook(&device.id))
-        .await?
-        .map_err(store_failed)?;
+    let events = Arc::clone(&state.events);
+    let removed = blocking(&state, move || {
+        events.flush(FLUSH_LIMIT);
+        store.delete_webhook(&device.id)
+    })
+    .await?
+    .map_err(store_failed)?;
     if !removed {
         return Err(webhook_not_found());
     }
