@@ -234,10 +234,12 @@ pub fn seq_of(
         .optional()?)
 }
 
+/// Removes events created before `before` (Unix seconds) with their finished deliveries;
+/// an event with a delivery still pending or being sent (`sending`) is kept. How many.
 pub fn purge_before(connection: &mut Connection, before: i64) -> StoreResult<usize> {
     let transaction = connection.transaction()?;
     transaction.execute(
-        "DELETE FROM deliveries WHERE status != 'pending'
+        "DELETE FROM deliveries WHERE status IN ('delivered', 'failed')
          AND event_id IN (SELECT id FROM events WHERE created_at < ?1)",
         [before],
     )?;

@@ -505,6 +505,47 @@ mod tests {
     }
 
     #[test]
+    fn purging_old_events_keeps_those_with_deliveries_pending_or_being_sent() {
+        let (store, user) = store_and_user();
+        let device = user.default_device_id.clone();
+        store.set_webhook(&webhook_for(&user, &device)).unwrap();
+        emit(&store, &user, &device, 4);
+        let finish = |outcome: AttemptOutcome| {
+            let claimed = store.claim_deliveries(now(), now() + 60_000, 10).unwrap();
+            assert_eq!(claimed.len(), 1, "the device's head");
+            store
+                .finish_delivery_attempt(&claimed[0].id, &outcome)
+                .unwrap();
+        };
+        finish(AttemptOutcome::Delivered { status: 200 });
+        finish(AttemptOutcome::Failed {
+            status: Some(400),
+            error: "HTTP 400".into(),
+        });
+        // The third is being sent (claimed, unfinished); the fourth waits behind it.
+        let sending = store.claim_deliveries(now(), now() + 60_000, 10).unwrap();
+        assert_eq!(sending.len(), 1);
+        // Every event was created at Unix second 1.
+        assert_eq!(
+            store.purge_events_before(100).unwrap(),
+            2,
+            "the finished two"
+        );
+        assert_eq!(store.purge_events_before(100).unwrap(), 0);
+        store
+            .finish_delivery_attempt(&sending[0].id, &AttemptOutcome::Delivered { status: 200 })
+            .unwrap();
+        assert_eq!(store.purge_events_before(100).unwrap(), 1, "now sent");
+        assert_eq!(
+            store
+                .claim_deliveries(now(), now() + 60_000, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn an_expired_lease_makes_a_delivery_due_again() {
         let (store, user) = store_and_user();
         let device = user.default_device_id.clone();
