@@ -137,8 +137,9 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
-/// Scheme and literal-address checks that do not need DNS.
-fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), PluginError> {
+/// Scheme and literal-address checks that do not need DNS: `URL_INVALID` or
+/// `URL_FORBIDDEN` (also applied to webhook targets, host/src/events/webhook_target.rs).
+pub fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), PluginError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(refused(
             codes::URL_INVALID,
@@ -204,8 +205,9 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// Resolves names and keeps only public addresses.
-struct PublicOnlyResolver;
+/// Resolves names and keeps only public addresses (the fetcher's and the webhook
+/// deliverer's resolver when private addresses are refused).
+pub struct PublicOnlyResolver;
 
 impl Resolve for PublicOnlyResolver {
     fn resolve(&self, name: Name) -> Resolving {

@@ -16,7 +16,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::backoff::jittered_delay;
 use super::signature::{header_signature, signed_body};
-use super::webhook_target::{self, PublicOnlyResolver, TargetError};
+use super::webhook_target::{self, TargetError};
+use crate::fetch::PublicOnlyResolver;
 use crate::store::{AttemptOutcome, ClaimedDelivery, Store};
 
 /// The longest the deliverer sleeps without looking at the table.

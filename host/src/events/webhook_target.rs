@@ -2,12 +2,10 @@
 //! `[fetch] allow_private_urls`) applied to webhook targets, when one is configured and
 //! again before each delivery, since a name may come to resolve elsewhere.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-
-use crate::fetch::is_public;
+use crate::fetch::{self, is_public};
 
 /// How long a name may take to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,37 +23,17 @@ pub enum TargetError {
     Unresolved(String),
 }
 
-/// Scheme and host checks that need no DNS: what `POST /webhook` can refuse at once.
+/// Scheme and host checks that need no DNS (host/src/fetch.rs's `check_url`): what
+/// `POST /webhook` can refuse at once.
 pub fn check_literal(url: &str, allow_private: bool) -> Result<url::Url, TargetError> {
     let parsed = url::Url::parse(url)
         .map_err(|error| TargetError::Invalid(format!("not a valid URL: {error}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(TargetError::Invalid("must be an http or https URL".into()));
-    }
-    let host = parsed
-        .host()
-        .ok_or_else(|| TargetError::Invalid("the URL has no host".into()))?;
-    if allow_private {
-        return Ok(parsed);
-    }
-    let literal = match host {
-        url::Host::Ipv4(ip) => IpAddr::V4(ip),
-        url::Host::Ipv6(ip) => IpAddr::V6(ip),
-        url::Host::Domain(name)
-            if name.eq_ignore_ascii_case("localhost") || name.ends_with(".localhost") =>
-        {
-            return Err(TargetError::Forbidden(
-                "loopback addresses are refused".into(),
-            ));
+    match fetch::check_url(&parsed, allow_private) {
+        Ok(()) => Ok(parsed),
+        Err(error) if error.code == fetch::codes::URL_FORBIDDEN => {
+            Err(TargetError::Forbidden(error.message))
         }
-        url::Host::Domain(_) => return Ok(parsed),
-    };
-    if is_public(literal) {
-        Ok(parsed)
-    } else {
-        Err(TargetError::Forbidden(format!(
-            "{literal} is a non-public address and is refused"
-        )))
+        Err(error) => Err(TargetError::Invalid(error.message)),
     }
 }
 
@@ -81,33 +59,6 @@ pub async fn check(url: &str, allow_private: bool) -> Result<url::Url, TargetErr
         Err(TargetError::Forbidden(format!(
             "{name} resolves only to non-public addresses, which are refused"
         )))
-    }
-}
-
-/// The delivery client's resolver when private addresses are refused: only public
-/// addresses are connected to, whatever a name resolves to between the check and the
-/// connection.
-pub struct PublicOnlyResolver;
-
-impl Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
-                    .await
-                    .map_err(|_| format!("{host} did not resolve in time"))??
-                    .filter(|address| is_public(address.ip()))
-                    .collect();
-            if resolved.is_empty() {
-                let error: Box<dyn std::error::Error + Send + Sync> =
-                    format!("{host} resolves only to non-public addresses, which are refused")
-                        .into();
-                return Err(error);
-            }
-            let addresses: Addrs = Box::new(resolved.into_iter());
-            Ok(addresses)
-        })
     }
 }
 
