@@ -9,7 +9,7 @@
 //! flushes the sink before it exits.
 
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
@@ -117,10 +117,14 @@ impl Writer {
                 Item::Flush(done) => flushes.push(done),
             };
             take(first, &mut events, &mut flushes);
-            let deadline = Instant::now() + GATHER;
-            while events.len() < BATCH && flushes.is_empty() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match items.recv_timeout(left) {
+            // Sleep, then take what has queued: a thread waiting in `recv` is woken by
+            // every send (a futex wake and a context switch per event, on the sender's
+            // CPU time), while a sleeping one is not.
+            if flushes.is_empty() {
+                std::thread::sleep(GATHER);
+            }
+            while events.len() < BATCH {
+                match items.try_recv() {
                     Ok(item) => take(item, &mut events, &mut flushes),
                     Err(_) => break,
                 }
