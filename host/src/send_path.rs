@@ -284,17 +284,27 @@ fn emit_sent(
     chat_jid: &str,
     acked_at: DateTime<Utc>,
 ) {
-    let mut data = serde_json::json!({
-        "message_id": message_id,
-        "chat_jid": chat_jid,
-        "to": chat_jid,
-        "message_type": message_type(&request.route.path),
-        "route": request.route.path,
-        "timestamp": crate::time::rfc3339(acked_at),
-    });
-    if request.is_job {
-        data["job_id"] = serde_json::Value::String(request.request_id.clone());
+    /// `message.sent`'s data, serialised from borrowed fields (every send emits one).
+    #[derive(serde::Serialize)]
+    struct Sent<'a> {
+        message_id: &'a str,
+        chat_jid: &'a str,
+        to: &'a str,
+        message_type: &'a str,
+        route: &'a str,
+        timestamp: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        job_id: Option<&'a str>,
     }
+    let data = Sent {
+        message_id,
+        chat_jid,
+        to: chat_jid,
+        message_type: message_type(&request.route.path),
+        route: &request.route.path,
+        timestamp: crate::time::rfc3339(acked_at),
+        job_id: request.is_job.then_some(request.request_id.as_str()),
+    };
     state
         .events
         .emit(request.event_scope(), "message.sent", data);

@@ -239,7 +239,8 @@ pub struct NewEvent {
     pub user_id: String,
     /// `message.sent`, `message.received`, ...
     pub name: String,
-    pub data: serde_json::Value,
+    /// The event's `data`, already JSON.
+    pub data: Box<serde_json::value::RawValue>,
     /// Unix seconds.
     pub timestamp: i64,
 }

@@ -17,7 +17,7 @@ struct Envelope<'a> {
     device_id: &'a str,
     user_id: &'a str,
     seq: i64,
-    data: &'a serde_json::Value,
+    data: &'a serde_json::value::RawValue,
 }
 
 /// What appending remembers between batches, so that an event costs one insert: each

@@ -426,7 +426,7 @@ mod tests {
                 tenant_id: user.tenant.clone(),
                 user_id: user.user_id.clone(),
                 name: "message.sent".into(),
-                data: serde_json::json!({ "n": index }),
+                data: serde_json::value::to_raw_value(&serde_json::json!({ "n": index })).unwrap(),
                 timestamp: 1,
             })
             .collect();
