@@ -237,17 +237,78 @@ pub fn seq_of(
 /// Removes events created before `before` (Unix seconds) with their finished deliveries;
 /// an event with a delivery still pending or being sent (`sending`) is kept. How many.
 pub fn purge_before(connection: &mut Connection, before: i64) -> StoreResult<usize> {
+    // Event ids are ULIDs: every id below the first ULID of `before` is older, and the id
+    // index finds them without a scan.
+    let millis = u64::try_from(before.max(0))
+        .unwrap_or_default()
+        .saturating_mul(1000);
+    let boundary = format!("evt_{}", ulid::Ulid::from_parts(millis, 0));
     let transaction = connection.transaction()?;
     transaction.execute(
         "DELETE FROM deliveries WHERE status IN ('delivered', 'failed')
-         AND event_id IN (SELECT id FROM events WHERE created_at < ?1)",
-        [before],
+         AND event_id IN (SELECT id FROM events WHERE id < ?1)",
+        [&boundary],
     )?;
+    // Each device keeps its newest event, so that its numbering goes on from there after
+    // a restart (the next seq is the newest one plus one).
     let removed = transaction.execute(
-        "DELETE FROM events WHERE created_at < ?1
+        "DELETE FROM events WHERE id < ?1
+         AND seq < (SELECT MAX(newest.seq) FROM events AS newest WHERE newest.device_id = events.device_id)
          AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id)",
-        [before],
+        [&boundary],
     )?;
     transaction.commit()?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{NewEvent, Role, SqliteStore, Store};
+
+    fn event(device_id: &str, n: u32) -> NewEvent {
+        NewEvent {
+            device_id: device_id.into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            name: "message.sent".into(),
+            data: serde_json::value::to_raw_value(&n).unwrap(),
+            timestamp: 1,
+        }
+    }
+
+    #[test]
+    fn purging_keeps_each_devices_newest_event_so_numbering_goes_on_after_a_restart() {
+        let dir = std::env::temp_dir().join(format!("wuts-events-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("wuts.db");
+        let device = {
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+            let user = store
+                .create_user("acme", "alice", Role::User, "l", b"h")
+                .unwrap();
+            let device = user.default_device_id;
+            store
+                .append_events(&[event(&device, 1), event(&device, 2), event(&device, 3)])
+                .unwrap();
+            let later = chrono::Utc::now().timestamp() + 3600;
+            assert_eq!(store.purge_events_before(later).unwrap(), 2);
+            assert_eq!(store.latest_event_seq(&device).unwrap(), 3);
+            device
+        };
+        // A new process starts counting from what is stored.
+        let store = SqliteStore::open(&path).unwrap();
+        let stored = store.append_events(&[event(&device, 4)]).unwrap();
+        assert_eq!(stored[0].seq, 4);
+        assert_eq!(
+            store
+                .events_after(&device, 0, 10)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>(),
+            [3, 4]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
