@@ -150,11 +150,17 @@ impl Writer {
         for attempt in 1..=COMMIT_TRIES {
             match self.store.append_events(events) {
                 Ok(stored) => {
-                    for event in stored {
-                        // No receiver (no stream open) is the common case, not an error.
-                        let _ = self.stored.send(Arc::new(event));
+                    // The deliverer claims due rows from the database when woken: wake it
+                    // only for a batch that queued some.
+                    if stored.iter().any(|event| event.queued_delivery) {
+                        self.deliveries_due.notify_one();
                     }
-                    self.deliveries_due.notify_one();
+                    // No stream open is the common case: then nothing is announced.
+                    if self.stored.receiver_count() > 0 {
+                        for event in stored {
+                            let _ = self.stored.send(Arc::new(event));
+                        }
+                    }
                     return;
                 }
                 Err(error) if attempt < COMMIT_TRIES => {

@@ -333,6 +333,7 @@ mod tests {
 
     fn stored(device: &str, seq: i64, name: &str) -> StoredEvent {
         StoredEvent {
+            queued_delivery: false,
             id: format!("evt_{seq}"),
             device_id: device.into(),
             tenant_id: "t".into(),

@@ -261,6 +261,8 @@ pub struct StoredEvent {
     pub timestamp: i64,
     /// `{"id","event","timestamp","device_id","user_id","seq","data"}` as JSON text.
     pub envelope: String,
+    /// Whether storing it created a webhook delivery (only then is the deliverer woken).
+    pub queued_delivery: bool,
 }
 
 /// Everything the host persists.

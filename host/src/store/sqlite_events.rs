@@ -159,6 +159,7 @@ fn append_in_transaction(
             .subscription(&transaction, &event.device_id)?
             .filter(|subscription| subscription.takes(&event.name))
             .map(|subscription| subscription.webhook_id.clone());
+        let queued_delivery = webhook_id.is_some();
         if let Some(webhook_id) = webhook_id {
             transaction
                 .prepare_cached(
@@ -176,6 +177,7 @@ fn append_in_transaction(
             name: event.name.clone(),
             timestamp: event.timestamp,
             envelope,
+            queued_delivery,
         });
     }
     transaction.commit()?;
@@ -192,6 +194,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         name: row.get("name")?,
         timestamp: row.get("created_at")?,
         envelope: row.get("envelope")?,
+        queued_delivery: false,
     })
 }
 
