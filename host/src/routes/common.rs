@@ -47,6 +47,22 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// `device_id` in the query, when given and not empty.
+/// The `limit` query parameter of a listing: `default` when absent, else a whole number
+/// from 1 to `max` (a 400 naming `limit` otherwise).
+pub fn query_limit(request: &HttpRequest, default: usize, max: usize) -> Result<usize, ApiError> {
+    match body::query_param(request, "limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::from(wuts_plugin_api::PluginError::invalid_field(
+                "limit",
+                format!("must be a whole number from 1 to {max}"),
+                Value::String(text),
+            ))),
+        },
+    }
+}
+
 pub fn query_device_id(request: &HttpRequest) -> Option<String> {
     body::query_param(request, "device_id").filter(|id| !id.is_empty())
 }

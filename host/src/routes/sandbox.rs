@@ -11,7 +11,7 @@ use waproto::whatsapp::Message;
 use wuts_plugin_api::{Envelope, PluginError, fields, normalize_recipient};
 
 use super::body;
-use super::common::{caller_device, device_session, json_object, query_device_id};
+use super::common::{caller_device, device_session, json_object, query_device_id, query_limit};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::events::EventScope;
@@ -53,17 +53,7 @@ async fn outbox(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let limit = match body::query_param(&request, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "limit: must be a whole number from 1 to {MAX_LIMIT}"
-                )));
-            }
-        },
-    };
+    let limit = query_limit(&request, DEFAULT_LIMIT, MAX_LIMIT)?;
     let device = caller_device(&state, caller.0, query_device_id(&request)).await?;
     let session = device_session(&state, &device).await?;
     let records = sandbox(&session)?.records();

@@ -12,8 +12,7 @@ use serde_json::{Map, Value, json};
 use wuts_plugin_api::PluginError;
 use wuts_plugin_api::schema::{Kind, Schema};
 
-use super::body;
-use super::common::{caller_device, json_object, query_device_id, read_body};
+use super::common::{caller_device, json_object, query_device_id, query_limit, read_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::events::names;
@@ -396,19 +395,7 @@ async fn failures(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let limit = match body::query_param(&request, "limit") {
-        None => DEFAULT_FAILURES_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(limit) if (1..=MAX_FAILURES_LIMIT).contains(&limit) => limit,
-            _ => {
-                return Err(invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_FAILURES_LIMIT}"),
-                    &json!(text),
-                ));
-            }
-        },
-    };
+    let limit = query_limit(&request, DEFAULT_FAILURES_LIMIT, MAX_FAILURES_LIMIT)?;
     let device = named_device(&state, &caller, &request, None).await?;
     let store = Arc::clone(&state.store);
     let listed = blocking(&state, move || store.delivery_failures(&device.id, limit))
