@@ -9,10 +9,11 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
-use wuts_plugin_api::PluginError;
 use wuts_plugin_api::schema::{Kind, Schema};
+use wuts_plugin_api::{Envelope, PluginError};
 
-use super::common::{caller_device, json_object, query_device_id, query_limit, read_body};
+use super::body;
+use super::common::{caller_device, json_object, query_limit, read_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::events::names;
@@ -252,15 +253,9 @@ async fn named_device(
     state: &Arc<AppState>,
     caller: &Caller,
     request: &HttpRequest,
-    fields: Option<&Map<String, Value>>,
+    body: &[u8],
 ) -> Result<DeviceRecord, ApiError> {
-    let from_body = match fields.and_then(|fields| fields.get("device_id")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(id)) if id.is_empty() => None,
-        Some(Value::String(id)) => Some(id.clone()),
-        Some(other) => return Err(invalid("device_id", "must be a string", other)),
-    };
-    let device_id = query_device_id(request).or(from_body);
+    let device_id = body::device_id(request, body, Envelope::Standard)?;
     caller_device(state, Arc::clone(&caller.0), device_id).await
 }
 
@@ -275,7 +270,7 @@ async fn set(
     let fields = json_object(&body)?;
     let wanted = parse_webhook(&fields)?;
     check_target(&state, "webhook_url", &wanted.url).await?;
-    let device = named_device(&state, &caller, &request, Some(&fields)).await?;
+    let device = named_device(&state, &caller, &request, &body).await?;
     let now = chrono::Utc::now();
     let record = WebhookRecord {
         id: String::new(),
@@ -314,7 +309,7 @@ async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let device = named_device(&state, &caller, &request, None).await?;
+    let device = named_device(&state, &caller, &request, &[]).await?;
     let store = Arc::clone(&state.store);
     let webhook = blocking(&state, move || store.webhook(&device.id))
         .await?
@@ -331,8 +326,8 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     let body = read_body(&state, &request, payload, "/webhook").await?;
-    let fields = json_object(&body)?;
-    let device = named_device(&state, &caller, &request, Some(&fields)).await?;
+    json_object(&body)?; // a body, when given, must be a JSON object
+    let device = named_device(&state, &caller, &request, &body).await?;
     let store = Arc::clone(&state.store);
     let events = Arc::clone(&state.events);
     let removed = blocking(&state, move || {
@@ -396,7 +391,7 @@ async fn failures(
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     let limit = query_limit(&request, DEFAULT_FAILURES_LIMIT, MAX_FAILURES_LIMIT)?;
-    let device = named_device(&state, &caller, &request, None).await?;
+    let device = named_device(&state, &caller, &request, &[]).await?;
     let store = Arc::clone(&state.store);
     let listed = blocking(&state, move || store.delivery_failures(&device.id, limit))
         .await?
@@ -405,7 +400,7 @@ async fn failures(
     Ok(HttpResponse::Ok().json(json!({ "success": true, "failures": listed })))
 }
 
-async fn replayed(state: &Arc<AppState>, count: usize) -> HttpResponse {
+fn replayed(state: &Arc<AppState>, count: usize) -> HttpResponse {
     if count > 0 {
         state.events.deliveries_due().notify_one();
     }
@@ -420,13 +415,13 @@ async fn replay_all(
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     let body = read_body(&state, &request, payload, "/webhook/failures/replay").await?;
-    let fields = json_object(&body)?;
-    let device = named_device(&state, &caller, &request, Some(&fields)).await?;
+    json_object(&body)?; // a body, when given, must be a JSON object
+    let device = named_device(&state, &caller, &request, &body).await?;
     let store = Arc::clone(&state.store);
     let count = blocking(&state, move || store.replay_failures(&device.id, None))
         .await?
         .map_err(store_failed)?;
-    Ok(replayed(&state, count).await)
+    Ok(replayed(&state, count))
 }
 
 async fn replay_one(
@@ -452,7 +447,7 @@ async fn replay_one(
     })
     .await?
     .map_err(store_failed)?;
-    Ok(replayed(&state, count).await)
+    Ok(replayed(&state, count))
 }
 
 #[cfg(test)]
