@@ -27,7 +27,6 @@ use crate::tokens::TokenCache;
 const SESSION_STOP_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// How long shutdown waits for queued events to be stored.
-const EVENT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -241,16 +240,14 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     });
     server.await?;
     disconnect_all(&state.sessions).await;
-    // HTTP sends do not wait for their log commit; the last of them commit here.
+    // HTTP sends do not wait for their log commit, nor events for theirs; the last of
+    // them commit here.
     let store = Arc::clone(&state.store);
     match tokio::task::spawn_blocking(move || store.flush_message_log()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "the message log was not flushed"),
         Err(error) => tracing::error!(%error, "the message log was not flushed"),
     }
-    // Emitting does not wait for the events' commit either.
-    let events = Arc::clone(&state.events);
-    let _ = tokio::task::spawn_blocking(move || events.flush(EVENT_FLUSH_TIMEOUT)).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -134,7 +134,7 @@ mod tests {
                 timestamp,
             },
         );
-        sink.flush(Duration::from_secs(5));
+        sink.flush();
         let events = store.events_after(&user.default_device_id, 0, 10).unwrap();
         let envelopes: Vec<Value> = events
             .iter()

@@ -1,30 +1,23 @@
-//! The one way events enter the host: [`EventSink::emit`] queues an event, and a writer
-//! thread stores what has queued up in one transaction (each event numbered in its
-//! device's sequence, with its webhook delivery row), then announces the stored events to
-//! live streams and wakes the webhook deliverer.
+//! The one way events enter the host: [`EventSink::emit`] queues an event with the store,
+//! whose writer thread commits it with the messages queued around it (each event
+//! numbered in its device's sequence, with its webhook delivery row); the sink then
+//! announces the stored events to live streams and wakes the webhook deliverer.
 //!
 //! Emitting never waits for the database: a send's `message.sent` costs its caller a
 //! queue push. The trade-off is the message log's (README, "A request's way"): a crash,
 //! not a stop, within the few milliseconds before a commit loses those events; the server
-//! flushes the sink before it exits.
+//! flushes the store's writer before it exits.
 
-use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
 
 use crate::store::{NewEvent, Store, StoredEvent};
 
-/// The most events one commit takes.
-const BATCH: usize = 512;
-/// How long the writer lets events gather after the first one arrives.
-const GATHER: Duration = Duration::from_millis(5);
 /// Stored events a slow live stream may fall behind by before it must catch up from the
 /// store (a stream that lags further reads the missed events from the table).
 const BROADCAST_CAPACITY: usize = 4096;
-/// How often a failed commit is tried again before its events are given up (logged).
-const COMMIT_TRIES: u32 = 5;
 
 /// Whose an event is.
 #[derive(Debug, Clone, Copy)]
@@ -34,34 +27,41 @@ pub struct EventScope<'a> {
     pub user_id: &'a str,
 }
 
-enum Item {
-    Event(NewEvent),
-    /// Answered once everything queued before it is stored.
-    Flush(mpsc::SyncSender<()>),
-}
-
 pub struct EventSink {
-    queue: mpsc::Sender<Item>,
+    store: Arc<dyn Store>,
     stored: broadcast::Sender<Arc<StoredEvent>>,
     deliveries_due: Arc<Notify>,
 }
 
 impl EventSink {
-    /// Starts the writer thread; it ends when the sink is dropped.
+    /// Listens to the store's committed events. One sink per store.
     pub fn start(store: Arc<dyn Store>) -> std::io::Result<EventSink> {
-        let (queue, items) = mpsc::channel();
         let (stored, _) = broadcast::channel(BROADCAST_CAPACITY);
         let deliveries_due = Arc::new(Notify::new());
-        let writer = Writer {
-            store,
-            stored: stored.clone(),
-            deliveries_due: Arc::clone(&deliveries_due),
+        let announce = {
+            let stored = stored.clone();
+            let deliveries_due = Arc::clone(&deliveries_due);
+            move |events: Vec<StoredEvent>| {
+                // The deliverer claims due rows from the database when woken: wake it
+                // only for a batch that queued some.
+                if events.iter().any(|event| event.queued_delivery) {
+                    deliveries_due.notify_one();
+                }
+                // No stream open is the common case: then nothing is announced.
+                if stored.receiver_count() > 0 {
+                    for event in events {
+                        let _ = stored.send(Arc::new(event));
+                    }
+                }
+            }
         };
-        std::thread::Builder::new()
-            .name("wuts-event-writer".into())
-            .spawn(move || writer.run(&items))?;
+        if store.on_events_committed(Box::new(announce)).is_err() {
+            return Err(std::io::Error::other(
+                "the store already has an event listener",
+            ));
+        }
         Ok(EventSink {
-            queue,
+            store,
             stored,
             deliveries_due,
         })
@@ -77,17 +77,14 @@ impl EventSink {
                 return;
             }
         };
-        let event = NewEvent {
+        self.store.queue_event(NewEvent {
             device_id: scope.device_id.to_owned(),
             tenant_id: scope.tenant_id.to_owned(),
             user_id: scope.user_id.to_owned(),
             name: name.to_owned(),
             data,
             timestamp: chrono::Utc::now().timestamp(),
-        };
-        if self.queue.send(Item::Event(event)).is_err() {
-            tracing::error!(event = name, "the event writer has stopped; event dropped");
-        }
+        });
     }
 
     /// Stored events as they are committed, for live streams.
@@ -100,77 +97,10 @@ impl EventSink {
         Arc::clone(&self.deliveries_due)
     }
 
-    /// Waits (up to `limit`) until every event queued so far is stored.
-    pub fn flush(&self, limit: Duration) {
-        let (done, stored) = mpsc::sync_channel(1);
-        if self.queue.send(Item::Flush(done)).is_ok() {
-            let _ = stored.recv_timeout(limit);
-        }
-    }
-}
-
-struct Writer {
-    store: Arc<dyn Store>,
-    stored: broadcast::Sender<Arc<StoredEvent>>,
-    deliveries_due: Arc<Notify>,
-}
-
-impl Writer {
-    fn run(&self, items: &mpsc::Receiver<Item>) {
-        while let Ok(first) = items.recv() {
-            let mut events = Vec::new();
-            let mut flushes = Vec::new();
-            let take = |item, events: &mut Vec<NewEvent>, flushes: &mut Vec<_>| match item {
-                Item::Event(event) => events.push(event),
-                Item::Flush(done) => flushes.push(done),
-            };
-            take(first, &mut events, &mut flushes);
-            // Sleep, then take what has queued: a thread waiting in `recv` is woken by
-            // every send (a futex wake and a context switch per event, on the sender's
-            // CPU time), while a sleeping one is not.
-            if flushes.is_empty() {
-                std::thread::sleep(GATHER);
-            }
-            while events.len() < BATCH {
-                match items.try_recv() {
-                    Ok(item) => take(item, &mut events, &mut flushes),
-                    Err(_) => break,
-                }
-            }
-            if !events.is_empty() {
-                self.store_batch(&events);
-            }
-            for done in flushes {
-                let _ = done.send(());
-            }
-        }
-    }
-
-    fn store_batch(&self, events: &[NewEvent]) {
-        for attempt in 1..=COMMIT_TRIES {
-            match self.store.append_events(events) {
-                Ok(stored) => {
-                    // The deliverer claims due rows from the database when woken: wake it
-                    // only for a batch that queued some.
-                    if stored.iter().any(|event| event.queued_delivery) {
-                        self.deliveries_due.notify_one();
-                    }
-                    // No stream open is the common case: then nothing is announced.
-                    if self.stored.receiver_count() > 0 {
-                        for event in stored {
-                            let _ = self.stored.send(Arc::new(event));
-                        }
-                    }
-                    return;
-                }
-                Err(error) if attempt < COMMIT_TRIES => {
-                    tracing::warn!(%error, attempt, "could not store events; trying again");
-                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
-                }
-                Err(error) => {
-                    tracing::error!(%error, count = events.len(), "could not store events; dropped");
-                }
-            }
+    /// Waits (up to the store's own limit) until every event queued so far is stored.
+    pub fn flush(&self) {
+        if let Err(error) = self.store.flush_message_log() {
+            tracing::warn!(%error, "events may not all be stored yet");
         }
     }
 }
@@ -207,7 +137,7 @@ mod tests {
             );
         }
         sink.emit(scope(&bob), "message.sent", serde_json::json!({"n": 0}));
-        sink.flush(Duration::from_secs(5));
+        sink.flush();
 
         let events = store.events_after(&alice.default_device_id, 0, 10).unwrap();
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);

@@ -469,7 +469,7 @@ mod tests {
             for _ in 0..count {
                 self.sink.emit(scope, "message.sent", json!({}));
             }
-            self.sink.flush(Duration::from_secs(5));
+            self.sink.flush();
         }
 
         fn feed(&self, start: ResumePoint) -> Feed {

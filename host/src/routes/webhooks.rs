@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -33,7 +32,6 @@ const WEBHOOK_NOT_FOUND: &str = "WEBHOOK_NOT_FOUND";
 /// How long a configuration change waits for the events emitted before it to be stored
 /// (the sink commits every few milliseconds): they are matched against the webhook in
 /// force when they happened, not the one that replaces it.
-const FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhook", web::post().to(set))
@@ -290,7 +288,7 @@ async fn set(
     let store = Arc::clone(&state.store);
     let events = Arc::clone(&state.events);
     let stored = blocking(&state, move || {
-        events.flush(FLUSH_LIMIT);
+        events.flush();
         store.set_webhook(&record)
     })
     .await?
@@ -331,7 +329,7 @@ async fn delete(
     let store = Arc::clone(&state.store);
     let events = Arc::clone(&state.events);
     let removed = blocking(&state, move || {
-        events.flush(FLUSH_LIMIT);
+        events.flush();
         store.delete_webhook(&device.id)
     })
     .await?

@@ -1,6 +1,7 @@
 //! The sent-message log's writer: one thread that commits whatever has queued up in one
 //! transaction ("group commit"), so under load one commit serves many sends. It lets
-//! messages gather for a few milliseconds before each commit.
+//! messages gather for a few milliseconds before each commit. Queued events go the same
+//! way: a send's message and its `message.sent` share a commit and a thread.
 //!
 //! Two ways in: [`MessageLog::log_then`] calls back once the message is committed (the
 //! job runner waits for that before it marks a job sent); [`MessageLog::log_soon`]
@@ -10,14 +11,15 @@
 //! gone out finds it whether or not the commit has happened yet.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::{LogDone, LogEntry, LoggedMessage, StoreError, StoreResult};
+use super::sqlite_events::EventAppender;
+use super::{EventsCommitted, LogDone, LogEntry, LoggedMessage, NewEvent, StoreError, StoreResult};
 
-/// The most messages one commit takes.
+/// The most messages and events one commit takes.
 const BATCH: usize = 512;
 /// How long the writer lets messages gather after the first one arrives. Nobody waits
 /// on an HTTP send's commit, so a pause costs no latency there, and one commit every
@@ -39,25 +41,64 @@ enum Item {
         message: Arc<QueuedMessage>,
         done: Option<LogDone>,
     },
+    Event(NewEvent),
     /// Answered once everything queued before it is committed.
     Flush(mpsc::SyncSender<()>),
 }
 
+/// How often events whose commit failed are tried again, on their own, before they are
+/// given up (logged).
+const EVENT_TRIES: u32 = 5;
+
 pub struct MessageLog {
     queue: mpsc::Sender<Item>,
     pending: Arc<Pending>,
+    events_committed: Arc<OnceLock<EventsCommitted>>,
+}
+
+/// What the writer thread works with.
+struct Writer {
+    connection: Arc<Mutex<Connection>>,
+    pending: Arc<Pending>,
+    appender: Arc<EventAppender>,
+    events_committed: Arc<OnceLock<EventsCommitted>>,
 }
 
 impl MessageLog {
     /// Starts the writer thread on `connection`; it ends when the log is dropped.
-    pub fn start(connection: Arc<Mutex<Connection>>) -> std::io::Result<MessageLog> {
+    pub fn start(
+        connection: Arc<Mutex<Connection>>,
+        appender: Arc<EventAppender>,
+    ) -> std::io::Result<MessageLog> {
         let (queue, items) = mpsc::channel();
         let pending = Arc::new(Pending::default());
-        let writer_pending = Arc::clone(&pending);
+        let events_committed = Arc::new(OnceLock::new());
+        let writer = Writer {
+            connection,
+            pending: Arc::clone(&pending),
+            appender,
+            events_committed: Arc::clone(&events_committed),
+        };
         std::thread::Builder::new()
             .name("wuts-log-writer".into())
-            .spawn(move || write_batches(&connection, &items, &writer_pending))?;
-        Ok(MessageLog { queue, pending })
+            .spawn(move || writer.run(&items))?;
+        Ok(MessageLog {
+            queue,
+            pending,
+            events_committed,
+        })
+    }
+
+    /// Queues an event; it is committed with the messages queued around it.
+    pub fn queue_event(&self, event: NewEvent) {
+        if self.queue.send(Item::Event(event)).is_err() {
+            tracing::error!("could not store an event: the log writer has stopped");
+        }
+    }
+
+    /// Sets who is told about committed events (once).
+    pub fn on_events_committed(&self, listener: EventsCommitted) -> Result<(), EventsCommitted> {
+        self.events_committed.set(listener)
     }
 
     /// Queues `message`; `done` gets the commit's result.
@@ -140,77 +181,144 @@ fn stopped() -> StoreError {
     StoreError::Writer("the log writer has stopped".into())
 }
 
-/// The writer's loop: takes what has queued up, commits it in one transaction, answers
-/// every sender. Ends when the [`MessageLog`] is dropped.
-fn write_batches(connection: &Mutex<Connection>, items: &mpsc::Receiver<Item>, pending: &Pending) {
-    while let Ok(first) = items.recv() {
-        if !matches!(first, Item::Flush(_)) {
-            std::thread::sleep(GATHER);
-        }
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match items.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+impl Writer {
+    /// The writer's loop: takes what has queued up, commits it in one transaction,
+    /// answers every sender. Ends when the [`MessageLog`] is dropped.
+    fn run(&self, items: &mpsc::Receiver<Item>) {
+        while let Ok(first) = items.recv() {
+            // Sleep, then take what has queued: a thread waiting in `recv` is woken by
+            // every send (a futex wake and a context switch per item, on the sender's
+            // CPU time), while a sleeping one is not.
+            if !matches!(first, Item::Flush(_)) {
+                std::thread::sleep(GATHER);
             }
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match items.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.write(batch);
         }
-        let results = {
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            commit_batch(&mut connection, &batch)
-        };
-        let mut results = results.into_iter();
-        let mut committed = Vec::new();
+    }
+
+    fn write(&self, batch: Vec<Item>) {
+        let mut messages = Vec::new();
+        let mut events = Vec::new();
         let mut flushed = Vec::new();
         for item in batch {
             match item {
-                Item::Message { message, done } => {
-                    let result = results.next().unwrap_or(Ok(()));
-                    if let Err(error) = &result {
-                        tracing::error!(%error, message_id = %message.entry().message_id, "could not log a sent message");
-                    }
-                    match done {
-                        Some(done) => done(result.map_err(StoreError::Writer)),
-                        None => committed.push(message),
-                    }
-                }
+                Item::Message { message, done } => messages.push((message, done)),
+                Item::Event(event) => events.push(event),
                 // Answered once the pending table is up to date too, below: a caller that
                 // flushed then finds nothing pending.
                 Item::Flush(reply) => flushed.push(reply),
             }
         }
+        let (results, stored) = {
+            let mut connection = self
+                .connection
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            self.commit(&mut connection, &messages, &events)
+        };
+        let mut results = results.into_iter();
+        let mut committed = Vec::new();
+        for (message, done) in messages {
+            let result = results.next().unwrap_or(Ok(()));
+            if let Err(error) = &result {
+                tracing::error!(%error, message_id = %message.entry().message_id, "could not log a sent message");
+            }
+            match done {
+                Some(done) => done(result.map_err(StoreError::Writer)),
+                None => committed.push(message),
+            }
+        }
         // Committed or failed, a message leaves the pending table: a failure is logged
         // above, and keeping it would only grow the table.
-        forget_pending(pending, &committed);
+        forget_pending(&self.pending, &committed);
         // Freed here, outside the lock every HTTP send takes.
         drop(committed);
+        if !stored.is_empty()
+            && let Some(listener) = self.events_committed.get()
+        {
+            listener(stored);
+        }
         for reply in flushed {
             let _ = reply.send(());
         }
     }
-}
 
-/// Commits the batch's messages in one transaction; should that fail, each on its own,
-/// so that one bad row costs only itself. One result per message, in order.
-fn commit_batch(connection: &mut Connection, batch: &[Item]) -> Vec<Result<(), String>> {
-    let messages: Vec<LogEntry<'_>> = batch
-        .iter()
-        .filter_map(|item| match item {
-            Item::Message { message, .. } => Some(message.entry()),
-            Item::Flush(_) => None,
-        })
-        .collect();
-    if insert(connection, messages.iter().copied()).is_ok() {
-        return vec![Ok(()); messages.len()];
+    /// Commits the batch's messages and events in one transaction. Should that fail,
+    /// each message is tried on its own, so that one bad row costs only itself, and the
+    /// events together. One result per message, in order, and the stored events.
+    fn commit(
+        &self,
+        connection: &mut Connection,
+        messages: &[(Arc<QueuedMessage>, Option<LogDone>)],
+        events: &[NewEvent],
+    ) -> (Vec<Result<(), String>>, Vec<super::StoredEvent>) {
+        let entries = || messages.iter().map(|(message, _)| message.entry());
+        match self.insert_together(connection, entries(), events) {
+            Ok(stored) => return (vec![Ok(()); messages.len()], stored),
+            Err(error) => {
+                tracing::warn!(%error, "a batch did not commit; writing its rows one by one")
+            }
+        }
+        let results = entries()
+            .map(|message| {
+                insert(connection, std::iter::once(message))
+                    .map_err(|error| format!("database: {error}"))
+            })
+            .collect();
+        (results, self.append_events_alone(connection, events))
     }
-    messages
-        .into_iter()
-        .map(|message| {
-            insert(connection, std::iter::once(message))
-                .map_err(|error| format!("database: {error}"))
-        })
-        .collect()
+
+    fn insert_together<'a>(
+        &self,
+        connection: &mut Connection,
+        messages: impl Iterator<Item = LogEntry<'a>>,
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<super::StoredEvent>> {
+        let transaction = connection.transaction()?;
+        insert_messages(&transaction, messages)?;
+        let stored = if events.is_empty() {
+            Vec::new()
+        } else {
+            self.appender.append_within(&transaction, events)?
+        };
+        if let Err(error) = transaction.commit() {
+            self.appender.rolled_back();
+            return Err(error.into());
+        }
+        Ok(stored)
+    }
+
+    /// Events whose shared commit failed, in transactions of their own, tried a few
+    /// times (a busy or full disk may clear) before they are given up.
+    fn append_events_alone(
+        &self,
+        connection: &mut Connection,
+        events: &[NewEvent],
+    ) -> Vec<super::StoredEvent> {
+        if events.is_empty() {
+            return Vec::new();
+        }
+        for attempt in 1..=EVENT_TRIES {
+            match self.appender.append(connection, events) {
+                Ok(stored) => return stored,
+                Err(error) if attempt < EVENT_TRIES => {
+                    tracing::warn!(%error, attempt, "could not store events; trying again");
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                }
+                Err(error) => {
+                    tracing::error!(%error, count = events.len(), "could not store events; dropped");
+                }
+            }
+        }
+        Vec::new()
+    }
 }
 
 fn insert<'a>(
@@ -218,31 +326,37 @@ fn insert<'a>(
     messages: impl Iterator<Item = LogEntry<'a>>,
 ) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
-    {
-        // An upsert, not `INSERT OR REPLACE`: with the foreign key on `device_id`, a
-        // replace makes SQLite keep a statement journal (a buffer allocated and freed per
-        // row); an upsert leaves the same row without one.
-        let mut statement = transaction.prepare_cached(
-            "INSERT INTO messages
+    insert_messages(&transaction, messages)?;
+    transaction.commit()
+}
+
+fn insert_messages<'a>(
+    transaction: &rusqlite::Transaction<'_>,
+    messages: impl Iterator<Item = LogEntry<'a>>,
+) -> rusqlite::Result<()> {
+    // An upsert, not `INSERT OR REPLACE`: with the foreign key on `device_id`, a
+    // replace makes SQLite keep a statement journal (a buffer allocated and freed per
+    // row); an upsert leaves the same row without one.
+    let mut statement = transaction.prepare_cached(
+        "INSERT INTO messages
              (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (device_id, message_id) DO UPDATE SET
              chat_jid = excluded.chat_jid, sender_jid = excluded.sender_jid,
              from_me = excluded.from_me, route = excluded.route,
              message = excluded.message, timestamp = excluded.timestamp",
-        )?;
-        for message in messages {
-            statement.execute(params![
-                message.device_id,
-                message.message_id,
-                message.chat_jid,
-                message.sender_jid,
-                message.from_me,
-                message.route,
-                message.message,
-                super::sql_time::timestamp(message.timestamp)
-            ])?;
-        }
+    )?;
+    for message in messages {
+        statement.execute(params![
+            message.device_id,
+            message.message_id,
+            message.chat_jid,
+            message.sender_jid,
+            message.from_me,
+            message.route,
+            message.message,
+            super::sql_time::timestamp(message.timestamp)
+        ])?;
     }
-    transaction.commit()
+    Ok(())
 }

@@ -41,6 +41,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Called when a queued log write is committed (or failed).
 pub type LogDone = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// Told, on the writer's thread, which queued events a commit stored.
+pub type EventsCommitted = Box<dyn Fn(Vec<StoredEvent>) + Send + Sync>;
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -303,7 +305,7 @@ pub trait Store: Send + Sync + 'static {
             tracing::error!(%error, message_id = %message.message_id, "could not log a sent message");
         }
     }
-    /// Waits until every queued message is committed (at shutdown).
+    /// Waits until every queued message and event is committed.
     fn flush_message_log(&self) -> StoreResult<()> {
         Ok(())
     }
@@ -338,6 +340,13 @@ pub trait Store: Send + Sync + 'static {
     /// with a pending delivery for the device's webhook when it is enabled and takes the
     /// event. Returns them in the order given.
     fn append_events(&self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>>;
+    /// Queues an event for the writer that commits the message log, so that a send's
+    /// message and its `message.sent` share one commit; [`Store::flush_message_log`]
+    /// waits for it too. What each commit stored goes to the listener set by
+    /// [`Store::on_events_committed`].
+    fn queue_event(&self, event: NewEvent);
+    /// Sets the one listener for committed queued events (a second is refused).
+    fn on_events_committed(&self, listener: EventsCommitted) -> Result<(), EventsCommitted>;
 
     /// A device's events after `after_seq`, oldest first, at most `limit`.
     fn events_after(

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 
 use chrono::{DateTime, Utc};
@@ -12,9 +11,9 @@ use super::message_log::MessageLog;
 use super::sql_time::{parse_time, timestamp};
 use super::{AttemptOutcome, ClaimedDelivery, DeliveryFailure, UserWebhookRecord, WebhookRecord};
 use super::{
-    DeviceRecord, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage, NewEvent, Principal,
-    Role, Store, StoreError, StoreResult, StoredEvent, TokenCandidate, UserRecord, migrations,
-    sqlite_events, sqlite_webhooks,
+    DeviceRecord, EventsCommitted, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage,
+    NewEvent, Principal, Role, Store, StoreError, StoreResult, StoredEvent, TokenCandidate,
+    UserRecord, migrations, sqlite_events, sqlite_webhooks,
 };
 
 /// One read-write connection behind a mutex, and a read-only one for message lookups:
@@ -22,16 +21,15 @@ use super::{
 /// devices) or batched (the message log), so a pool would buy little.
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
-    /// What appending events remembers between batches (see `sqlite_events`).
-    append_cache: Mutex<sqlite_events::AppendCache>,
-    /// Counts webhook changes, so the append cache knows to read subscriptions again.
-    webhooks_version: AtomicU64,
+    /// Appends events, here and in the message log's writer (see `sqlite_events`).
+    event_appender: Arc<sqlite_events::EventAppender>,
     /// Message lookups' own read-only connection. A quick route (a button reply quoting a
     /// message) looks up on an HTTP thread; behind `connection`, which the log writer
     /// holds while it commits, that lookup would wait out a commit (and a checkpoint's
     /// fsync) and stall every connection of its thread. WAL lets a reader run alongside.
     reader: Mutex<Connection>,
-    /// Sent messages go to a writer thread that commits them in batches.
+    /// Sent messages and queued events go to a writer thread that commits them in
+    /// batches.
     message_log: MessageLog,
     /// Devices found before (see [`DeviceCache`]).
     devices: RwLock<DeviceCache>,
@@ -116,15 +114,15 @@ impl SqliteStore {
         )?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         let connection = Arc::new(Mutex::new(connection));
-        let message_log =
-            MessageLog::start(Arc::clone(&connection)).map_err(|source| StoreError::Folder {
-                path: "log writer thread".into(),
-                source,
-            })?;
+        let event_appender = Arc::new(sqlite_events::EventAppender::default());
+        let message_log = MessageLog::start(Arc::clone(&connection), Arc::clone(&event_appender))
+            .map_err(|source| StoreError::Folder {
+            path: "log writer thread".into(),
+            source,
+        })?;
         Ok(SqliteStore {
             connection,
-            append_cache: Mutex::default(),
-            webhooks_version: AtomicU64::new(0),
+            event_appender,
             reader: Mutex::new(reader),
             message_log,
             devices: RwLock::default(),
@@ -522,12 +520,15 @@ impl Store for SqliteStore {
     }
 
     fn append_events(&self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
-        let version = self.webhooks_version.load(Ordering::Acquire);
-        let mut cache = self
-            .append_cache
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        self.with(|connection| sqlite_events::append(connection, &mut cache, version, events))
+        self.with(|connection| self.event_appender.append(connection, events))
+    }
+
+    fn queue_event(&self, event: NewEvent) {
+        self.message_log.queue_event(event);
+    }
+
+    fn on_events_committed(&self, listener: EventsCommitted) -> Result<(), EventsCommitted> {
+        self.message_log.on_events_committed(listener)
     }
 
     fn events_after(
@@ -570,13 +571,13 @@ impl Store for SqliteStore {
 
     fn set_webhook(&self, webhook: &WebhookRecord) -> StoreResult<WebhookRecord> {
         // Appending events reads subscriptions from a cache: tell it they changed.
-        self.webhooks_version.fetch_add(1, Ordering::AcqRel);
+        self.event_appender.webhooks_changed();
         self.with(|connection| sqlite_webhooks::set_webhook(connection, webhook))
     }
 
     fn delete_webhook(&self, device_id: &str) -> StoreResult<bool> {
         // Appending events reads subscriptions from a cache: tell it they changed.
-        self.webhooks_version.fetch_add(1, Ordering::AcqRel);
+        self.event_appender.webhooks_changed();
         self.with(|connection| sqlite_webhooks::delete_webhook(connection, device_id))
     }
 
@@ -597,7 +598,7 @@ impl Store for SqliteStore {
 
     fn apply_user_webhook(&self, device: &DeviceRecord) -> StoreResult<bool> {
         // Appending events reads subscriptions from a cache: tell it they changed.
-        self.webhooks_version.fetch_add(1, Ordering::AcqRel);
+        self.event_appender.webhooks_changed();
         self.with(|connection| sqlite_webhooks::apply_user_webhook(connection, device))
     }
 

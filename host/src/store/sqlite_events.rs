@@ -102,33 +102,86 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", ulid::Ulid::new())
 }
 
-pub fn append(
-    connection: &mut Connection,
-    cache: &mut AppendCache,
-    webhooks_version: u64,
-    events: &[NewEvent],
-) -> StoreResult<Vec<StoredEvent>> {
-    if cache.webhooks_version != webhooks_version {
-        cache.subscriptions.clear();
-        cache.webhooks_version = webhooks_version;
-    }
-    let stored = append_in_transaction(connection, cache, events);
-    if stored.is_err() {
-        cache.forget_seqs();
-    }
-    stored
+/// Appends events: the cache and the webhook version it must match, shared by the
+/// store's own `append_events` and the message log's writer, which appends in the
+/// transaction that commits the messages queued beside them.
+#[derive(Default)]
+pub struct EventAppender {
+    cache: std::sync::Mutex<AppendCache>,
+    /// Counts webhook changes, so the cache knows to read subscriptions again.
+    webhooks_version: std::sync::atomic::AtomicU64,
 }
 
-fn append_in_transaction(
-    connection: &mut Connection,
+impl EventAppender {
+    /// A webhook changed: subscriptions are read again before the next append.
+    pub fn webhooks_changed(&self) {
+        self.webhooks_version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Appends `events` in a transaction of their own.
+    pub fn append(
+        &self,
+        connection: &mut Connection,
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let transaction = connection.transaction()?;
+        let stored = self.append_within(&transaction, events)?;
+        match transaction.commit() {
+            Ok(()) => Ok(stored),
+            Err(error) => {
+                self.rolled_back();
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Appends `events` inside `transaction`. Should the transaction not commit, the
+    /// caller says so with [`EventAppender::rolled_back`].
+    pub fn append_within(
+        &self,
+        transaction: &rusqlite::Transaction<'_>,
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let version = self
+            .webhooks_version
+            .load(std::sync::atomic::Ordering::Acquire);
+        let mut cache = self.lock();
+        if cache.webhooks_version != version {
+            cache.subscriptions.clear();
+            cache.webhooks_version = version;
+        }
+        let stored = append_in(transaction, &mut cache, events);
+        if stored.is_err() {
+            cache.forget_seqs();
+        }
+        stored
+    }
+
+    /// The transaction holding appended events did not commit: the numbers it counted
+    /// are forgotten.
+    pub fn rolled_back(&self) {
+        self.lock().forget_seqs();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AppendCache> {
+        // The cache only remembers what the table holds; a panic cannot leave it wrong
+        // for longer than one batch (which then fails and forgets its numbers).
+        self.cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn append_in(
+    transaction: &rusqlite::Transaction<'_>,
     cache: &mut AppendCache,
     events: &[NewEvent],
 ) -> StoreResult<Vec<StoredEvent>> {
-    let transaction = connection.transaction()?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
-        let seq = cache.next_seq(&transaction, &event.device_id)?;
+        let seq = cache.next_seq(transaction, &event.device_id)?;
         let id = new_id("evt_");
         let envelope = serde_json::to_string(&Envelope {
             id: &id,
@@ -156,7 +209,7 @@ fn append_in_transaction(
                 envelope
             ])?;
         let webhook_id = cache
-            .subscription(&transaction, &event.device_id)?
+            .subscription(transaction, &event.device_id)?
             .filter(|subscription| subscription.takes(&event.name))
             .map(|subscription| subscription.webhook_id.clone());
         let queued_delivery = webhook_id.is_some();
@@ -180,7 +233,6 @@ fn append_in_transaction(
             queued_delivery,
         });
     }
-    transaction.commit()?;
     Ok(stored)
 }
 
