@@ -1,0 +1,206 @@
+//! The text plugin: `POST /send/text`, a plain text message (WhatsApp markdown as given),
+//! optionally mentioning people and quoting a message.
+//!
+//! # Request
+//!
+//! `{"number", "text", "mentioned"?, "quoted"?, "delay"?, "typingDuration"?, "device_id"?}`
+//! (wuts-contract.md §1.1; limits from shared/API.md "More message types"): `text` 1 to
+//! 4,096 characters, `delay` milliseconds 0 to 60,000, `typingDuration` seconds 0 to 20,
+//! `quoted` in either WUTS shape. Standard envelope; 200 carries `metadata`.
+//!
+//! # What goes out
+//!
+//! | request | protobuf |
+//! |---|---|
+//! | only `text` | `Message { conversation: text }` |
+//! | `mentioned` or `quoted` | `Message { extendedTextMessage { text, contextInfo { mentionedJID, stanzaID, participant, quotedMessage, remoteJID? } } }` |
+//!
+//! No extra stanza nodes: the library classifies the message itself. A `conversation` or
+//! an `extendedTextMessage` without `matchedText` goes out as `<message type="text">` with
+//! no `mediatype`; with a non-empty `matchedText` (a link preview) whatsapp-rust sends
+//! `type="media"` and `<enc mediatype="url">`. This plugin builds no link previews
+//! (the WUTS contract has no field for one), so its messages are always `type="text"`.
+//!
+//! Sources:
+//! - whatsapp-rust 0.7.0 (crates.io source): `wacore/src/proto_helpers.rs`
+//!   (`MessageBuilderExt::text` is a bare `conversation`; `text_with_context` an
+//!   `extendedTextMessage` with `contextInfo`; `build_quote_context_with_info`,
+//!   `prepare_for_quote`), `wacore/src/send/classify.rs` (`stanza_type_from_message`,
+//!   `media_type_from_message`: the `text`/`url` rules above).
+//! - whatsmeow (tulir/whatsmeow 33cfac5, `send.go`, `getTypeFromMessage`:
+//!   `conversation` and `extendedTextMessage` are `text`; `getMediaTypeFromMessage`: `url`
+//!   only for an `extendedTextMessage` with a `title`).
+//! - Baileys (WhiskeySockets/Baileys 78e7e4e, `src/Utils/messages.ts`):
+//!   `generateWAMessageContent` always sends `extendedTextMessage` for text, with
+//!   `matchedText`, `title`, `description`, `previewType: NONE` when a link preview is
+//!   given; `generateWAMessageFromContent` builds the quote's `contextInfo`
+//!   (`participant` = own JID when `fromMe`, else the quoted participant or chat; the quoted
+//!   content's own `contextInfo` removed; `remoteJid` for a cross-chat quote).
+//!
+//! # `delay` and `typingDuration`
+//!
+//! `delay` is honoured as the audio route does: the plugin waits that long before it hands
+//! the message over. Because that wait blocks, the route is not `quick`: its calls run on
+//! the host's blocking pool, not on an HTTP thread.
+//!
+//! `typingDuration` is validated and accepted, but the "composing" chat presence it asks
+//! for needs a host service plugins do not have yet (the SDK can neither send a presence
+//! nor ask the host to wait): nothing is shown, and the 200 says so with
+//! `metadata.presence_sent: false`.
+
+mod quote;
+mod request;
+
+use std::time::{Duration, Instant};
+
+use buffa::{Message as _, MessageField};
+use serde_json::json;
+use waproto::whatsapp::message::ExtendedTextMessage;
+use waproto::whatsapp::{ContextInfo, Message};
+use wuts_plugin_api::{
+    Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
+};
+
+pub use quote::{ResolvedQuote, prepare_for_quote, resolve as resolve_quote};
+pub use request::{TextRequest, schema};
+
+#[derive(Default)]
+pub struct TextPlugin;
+
+impl Plugin for TextPlugin {
+    fn info() -> PluginInfo {
+        PluginInfo::new("text").route(
+            Route::post("/send/text")
+                .operation("sendText")
+                .summary("Send a text message")
+                .request(&schema())
+                .failure_prefix("Failed to send text message"),
+        )
+    }
+
+    fn encode(&self, request: &Request<'_>, host: &Host<'_>) -> Result<Outgoing, PluginError> {
+        let started = Instant::now();
+        let text = TextRequest::parse(request)?;
+        let quote = match &text.quoted {
+            Some(quoted) => Some(quote::resolve(
+                quoted,
+                &text.to,
+                request.context.own_jid,
+                host.find_message(&quoted.message_id).as_ref(),
+            )?),
+            None => None,
+        };
+        let quoted_message_found = quote.as_ref().is_some_and(|quote| quote.found);
+        let mentions = text.mentioned.len();
+        let delay = Duration::from_millis(text.delay_ms);
+        let to = text.to.clone();
+        let message = build(text.text, text.mentioned, quote);
+        let metadata = json!({
+            "device_id": request.context.device_id,
+            "user_id": request.context.user_id,
+            "processing_time_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "presence_sent": false,
+            "presence_duration_seconds": 0,
+            "mentions_processed": mentions,
+            "quoted_message_found": quoted_message_found,
+            "sent_at": "",
+        });
+        // Honoured last, so it adds to the time before sending and nothing else.
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        Ok(Outgoing {
+            to,
+            message: message.encode_to_vec(),
+            nodes: Vec::new(),
+            response_extra: Some(json!({ "metadata": metadata })),
+        })
+    }
+}
+
+/// The message: a bare `conversation`, or an `extendedTextMessage` when there are
+/// mentions or a quote to carry.
+pub fn build(text: String, mentioned: Vec<String>, quote: Option<ResolvedQuote>) -> Message {
+    if mentioned.is_empty() && quote.is_none() {
+        return Message {
+            conversation: Some(text),
+            ..Default::default()
+        };
+    }
+    let mut info = ContextInfo {
+        mentioned_jid: mentioned,
+        ..Default::default()
+    };
+    if let Some(quote) = quote {
+        quote.apply(&mut info);
+    }
+    Message {
+        extended_text_message: MessageField::some(ExtendedTextMessage {
+            text: Some(text),
+            context_info: MessageField::some(info),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+export_plugin!(TextPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_text_is_a_bare_conversation() {
+        let message = build("Hello *bold* _it_".into(), Vec::new(), None);
+        assert_eq!(message.conversation.as_deref(), Some("Hello *bold* _it_"));
+        assert!(message.extended_text_message.as_option().is_none());
+        let back = Message::decode_from_slice(&message.encode_to_vec()).unwrap();
+        assert_eq!(back, message);
+    }
+
+    #[test]
+    fn mentions_make_an_extended_text_message() {
+        let jid = "5511977776666@s.whatsapp.net".to_string();
+        let message = build("hi @5511977776666".into(), vec![jid.clone()], None);
+        assert_eq!(message.conversation, None);
+        let extended = message.extended_text_message.as_option().unwrap();
+        assert_eq!(extended.text.as_deref(), Some("hi @5511977776666"));
+        let info = extended.context_info.as_option().unwrap();
+        assert_eq!(info.mentioned_jid, [jid]);
+        assert_eq!(info.stanza_id, None);
+        assert_eq!(extended.matched_text, None, "no link preview: type text");
+    }
+
+    #[test]
+    fn a_quote_goes_into_the_context_info() {
+        let quote = ResolvedQuote {
+            stanza_id: "3EB0AAAAAAAAAAAAAAAAAA".into(),
+            participant: Some("5511999999999@s.whatsapp.net".into()),
+            remote_jid: None,
+            message: Message {
+                conversation: Some("original".into()),
+                ..Default::default()
+            },
+            found: false,
+        };
+        let message = build("reply".into(), Vec::new(), Some(quote));
+        let info = message
+            .extended_text_message
+            .as_option()
+            .and_then(|m| m.context_info.as_option())
+            .unwrap();
+        assert_eq!(info.stanza_id.as_deref(), Some("3EB0AAAAAAAAAAAAAAAAAA"));
+        assert_eq!(
+            info.participant.as_deref(),
+            Some("5511999999999@s.whatsapp.net")
+        );
+        assert_eq!(
+            info.quoted_message
+                .as_option()
+                .and_then(|m| m.conversation.as_deref()),
+            Some("original")
+        );
+        assert!(info.mentioned_jid.is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! The `/send/text` request and its validation.
+
+use std::ops::RangeInclusive;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use wuts_plugin_api::{Kind, Mentioned, PluginError, Quoted, Recipient, Request, Schema};
+
+/// Characters a text may have (docs: `text` 1 to 4,096).
+pub const TEXT_CHARS: RangeInclusive<usize> = 1..=4096;
+/// `typingDuration`: seconds, 0 to 20.
+pub const TYPING_SECONDS: RangeInclusive<i64> = 0..=20;
+
+/// What the WUTS errors page prints for a bad `text` (wuts-contract.md, §1.1).
+const TEXT_RULE: &str = "text is required and must be between 1 and 4096 characters";
+
+/// The request's shape: what the parse checks and the JSON Schema the manifest publishes.
+pub fn schema() -> Schema {
+    Schema::object()
+        .required("number", Kind::recipient())
+        .required("text", Kind::text(TEXT_CHARS))
+        .describe("the message, WhatsApp markdown as given")
+        .optional("mentioned", Kind::Mentioned)
+        .optional("quoted", Kind::Quoted)
+        .optional("delay", Kind::delay_ms())
+        .describe("milliseconds to wait before sending")
+        .optional("typingDuration", Kind::integer(TYPING_SECONDS))
+        .describe("seconds of 'typing…' to show before sending")
+        .device_id()
+}
+
+static SCHEMA: LazyLock<Schema> = LazyLock::new(schema);
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextRequest {
+    /// The chat JID.
+    pub to: String,
+    pub text: String,
+    /// Normalised JIDs, in the order given, without repeats.
+    pub mentioned: Vec<String>,
+    pub quoted: Option<Quoted>,
+    pub delay_ms: u64,
+    pub typing_seconds: u64,
+}
+
+impl TextRequest {
+    pub fn parse(request: &Request<'_>) -> Result<TextRequest, PluginError> {
+        #[derive(Deserialize)]
+        struct Body {
+            number: Recipient,
+            text: String,
+            #[serde(default)]
+            mentioned: Mentioned,
+            quoted: Option<Quoted>,
+            delay: Option<u64>,
+            #[serde(rename = "typingDuration")]
+            typing_duration: Option<u64>,
+        }
+        let body: Body = request.parse(&SCHEMA).map_err(text_rule)?;
+        Ok(TextRequest {
+            to: body.number.0,
+            text: body.text,
+            mentioned: body.mentioned.0,
+            quoted: body.quoted,
+            delay_ms: body.delay.unwrap_or(0),
+            typing_seconds: body.typing_duration.unwrap_or(0),
+        })
+    }
+}
+
+/// A bad `text` reads as WUTS documents it.
+fn text_rule(mut error: PluginError) -> PluginError {
+    if let Some(field) = error.validation.first_mut()
+        && field.field == "text"
+    {
+        field.message = TEXT_RULE.to_string();
+        error.message = TEXT_RULE.to_string();
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use wuts_plugin_api::RequestContext;
+
+    fn parse(body: Value) -> Result<TextRequest, PluginError> {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        TextRequest::parse(&Request {
+            route: "/send/text",
+            body: &bytes,
+            context: RequestContext::default(),
+        })
+    }
+
+    fn field(body: Value) -> String {
+        parse(body).unwrap_err().validation[0].field.clone()
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let request = parse(json!({
+            "number": "5511999999999", "text": "Hello from *WUTS*!", "delay": 2,
+            "typingDuration": 3,
+            "quoted": {"key": {"id": "3EB0XXXX1234ABCD", "fromMe": false},
+                       "message": {"conversation": "Is my order ready?"}}
+        }))
+        .unwrap();
+        assert_eq!(request.to, "5511999999999@s.whatsapp.net");
+        assert_eq!(request.delay_ms, 2);
+        assert_eq!(request.typing_seconds, 3);
+        let quoted = request.quoted.unwrap();
+        assert_eq!(quoted.message_id, "3EB0XXXX1234ABCD");
+        assert_eq!(quoted.body.as_deref(), Some("Is my order ready?"));
+        assert_eq!(quoted.from_me, Some(false));
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let ok = || json!({"number": "5511999999999", "text": "hi"});
+        let with = |key: &str, value: Value| {
+            let mut body = ok();
+            body[key] = value;
+            body
+        };
+        assert_eq!(field(json!({"text": "hi"})), "number");
+        assert_eq!(field(json!({"number": "5511999999999"})), "text");
+        assert_eq!(field(with("text", json!(""))), "text");
+        assert_eq!(field(with("text", json!("x".repeat(4097)))), "text");
+        assert_eq!(field(with("text", json!(5))), "text");
+        assert_eq!(field(with("delay", json!(60_001))), "delay");
+        assert_eq!(field(with("delay", json!("2"))), "delay");
+        assert_eq!(field(with("typingDuration", json!(21))), "typingDuration");
+        assert_eq!(field(with("mentioned", json!(["abc"]))), "mentioned[0]");
+        assert_eq!(field(with("quoted", json!({}))), "quoted.message_id");
+        assert!(parse(with("text", json!("é".repeat(4096)))).is_ok());
+    }
+
+    #[test]
+    fn a_bad_text_reads_as_wuts_documents_it() {
+        let error = parse(json!({"number": "5511999999999", "text": ""})).unwrap_err();
+        assert_eq!(error.message, TEXT_RULE);
+        assert_eq!(error.validation[0].message, TEXT_RULE);
+        assert_eq!(error.validation[0].value, json!(""));
+    }
+}
