@@ -10,13 +10,14 @@ use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
 use crate::events::EventSink;
+use crate::events::inbound::DeviceReportHandler;
 use crate::fetch::Fetcher;
 use crate::job_queue::JobQueue;
 use crate::jobs;
 use crate::plugins::PluginRegistry;
 use crate::routes;
 use crate::session::sandbox::SandboxDriver;
-use crate::session::{DeviceIdentity, SessionDriver, SessionManager};
+use crate::session::{DeviceIdentity, DeviceReports, SessionDriver, SessionManager};
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
 use crate::tokens::TokenCache;
@@ -64,21 +65,22 @@ pub fn load_plugins(settings: &Settings) -> PluginRegistry {
     registry
 }
 
-// Only the whatsapp driver keeps a store (for received messages).
-#[cfg_attr(not(feature = "whatsapp"), allow(unused_variables))]
 fn session_driver(
     settings: &Settings,
-    store: &Arc<dyn Store>,
+    reports: Arc<dyn DeviceReports>,
 ) -> Result<Arc<dyn SessionDriver>, ServeError> {
     match settings.session.driver.as_str() {
-        "sandbox" => Ok(Arc::new(SandboxDriver::with_media_budget(
-            settings
-                .session
-                .sandbox_media_budget_mb
-                .saturating_mul(1024 * 1024),
-        ))),
+        "sandbox" => Ok(Arc::new(
+            SandboxDriver::with_media_budget(
+                settings
+                    .session
+                    .sandbox_media_budget_mb
+                    .saturating_mul(1024 * 1024),
+            )
+            .with_reports(reports),
+        )),
         #[cfg(feature = "whatsapp")]
-        "whatsapp" => whatsapp_driver(settings, store),
+        "whatsapp" => whatsapp_driver(settings, reports),
         #[cfg(not(feature = "whatsapp"))]
         "whatsapp" => Err(ServeError::Driver(
             "this wuts was built without the whatsapp driver (cargo feature `whatsapp`): \
@@ -103,9 +105,8 @@ pub fn whatsapp_store_path(store_path: &Path) -> PathBuf {
 #[cfg(feature = "whatsapp")]
 fn whatsapp_driver(
     settings: &Settings,
-    store: &Arc<dyn Store>,
+    reports: Arc<dyn DeviceReports>,
 ) -> Result<Arc<dyn SessionDriver>, ServeError> {
-    use crate::session::inbound::MessageLogSink;
     use crate::session::whatsapp::{WhatsappDriver, WhatsappSettings, parse_client_version};
 
     let session = &settings.session;
@@ -123,8 +124,7 @@ fn whatsapp_driver(
         whatsapp = whatsapp.with_client_version(version);
     }
     tracing::info!(credentials = %whatsapp.store_path.display(), "whatsapp driver");
-    let inbound = Arc::new(MessageLogSink::new(Arc::clone(store)));
-    let driver = WhatsappDriver::new(whatsapp, tokio::runtime::Handle::current(), inbound)
+    let driver = WhatsappDriver::new(whatsapp, tokio::runtime::Handle::current(), reports)
         .map_err(|error| ServeError::Driver(error.to_string()))?;
     Ok(Arc::new(driver))
 }
@@ -181,11 +181,16 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     plugins
         .check_required(&settings.plugins.required)
         .map_err(ServeError::Plugins)?;
-    let driver = session_driver(&settings, &store)?;
-    let (job_queue, job_receiver) = JobQueue::new();
     let events = Arc::new(EventSink::start(Arc::clone(&store))?);
+    let reports = Arc::new(DeviceReportHandler::new(
+        Arc::clone(&store),
+        Arc::clone(&events),
+    ));
+    let driver = session_driver(&settings, Arc::clone(&reports) as Arc<dyn DeviceReports>)?;
+    let (job_queue, job_receiver) = JobQueue::new();
     let state = Arc::new(AppState {
         events,
+        reports,
         fetcher: Arc::new(Fetcher::new(&settings.fetch)?),
         sessions: Arc::new(SessionManager::new(driver)),
         tokens: Arc::new(TokenCache::default()),

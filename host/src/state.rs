@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::events::EventSink;
+use crate::events::inbound::DeviceReportHandler;
 use crate::fetch::Fetcher;
 use crate::job_queue::JobQueue;
 use crate::plugins::PluginRegistry;
@@ -24,4 +25,7 @@ pub struct AppState {
     pub jobs: JobQueue,
     /// Where every event enters (docs/API.md, "Events").
     pub events: Arc<EventSink>,
+    /// What devices report (received messages, receipts, connection changes) becomes
+    /// stored messages and events here; the drivers hold it too.
+    pub reports: Arc<DeviceReportHandler>,
 }

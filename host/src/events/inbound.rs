@@ -1,13 +1,142 @@
-//! What a device receives, as events: a received message through [`parse`](super::parse)
-//! into the sink, and delivery and read receipts (docs/API.md, "Events"). Every session
-//! driver calls these, so the sandbox and WhatsApp emit the same data.
+//! What devices report, as stored messages and events (docs/API.md, "Events"): a
+//! received message enters the received-message log and becomes an event through
+//! [`parse`](super::parse); receipts and connection changes become their events. Both
+//! drivers report through [`DeviceReportHandler`], so the sandbox and WhatsApp emit the
+//! same data.
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use buffa::Message as _;
 use serde_json::{Value, json};
+use waproto::whatsapp::Message;
 
 use super::parse::{Inbound, parse};
 use super::{EventScope, EventSink};
+use crate::session::{
+    DeviceIdentity, DeviceReport, DeviceReports, InboundMessage, InboundReceipt, ReceiptKind,
+};
+use crate::store::{LoggedMessage, Store, StoreResult};
 use crate::time::rfc3339;
+
+/// Turns every device report into the store's rows and the sink's events.
+pub struct DeviceReportHandler {
+    store: Arc<dyn Store>,
+    events: Arc<EventSink>,
+}
+
+/// What became of a received message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Logged, and this event emitted (`None`: protocol traffic that makes no event).
+    Logged(Option<&'static str>),
+    /// The device had it already: neither logged again nor emitted.
+    Duplicate,
+}
+
+impl DeviceReportHandler {
+    pub fn new(store: Arc<dyn Store>, events: Arc<EventSink>) -> Self {
+        DeviceReportHandler { store, events }
+    }
+
+    /// Logs a received message (first, so that a reply can quote it once its event is
+    /// out), then emits its event. `message` must decode; a driver that read it from the
+    /// wire decoded it already.
+    pub fn received(
+        &self,
+        device: &DeviceIdentity,
+        received: &InboundMessage,
+        message: &Message,
+    ) -> StoreResult<Received> {
+        let logged = LoggedMessage {
+            device_id: device.device_id.clone(),
+            message_id: received.message_id.clone(),
+            chat_jid: received.chat_jid.clone(),
+            sender_jid: Some(received.sender_jid.clone()),
+            from_me: received.from_me,
+            route: None,
+            message: received.message.clone(),
+            timestamp: received.timestamp,
+        };
+        if !self.store.log_received(&logged)? {
+            return Ok(Received::Duplicate);
+        }
+        let inbound = Inbound {
+            message_id: &received.message_id,
+            chat_jid: &received.chat_jid,
+            sender_jid: &received.sender_jid,
+            sender_pn: received.sender_pn.as_deref(),
+            sender_lid: received.sender_lid.as_deref(),
+            own_jid: received.own_jid.as_deref(),
+            is_from_me: received.from_me,
+            push_name: received.push_name.as_deref(),
+            timestamp: received.timestamp,
+            device_id: &device.device_id,
+            message,
+        };
+        Ok(Received::Logged(emit_received(
+            &self.events,
+            scope(device),
+            &inbound,
+        )))
+    }
+}
+
+impl DeviceReports for DeviceReportHandler {
+    fn report(&self, device: &DeviceIdentity, report: DeviceReport) {
+        let scope = scope(device);
+        match report {
+            DeviceReport::Received(received) => {
+                let Ok(message) = Message::decode_from_slice(&received.message) else {
+                    tracing::warn!(device = %device.device_id, message_id = %received.message_id,
+                        "a received message did not decode; not logged");
+                    return;
+                };
+                if let Err(error) = self.received(device, &received, &message) {
+                    tracing::warn!(device = %device.device_id, message_id = %received.message_id,
+                        %error, "could not log a received message");
+                }
+            }
+            DeviceReport::Receipt(receipt) => emit_receipt(&self.events, scope, &receipt),
+            DeviceReport::Connected { jid } => {
+                self.events
+                    .emit(scope, "device.connected", json!({"jid": jid}));
+            }
+            DeviceReport::Disconnected { reason } => {
+                self.events
+                    .emit(scope, "device.disconnected", json!({"reason": reason}));
+            }
+            DeviceReport::LoggedOut { reason } => {
+                self.events
+                    .emit(scope, "device.logged_out", json!({"reason": reason}));
+            }
+            DeviceReport::QrGenerated { expires_at } => {
+                self.events.emit(
+                    scope,
+                    "qr.generated",
+                    json!({"expires_at": rfc3339(expires_at)}),
+                );
+            }
+            DeviceReport::PairSuccess { jid } => {
+                self.events.emit(scope, "pair.success", json!({"jid": jid}));
+            }
+            DeviceReport::State { state, reason } => {
+                let name = format!("connection.{state}");
+                if super::names::ALL.contains(&name.as_str()) {
+                    self.events
+                        .emit(scope, &name, json!({"state": state, "reason": reason}));
+                }
+            }
+        }
+    }
+}
+
+fn scope(device: &DeviceIdentity) -> EventScope<'_> {
+    EventScope {
+        device_id: &device.device_id,
+        tenant_id: &device.tenant_id,
+        user_id: &device.user_id,
+    }
+}
 
 /// Emits the event a received message makes; returns its name, or `None` when the
 /// message is protocol traffic that makes no event.
@@ -22,65 +151,47 @@ pub fn emit_received(
     Some(name)
 }
 
-/// Which receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReceiptKind {
-    Delivered,
-    Read,
-}
-
-impl ReceiptKind {
-    /// `delivered` or `read`, as `POST /sandbox/receipt` names them.
-    pub fn parse(text: &str) -> Option<ReceiptKind> {
-        match text {
-            "delivered" => Some(ReceiptKind::Delivered),
-            "read" => Some(ReceiptKind::Read),
-            _ => None,
-        }
-    }
-
-    pub fn event_name(self) -> &'static str {
-        match self {
-            ReceiptKind::Delivered => "message.delivered",
-            ReceiptKind::Read => "message.read",
-        }
+/// `delivered` or `read`, as `POST /sandbox/receipt` names them.
+pub fn receipt_kind(text: &str) -> Option<ReceiptKind> {
+    match text {
+        "delivered" => Some(ReceiptKind::Delivered),
+        "read" => Some(ReceiptKind::Read),
+        _ => None,
     }
 }
 
-/// A receipt for messages this device sent.
-#[derive(Debug, Clone, Copy)]
-pub struct Receipt<'a> {
-    pub kind: ReceiptKind,
-    pub message_ids: &'a [String],
-    pub chat_jid: &'a str,
-    /// Who delivered or read them.
-    pub by: &'a str,
-    pub timestamp: DateTime<Utc>,
+/// The event a receipt makes.
+pub fn receipt_event_name(kind: ReceiptKind) -> &'static str {
+    match kind {
+        ReceiptKind::Delivered => "message.delivered",
+        ReceiptKind::Read => "message.read",
+    }
 }
 
-impl Receipt<'_> {
-    /// The event's `data`.
-    pub fn data(&self) -> Value {
-        json!({
-            "message_ids": self.message_ids,
-            "chat_jid": self.chat_jid,
-            "by": self.by,
-            "timestamp": rfc3339(self.timestamp),
-        })
-    }
+/// A receipt's event `data`.
+pub fn receipt_data(receipt: &InboundReceipt) -> Value {
+    json!({
+        "message_ids": receipt.message_ids,
+        "chat_jid": receipt.chat_jid,
+        "by": receipt.by,
+        "timestamp": rfc3339(receipt.timestamp),
+    })
 }
 
 /// Emits `message.delivered` or `message.read`.
-pub fn emit_receipt(events: &EventSink, scope: EventScope<'_>, receipt: &Receipt<'_>) {
-    events.emit(scope, receipt.kind.event_name(), receipt.data());
+pub fn emit_receipt(events: &EventSink, scope: EventScope<'_>, receipt: &InboundReceipt) {
+    events.emit(
+        scope,
+        receipt_event_name(receipt.kind),
+        receipt_data(receipt),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use waproto::whatsapp::Message;
 
     use super::*;
@@ -122,15 +233,14 @@ mod tests {
             emit_received(&sink, scope, &inbound),
             Some("message.received")
         );
-        let ids = vec!["3EB0BBBB".to_owned()];
         emit_receipt(
             &sink,
             scope,
-            &Receipt {
-                kind: ReceiptKind::parse("read").unwrap(),
-                message_ids: &ids,
-                chat_jid: "5511999999999@s.whatsapp.net",
-                by: "5511999999999@s.whatsapp.net",
+            &InboundReceipt {
+                kind: receipt_kind("read").unwrap(),
+                message_ids: vec!["3EB0BBBB".to_owned()],
+                chat_jid: "5511999999999@s.whatsapp.net".into(),
+                by: "5511999999999@s.whatsapp.net".into(),
                 timestamp,
             },
         );
@@ -153,7 +263,7 @@ mod tests {
                 "timestamp": "2026-06-15T14:32:10Z",
             })
         );
-        assert_eq!(ReceiptKind::parse("seen"), None);
+        assert_eq!(receipt_kind("seen"), None);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -15,13 +15,11 @@ use super::common::{caller_device, device_session, json_object, query_device_id,
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::events::EventScope;
-use crate::events::inbound::{Receipt, ReceiptKind, emit_receipt, emit_received};
-use crate::events::parse::Inbound;
+use crate::events::inbound::{Received, emit_receipt, receipt_event_name, receipt_kind};
 use crate::message_json::{message_from_json, message_to_json};
 use crate::send_path::blocking;
-use crate::session::inbound::MessageLogSink;
 use crate::session::sandbox::{SandboxControls, SandboxSession};
-use crate::session::{DeviceIdentity, InboundMessage, Session as _};
+use crate::session::{DeviceIdentity, InboundMessage, InboundReceipt, ReceiptKind, Session as _};
 use crate::state::AppState;
 use crate::store::DeviceRecord;
 use crate::time::rfc3339;
@@ -318,7 +316,7 @@ impl ReceiptRequest {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let kind_text = fields::required_string(body, "type")?;
-        let kind = ReceiptKind::parse(kind_text).ok_or_else(|| {
+        let kind = receipt_kind(kind_text).ok_or_else(|| {
             PluginError::invalid_field(
                 "type",
                 "must be \"delivered\" or \"read\"",
@@ -421,71 +419,63 @@ async fn receive_message(
         .message_id
         .clone()
         .unwrap_or_else(crate::ids::message_id);
-    let timestamp = Utc::now();
     let identity = DeviceIdentity {
         device_id: device.id.clone(),
         tenant_id: device.tenant_id.clone(),
         user_id: device.user_id.clone(),
     };
-    let logged = InboundMessage {
+    let sender = received.sender().to_owned();
+    let inbound = InboundMessage {
         message_id: message_id.clone(),
         chat_jid: received.chat_jid().to_owned(),
-        sender_jid: Some(received.sender().to_owned()),
-        from_me: false,
-        message: received.message.encode_to_vec(),
-        timestamp,
-    };
-    let store = Arc::clone(&state.store);
-    blocking(&state, move || log_received(store, &identity, logged)).await??;
-
-    let sender = received.sender();
-    let inbound = Inbound {
-        message_id: &message_id,
-        chat_jid: received.chat_jid(),
-        sender_jid: sender,
-        sender_pn: Some(sender).filter(|jid| jid.ends_with("@s.whatsapp.net")),
+        sender_pn: Some(sender.clone()).filter(|jid| jid.ends_with("@s.whatsapp.net")),
         sender_lid: received
             .from_lid
-            .as_deref()
-            .or(Some(sender).filter(|jid| jid.ends_with("@lid"))),
-        own_jid: own_jid.as_deref(),
-        is_from_me: false,
-        push_name: received.push_name.as_deref(),
-        timestamp,
-        device_id: &device.id,
-        message: &received.message,
+            .clone()
+            .or(Some(sender.clone()).filter(|jid| jid.ends_with("@lid"))),
+        sender_jid: sender,
+        push_name: received.push_name.clone(),
+        own_jid,
+        from_me: false,
+        message: received.message.encode_to_vec(),
+        timestamp: Utc::now(),
     };
-    let event = emit_received(&state.events, scope(&device), &inbound);
-    tracing::info!(device_id = %device.id, %message_id, event = event.unwrap_or("none"),
-        "sandbox message received");
+    let reports = Arc::clone(&state.reports);
+    let store = Arc::clone(&state.store);
+    let outcome = blocking(&state, move || {
+        refuse_own_message_id(&*store, &identity.device_id, &inbound.message_id)?;
+        reports
+            .received(&identity, &inbound, &received.message)
+            .map_err(|error| ApiError::internal(format!("message log failed: {error}")))
+    })
+    .await??;
+    let event = match outcome {
+        Received::Logged(event) => event.unwrap_or("none"),
+        Received::Duplicate => "none (already received)",
+    };
+    tracing::info!(device_id = %device.id, %message_id, event, "sandbox message received");
     Ok(HttpResponse::Ok().json(json!({"success": true, "message_id": message_id})))
 }
 
-/// Logs a received message, keeping it apart from sent ones: the log has one row per
-/// (device, message id), so an id this device sent is refused rather than overwritten.
-fn log_received(
-    store: Arc<dyn crate::store::Store>,
-    device: &DeviceIdentity,
-    message: InboundMessage,
+/// A received message cannot take the id of a message this device sent: a quote of
+/// that id would become ambiguous.
+fn refuse_own_message_id(
+    store: &dyn crate::store::Store,
+    device_id: &str,
+    message_id: &str,
 ) -> Result<(), ApiError> {
-    let lookup_failed = |error: crate::store::StoreError| {
-        ApiError::internal(format!("message log failed: {error}"))
-    };
-    let existing = store
-        .find_message(&device.device_id, &message.message_id)
-        .map_err(lookup_failed)?;
-    if existing.is_some_and(|found| found.from_me) {
-        let id = message.message_id.clone();
+    let sent = store
+        .find_message(device_id, message_id)
+        .map_err(|error| ApiError::internal(format!("message log failed: {error}")))?;
+    if sent.is_some_and(|found| found.route.is_some()) {
         return Err(PluginError::invalid_field(
             "message_id",
-            format!("{id} is a message this device sent"),
-            json!(id),
+            format!("{message_id} is a message this device sent"),
+            json!(message_id),
         )
         .into());
     }
-    MessageLogSink::new(store)
-        .log(device, message)
-        .map_err(lookup_failed)
+    Ok(())
 }
 
 /// `POST /sandbox/receipt`: the recipient's phone reports messages delivered or read.
@@ -502,18 +492,18 @@ async fn receive_receipt(
     let device_id = body::device_id(&request, &body, Envelope::Standard)?;
     let receipt = ReceiptRequest::parse(&fields)?;
     let device = caller_device(&state, caller.0, device_id).await?;
-    let event = Receipt {
+    let event = InboundReceipt {
         kind: receipt.kind,
-        message_ids: &receipt.message_ids,
-        chat_jid: &receipt.from,
-        by: &receipt.from,
+        message_ids: receipt.message_ids,
+        chat_jid: receipt.from.clone(),
+        by: receipt.from,
         timestamp: Utc::now(),
     };
     emit_receipt(&state.events, scope(&device), &event);
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
-        "event": receipt.kind.event_name(),
-        "message_ids": receipt.message_ids,
+        "event": receipt_event_name(event.kind),
+        "message_ids": event.message_ids,
     })))
 }
 

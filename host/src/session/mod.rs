@@ -6,7 +6,6 @@
 //! The send path wraps [`Session::send`] in the configured send timeout; a driver waits
 //! for the server's acknowledgement inside `send` and returns its time.
 
-pub mod inbound;
 pub mod manager;
 pub mod sandbox;
 pub mod sandbox_records;
@@ -206,20 +205,91 @@ pub fn send_timeout(milliseconds: u64) -> Duration {
     Duration::from_millis(milliseconds.max(1))
 }
 
-/// A message a device received (or sent from another of the account's devices), for the
-/// host's message log, so later requests (a button reply) can find what they quote.
-#[derive(Debug, Clone)]
+/// A message a device received (or sent from another of the account's devices), as the
+/// driver read it: the host logs it (so a button reply can quote it and its media can be
+/// fetched) and turns it into an event.
+#[derive(Debug, Clone, Default)]
 pub struct InboundMessage {
     pub message_id: String,
     pub chat_jid: String,
-    pub sender_jid: Option<String>,
+    /// The sender as the server named it: a phone-number JID or a LID.
+    pub sender_jid: String,
+    /// The sender's phone-number JID, when the device knows it.
+    pub sender_pn: Option<String>,
+    /// The sender's LID, when the device knows it.
+    pub sender_lid: Option<String>,
+    /// The name the sender set for themselves.
+    pub push_name: Option<String>,
+    /// This device's own JID, when paired.
+    pub own_jid: Option<String>,
     pub from_me: bool,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
     pub timestamp: DateTime<Utc>,
 }
 
-/// Where drivers report received messages.
-pub trait InboundSink: Send + Sync + 'static {
-    fn received(&self, device: &DeviceIdentity, message: InboundMessage);
+/// Which receipt a device got for messages it sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+/// A receipt for messages this device sent.
+#[derive(Debug, Clone)]
+pub struct InboundReceipt {
+    pub kind: ReceiptKind,
+    pub message_ids: Vec<String>,
+    pub chat_jid: String,
+    /// Who delivered or read them.
+    pub by: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// What a device tells the host unasked: what it received, receipts, and how its
+/// connection changed. Both drivers report through [`DeviceReports`], and the host turns
+/// every report into stored messages and events the same way.
+#[derive(Debug, Clone)]
+pub enum DeviceReport {
+    Received(InboundMessage),
+    Receipt(InboundReceipt),
+    /// Logged in; sends go out.
+    Connected {
+        jid: Option<String>,
+    },
+    /// The connection dropped; the driver reconnects.
+    Disconnected {
+        reason: String,
+    },
+    /// WhatsApp ended the pairing: the device must be paired again.
+    LoggedOut {
+        reason: String,
+    },
+    /// A new pairing QR code, valid until `expires_at`.
+    QrGenerated {
+        expires_at: DateTime<Utc>,
+    },
+    /// A phone paired the device.
+    PairSuccess {
+        jid: String,
+    },
+    /// Any other state from the README's state table (`stream_replaced`,
+    /// `temporary_ban`, ...), with why.
+    State {
+        state: &'static str,
+        reason: Option<String>,
+    },
+}
+
+/// Where drivers report what their devices tell them. Called off the async workers
+/// (it may write to the store).
+pub trait DeviceReports: Send + Sync + 'static {
+    fn report(&self, device: &DeviceIdentity, report: DeviceReport);
+}
+
+/// Reports go nowhere (tools that open sessions without a server, tests).
+pub struct NoReports;
+
+impl DeviceReports for NoReports {
+    fn report(&self, _device: &DeviceIdentity, _report: DeviceReport) {}
 }

@@ -17,8 +17,8 @@ use wuts_plugin_api::{MediaKind, MediaReference};
 
 use super::sandbox_records::{SandboxMedia, SandboxRecord, SandboxRecords};
 use super::{
-    DeviceIdentity, DeviceStatus, MediaUpload, OutgoingMessage, QrCode, SendReceipt, Session,
-    SessionDriver, SessionError,
+    DeviceIdentity, DeviceReport, DeviceReports, DeviceStatus, MediaUpload, OutgoingMessage,
+    QrCode, SendReceipt, Session, SessionDriver, SessionError,
 };
 
 /// Where sandbox media is served; also what media messages carry as their URL.
@@ -27,6 +27,7 @@ pub const MEDIA_PATH: &str = "/sandbox/media/";
 #[derive(Default)]
 pub struct SandboxDriver {
     records: Arc<SandboxRecords>,
+    reports: Option<Arc<dyn DeviceReports>>,
 }
 
 impl SandboxDriver {
@@ -38,7 +39,14 @@ impl SandboxDriver {
     pub fn with_media_budget(media_budget_bytes: usize) -> Self {
         SandboxDriver {
             records: Arc::new(SandboxRecords::with_media_budget(media_budget_bytes)),
+            reports: None,
         }
+    }
+
+    /// Where its devices report connecting and disconnecting.
+    pub fn with_reports(mut self, reports: Arc<dyn DeviceReports>) -> Self {
+        self.reports = Some(reports);
+        self
     }
 }
 
@@ -54,6 +62,7 @@ impl SessionDriver for SandboxDriver {
             jid: sandbox_jid(&device.device_id),
             records: Arc::clone(&self.records),
             controls: Mutex::new(SandboxControls::default()),
+            reports: self.reports.clone(),
         }))
     }
 }
@@ -82,6 +91,7 @@ pub struct SandboxSession {
     jid: String,
     records: Arc<SandboxRecords>,
     controls: Mutex<SandboxControls>,
+    reports: Option<Arc<dyn DeviceReports>>,
 }
 
 /// A stable, phone-shaped JID for a sandbox device.
@@ -102,10 +112,46 @@ impl SandboxSession {
     }
 
     pub fn set_controls(&self, controls: SandboxControls) {
-        *self
-            .controls
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = controls;
+        let connected = controls.connected;
+        let was_connected = std::mem::replace(
+            &mut *self
+                .controls
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+            controls,
+        )
+        .connected;
+        self.connection_changed(was_connected, connected);
+    }
+
+    fn set_connected(&self, connected: bool) {
+        let was_connected = std::mem::replace(
+            &mut self
+                .controls
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .connected,
+            connected,
+        );
+        self.connection_changed(was_connected, connected);
+    }
+
+    /// Reports a change as the WhatsApp driver would: `device.connected` or
+    /// `device.disconnected`.
+    fn connection_changed(&self, was_connected: bool, connected: bool) {
+        let Some(reports) = self.reports.as_ref().filter(|_| was_connected != connected) else {
+            return;
+        };
+        let report = if connected {
+            DeviceReport::Connected {
+                jid: Some(self.jid.clone()),
+            }
+        } else {
+            DeviceReport::Disconnected {
+                reason: "disconnected through /sandbox/state or POST /disconnect".into(),
+            }
+        };
+        reports.report(&self.device, report);
     }
 
     /// What every sandbox device recorded.
@@ -202,18 +248,12 @@ impl Session for SandboxSession {
     }
 
     async fn connect(&self) -> Result<(), SessionError> {
-        self.controls
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .connected = true;
+        self.set_connected(true);
         Ok(())
     }
 
     async fn disconnect(&self) -> Result<(), SessionError> {
-        self.controls
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .connected = false;
+        self.set_connected(false);
         Ok(())
     }
 
@@ -287,6 +327,7 @@ mod tests {
             jid: sandbox_jid("device-1"),
             records: Arc::new(SandboxRecords::default()),
             controls: Mutex::new(SandboxControls::default()),
+            reports: None,
         };
         for connected in [true, false] {
             session.set_controls(SandboxControls {

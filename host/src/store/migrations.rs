@@ -113,6 +113,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
     CREATE INDEX deliveries_by_device ON deliveries(device_id, status);
     ",
+    // 3: received messages, apart from sent ones, so that a sender reusing an id cannot
+    // overwrite a row of ours. The same columns as `messages` (`route` always NULL).
+    "
+    CREATE TABLE received_messages (
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        message_id TEXT NOT NULL,
+        chat_jid TEXT NOT NULL,
+        sender_jid TEXT,
+        from_me INTEGER NOT NULL,
+        route TEXT,
+        message BLOB NOT NULL,
+        timestamp TEXT NOT NULL,
+        PRIMARY KEY (device_id, message_id)
+    );
+    ",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

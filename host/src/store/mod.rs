@@ -318,8 +318,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Option<std::sync::Arc<DeviceRecord>> {
         None
     }
+    /// A message of the device's log: one it sent, else one it received.
     fn find_message(&self, device_id: &str, message_id: &str)
     -> StoreResult<Option<LoggedMessage>>;
+    /// Logs a received message (apart from sent ones). False when the device already
+    /// had it: WhatsApp delivers a message again when its receipt did not reach it.
+    fn log_received(&self, message: &LoggedMessage) -> StoreResult<bool>;
+    /// A message the device received.
+    fn find_received(
+        &self,
+        device_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<LoggedMessage>>;
 
     fn create_job(&self, job: &JobRecord) -> StoreResult<()>;
     fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>>;

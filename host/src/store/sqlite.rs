@@ -186,6 +186,17 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<LoggedMessage> {
     })
 }
 
+fn received_message(
+    reader: &Connection,
+    device_id: &str,
+    message_id: &str,
+) -> StoreResult<Option<LoggedMessage>> {
+    Ok(reader
+        .prepare_cached("SELECT * FROM received_messages WHERE device_id = ?1 AND message_id = ?2")?
+        .query_row([device_id, message_id], message_from_row)
+        .optional()?)
+}
+
 const USER_COLUMNS: &str = "u.id, t.name AS tenant, u.name, u.role, u.created_at,
     (SELECT d.id FROM devices d WHERE d.user_id = u.id AND d.is_default = 1) AS default_device_id";
 
@@ -422,10 +433,48 @@ impl Store for SqliteStore {
             .reader
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        Ok(reader
+        let sent = reader
             .prepare_cached("SELECT * FROM messages WHERE device_id = ?1 AND message_id = ?2")?
             .query_row([device_id, message_id], message_from_row)
-            .optional()?)
+            .optional()?;
+        match sent {
+            Some(sent) => Ok(Some(sent)),
+            None => received_message(&reader, device_id, message_id),
+        }
+    }
+
+    fn log_received(&self, message: &LoggedMessage) -> StoreResult<bool> {
+        self.with(|connection| {
+            let inserted = connection
+                .prepare_cached(
+                    "INSERT INTO received_messages
+                     (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7)
+                     ON CONFLICT (device_id, message_id) DO NOTHING",
+                )?
+                .execute(params![
+                    message.device_id,
+                    message.message_id,
+                    message.chat_jid,
+                    message.sender_jid,
+                    message.from_me,
+                    message.message,
+                    timestamp(message.timestamp)
+                ])?;
+            Ok(inserted == 1)
+        })
+    }
+
+    fn find_received(
+        &self,
+        device_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<LoggedMessage>> {
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        received_message(&reader, device_id, message_id)
     }
 
     fn create_job(&self, job: &JobRecord) -> StoreResult<()> {

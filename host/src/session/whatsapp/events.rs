@@ -1,8 +1,9 @@
-//! Turns the client's events into state changes, resolved acks and received messages.
+//! Turns the client's events into state changes, resolved acks and device reports
+//! (received messages, receipts, connection changes).
 //!
-//! Registered as a raw `EventHandler`, which the event bus runs inline on dispatch
-//! (`whatsapp-rust` `src/bot.rs:1106-1113`), so `status()` changes the moment the event
-//! is dispatched. Nothing here blocks: received messages go to a forwarding task.
+//! Registered as a raw `EventHandler`, which the event bus runs inline on dispatch, so
+//! `status()` changes the moment the event is dispatched. Nothing here blocks: reports
+//! go to a forwarding task (see `forward_reports` in `mod.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,13 +12,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 use whatsapp_rust::buffa::Message as _;
 use whatsapp_rust::types::events::{
-    Event, EventHandler, EventInterest, EventKind, InboundMessage as WaInbound,
+    Event, EventHandler, EventInterest, EventKind, InboundMessage as WaInbound, Receipt,
 };
 use whatsapp_rust::wacore::types::events::ConnectFailureReason;
+use whatsapp_rust::wacore::types::presence::ReceiptType;
 
 use super::acks::{AckReport, AckWaiters};
 use super::state::{Phase, SessionState};
-use crate::session::InboundMessage;
+use crate::session::{DeviceReport, InboundMessage, InboundReceipt, ReceiptKind};
 
 /// Why sends waiting for an ack fail when their connection goes.
 pub const CONNECTION_LOST: &str =
@@ -38,6 +40,7 @@ const KINDS: &[EventKind] = &[
     EventKind::PairError,
     EventKind::PairingCodeError,
     EventKind::Messages,
+    EventKind::Receipt,
     EventKind::ServerAck,
 ];
 
@@ -47,7 +50,7 @@ pub struct DeviceEvents {
     pub current: Arc<AtomicU64>,
     pub state: Arc<SessionState>,
     pub acks: Arc<AckWaiters>,
-    pub inbound: UnboundedSender<InboundMessage>,
+    pub reports: UnboundedSender<DeviceReport>,
 }
 
 impl EventHandler for DeviceEvents {
@@ -56,7 +59,7 @@ impl EventHandler for DeviceEvents {
         if self.current.load(Ordering::SeqCst) != self.generation {
             return;
         }
-        apply(&event, &self.state, &self.acks, &self.inbound);
+        apply(&event, &self.state, &self.acks, &self.reports);
     }
 
     fn interest(&self) -> EventInterest {
@@ -69,32 +72,49 @@ pub fn apply(
     event: &Event,
     state: &SessionState,
     acks: &AckWaiters,
-    inbound: &UnboundedSender<InboundMessage>,
+    reports: &UnboundedSender<DeviceReport>,
 ) {
+    // The forwarding task ends only with the session: a failed send is nothing to act on.
+    let report = |report: DeviceReport| {
+        let _ = reports.send(report);
+    };
     match event {
         Event::Connected(_) => {
             tracing::info!("WhatsApp connected");
             state.connected();
+            // The forwarding task reads the JID from the client.
+            report(DeviceReport::Connected { jid: None });
         }
         Event::Disconnected(disconnected) => {
             let reason = disconnected.reason.to_string();
             tracing::warn!(%reason, "WhatsApp disconnected; the client reconnects with backoff");
             acks.fail_all(CONNECTION_LOST);
+            // After a terminal state the drop adds nothing (the state keeps its reason).
+            if !state.snapshot().phase.is_terminal() {
+                report(DeviceReport::Disconnected {
+                    reason: reason.clone(),
+                });
+            }
             state.disconnected(&reason);
         }
         Event::LoggedOut(logged_out) => {
             let reason = logged_out_reason(&logged_out.reason, logged_out.on_connect);
             tracing::warn!(%reason, "WhatsApp logged out");
             acks.fail_all(CONNECTION_LOST);
+            report(DeviceReport::LoggedOut {
+                reason: reason.clone(),
+            });
             state.ended(Phase::LoggedOut, reason);
         }
         Event::StreamReplaced(_) => {
             tracing::warn!("WhatsApp stream replaced by another client");
             acks.fail_all(CONNECTION_LOST);
-            state.ended(
-                Phase::StreamReplaced,
-                "another client connected with this device's credentials; POST /connect takes it back".into(),
-            );
+            let reason = "another client connected with this device's credentials; POST /connect takes it back";
+            report(DeviceReport::State {
+                state: "stream_replaced",
+                reason: Some(reason.into()),
+            });
+            state.ended(Phase::StreamReplaced, reason.into());
         }
         Event::TemporaryBan(ban) => {
             let reason = format!(
@@ -108,6 +128,10 @@ pub fn apply(
             );
             tracing::warn!(%reason, "WhatsApp temporary ban");
             acks.fail_all(CONNECTION_LOST);
+            report(DeviceReport::State {
+                state: "temporary_ban",
+                reason: Some(reason.clone()),
+            });
             state.ended(Phase::TemporaryBan, reason);
         }
         Event::ConnectFailure(failure) => {
@@ -123,31 +147,61 @@ pub fn apply(
             tracing::warn!(%reason, "WhatsApp connect failure");
             acks.fail_all(CONNECTION_LOST);
             if failure.reason.should_reconnect() {
+                report(DeviceReport::Disconnected {
+                    reason: reason.clone(),
+                });
                 state.disconnected(&reason);
             } else {
+                report(DeviceReport::State {
+                    state: "connect_failure",
+                    reason: Some(reason.clone()),
+                });
                 state.ended(Phase::ConnectFailure, reason);
             }
         }
         Event::ClientOutdated(_) => {
             tracing::error!("WhatsApp refused this client version");
-            state.ended(
-                Phase::ClientOutdated,
-                "WhatsApp refused this client version (outdated)".into(),
-            );
+            let reason = "WhatsApp refused this client version (outdated)";
+            report(DeviceReport::State {
+                state: "client_outdated",
+                reason: Some(reason.into()),
+            });
+            state.ended(Phase::ClientOutdated, reason.into());
         }
-        Event::PairingQrCode(qr) => state.qr_code(qr.code.clone(), qr.timeout),
+        Event::PairingQrCode(qr) => {
+            if state.snapshot().phase != Phase::Pairing {
+                report(DeviceReport::State {
+                    state: "pairing",
+                    reason: None,
+                });
+            }
+            let lifetime = chrono::Duration::from_std(qr.timeout)
+                .unwrap_or_else(|_| chrono::Duration::seconds(20));
+            report(DeviceReport::QrGenerated {
+                expires_at: Utc::now() + lifetime,
+            });
+            state.qr_code(qr.code.clone(), qr.timeout);
+        }
         Event::PairingQrCodesExhausted(exhausted) => {
             state.qr_codes_exhausted(exhausted.disconnected)
         }
         Event::PairSuccess(paired) => {
             tracing::info!(jid = %paired.id, "WhatsApp paired");
+            report(DeviceReport::PairSuccess {
+                jid: paired.id.to_non_ad_string(),
+            });
             state.paired(paired.id.to_string());
         }
         Event::PairError(failed) => state.pairing_failed(&failed.error),
         Event::PairingCodeError(failed) => state.pairing_failed(&failed.error),
         Event::Messages(batch) => {
             for message in batch.messages.iter() {
-                let _ = inbound.send(inbound_message(message));
+                report(DeviceReport::Received(inbound_message(message)));
+            }
+        }
+        Event::Receipt(receipt) => {
+            if let Some(receipt) = inbound_receipt(receipt) {
+                report(DeviceReport::Receipt(receipt));
             }
         }
         Event::ServerAck(ack) => {
@@ -171,18 +225,57 @@ fn logged_out_reason(reason: &ConnectFailureReason, on_connect: bool) -> String 
     format!("logged out {when} ({reason:?}): pair the device again (GET /qr or POST /paircode)")
 }
 
-/// A received message as the host logs it, the protobuf encoded again.
+/// A received message as the host logs it, the protobuf encoded again. The sender's
+/// phone number and LID come from the stanza (the server names the other one beside the
+/// sender: `sender_alt`); the forwarding task looks up what the stanza left out.
 pub fn inbound_message(message: &WaInbound) -> InboundMessage {
     let info = &message.info;
     let timestamp: DateTime<Utc> = info.timestamp;
+    let sender = &info.source.sender;
+    let alternate = info.source.sender_alt.as_ref();
+    let phone_number = [Some(sender), alternate]
+        .into_iter()
+        .flatten()
+        .find(|jid| jid.is_pn())
+        .map(|jid| jid.to_non_ad_string());
+    let lid = [Some(sender), alternate]
+        .into_iter()
+        .flatten()
+        .find(|jid| jid.is_lid())
+        .map(|jid| jid.to_non_ad_string());
     InboundMessage {
         message_id: info.id.to_string(),
-        chat_jid: info.source.chat.to_string(),
-        sender_jid: Some(info.source.sender.to_string()),
+        chat_jid: info.source.chat.to_non_ad_string(),
+        sender_jid: sender.to_non_ad_string(),
+        sender_pn: phone_number,
+        sender_lid: lid,
+        push_name: Some(info.push_name.clone()).filter(|name| !name.is_empty()),
+        own_jid: None,
         from_me: info.source.is_from_me,
         message: message.message.encode_to_vec(),
         timestamp,
     }
+}
+
+/// A delivery or read receipt from the recipient (others: our own devices' reads,
+/// retries, plays, are not the tenant's business).
+pub fn inbound_receipt(receipt: &Receipt) -> Option<InboundReceipt> {
+    let kind = match receipt.r#type {
+        ReceiptType::Delivered => ReceiptKind::Delivered,
+        ReceiptType::Read => ReceiptKind::Read,
+        _ => return None,
+    };
+    Some(InboundReceipt {
+        kind,
+        message_ids: receipt
+            .message_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        chat_jid: receipt.source.chat.to_non_ad_string(),
+        by: receipt.source.sender.to_non_ad_string(),
+        timestamp: receipt.timestamp,
+    })
 }
 
 #[cfg(test)]
@@ -204,7 +297,7 @@ mod tests {
         acks: Arc<AckWaiters>,
         handler: DeviceEvents,
         current: Arc<AtomicU64>,
-        _inbound: mpsc::UnboundedReceiver<InboundMessage>,
+        reports: mpsc::UnboundedReceiver<DeviceReport>,
     }
 
     fn harness() -> Harness {
@@ -217,14 +310,14 @@ mod tests {
             current: Arc::clone(&current),
             state: Arc::clone(&state),
             acks: Arc::clone(&acks),
-            inbound: sender,
+            reports: sender,
         };
         Harness {
             state,
             acks,
             handler,
             current,
-            _inbound: receiver,
+            reports: receiver,
         }
     }
 
@@ -241,7 +334,8 @@ mod tests {
         let interest = EventInterest::of(KINDS);
         assert!(interest.wants(EventKind::ServerAck));
         assert!(interest.wants(EventKind::Messages));
-        assert!(!interest.wants(EventKind::Receipt));
+        assert!(interest.wants(EventKind::Receipt));
+        assert!(!interest.wants(EventKind::Presence));
     }
 
     #[test]
@@ -418,7 +512,9 @@ mod tests {
             .origin(BatchOrigin::Live)
             .build();
         send(&harness, Event::Messages(batch));
-        let forwarded = harness._inbound.try_recv().unwrap();
+        let Ok(DeviceReport::Received(forwarded)) = harness.reports.try_recv() else {
+            panic!("the message is reported");
+        };
         assert_eq!(forwarded.message_id, "3EB0IN");
         assert_eq!(forwarded.chat_jid, "5511999999999@s.whatsapp.net");
         assert!(!forwarded.from_me);

@@ -50,8 +50,8 @@ use self::seams::{MediaHttpClient, ObservedTransportFactory};
 pub use self::settings::{WhatsappSettings, parse_client_version};
 use self::state::{LiveFlags, Phase, SessionState};
 use super::{
-    DeviceIdentity, DeviceStatus, InboundMessage, InboundSink, MediaUpload, OutgoingMessage,
-    PairingStep, QrCode, SendReceipt, Session, SessionDriver, SessionError,
+    DeviceIdentity, DeviceReport, DeviceReports, DeviceStatus, InboundMessage, MediaUpload,
+    OutgoingMessage, PairingStep, QrCode, SendReceipt, Session, SessionDriver, SessionError,
 };
 
 /// A new session's generation, before its first client starts.
@@ -62,7 +62,7 @@ const OPENED_GENERATION: u64 = 0;
 pub struct WhatsappDriver {
     settings: WhatsappSettings,
     runtime: Handle,
-    inbound: Arc<dyn InboundSink>,
+    reports: Arc<dyn DeviceReports>,
     transport: Arc<dyn TransportFactory>,
     http: Arc<dyn HttpClient>,
     credentials: Arc<dyn CredentialStore>,
@@ -74,7 +74,7 @@ impl WhatsappDriver {
     pub fn new(
         settings: WhatsappSettings,
         runtime: Handle,
-        inbound: Arc<dyn InboundSink>,
+        reports: Arc<dyn DeviceReports>,
     ) -> Result<Self, SessionError> {
         let mut transport = TokioWebSocketTransportFactory::new();
         if let Some(url) = &settings.socket_url {
@@ -96,7 +96,7 @@ impl WhatsappDriver {
             credentials: Arc::new(SqliteCredentials::new(settings.store_path.clone())),
             settings,
             runtime,
-            inbound,
+            reports,
             transport: Arc::new(transport),
             http: Arc::new(UreqHttpClient::new()),
         })
@@ -127,7 +127,7 @@ impl WhatsappDriver {
     /// Opens a device's session and starts connecting in the background: it returns at
     /// once, also when WhatsApp cannot be reached.
     pub fn open_session(&self, device: &DeviceIdentity) -> Arc<WhatsappSession> {
-        let (inbound_sender, inbound_receiver) = mpsc::unbounded_channel();
+        let (report_sender, report_receiver) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             device: device.clone(),
             driver: self.clone(),
@@ -137,13 +137,12 @@ impl WhatsappDriver {
             client: Mutex::new(None),
             lifecycle: tokio::sync::Mutex::new(None),
             backend: tokio::sync::Mutex::new(None),
-            inbound: inbound_sender,
+            reports: report_sender,
         });
-        self.runtime.spawn(forward_inbound(
-            inbound_receiver,
-            Arc::clone(&self.inbound),
-            device.clone(),
-            self.runtime.clone(),
+        self.runtime.spawn(forward_reports(
+            report_receiver,
+            Arc::clone(&self.reports),
+            Arc::downgrade(&inner),
         ));
         let starting = Arc::clone(&inner);
         self.runtime.spawn(async move {
@@ -168,21 +167,71 @@ impl SessionDriver for WhatsappDriver {
     }
 }
 
-/// Hands received messages to the host's sink in order, off the client's read loop.
-async fn forward_inbound(
-    mut messages: mpsc::UnboundedReceiver<InboundMessage>,
-    sink: Arc<dyn InboundSink>,
-    device: DeviceIdentity,
-    runtime: Handle,
+/// Hands the device's reports to the host in order, off the client's read loop, after
+/// filling in what the client knows and the event did not say: the device's own JID,
+/// and the phone number behind a LID sender (or the LID behind a phone number) from the
+/// mappings the client has learnt. Ends with the session.
+async fn forward_reports(
+    mut reports: mpsc::UnboundedReceiver<DeviceReport>,
+    sink: Arc<dyn DeviceReports>,
+    session: std::sync::Weak<Inner>,
 ) {
-    while let Some(message) = messages.recv().await {
+    while let Some(mut report) = reports.recv().await {
+        let Some(inner) = session.upgrade() else {
+            return;
+        };
+        let client = inner.client();
+        match &mut report {
+            DeviceReport::Received(message) => {
+                if let Some(client) = &client {
+                    complete_sender(client, message).await;
+                }
+            }
+            DeviceReport::Connected { jid } => {
+                *jid = client
+                    .as_ref()
+                    .and_then(|client| client.pn())
+                    .map(|own| own.to_non_ad_string());
+            }
+            _ => {}
+        }
+        let device = inner.device.clone();
+        let runtime = inner.driver.runtime.clone();
+        drop(inner);
         let sink = Arc::clone(&sink);
-        let device = device.clone();
         // The sink may write to the store; keep that off the async workers.
         let _ = runtime
-            .spawn_blocking(move || sink.received(&device, message))
+            .spawn_blocking(move || sink.report(&device, report))
             .await;
     }
+}
+
+/// How long a LID lookup may take before the event goes out without it.
+const LID_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Fills in the sender's phone number or LID from the client's mappings, and the
+/// device's own JID.
+async fn complete_sender(client: &Client, message: &mut InboundMessage) {
+    message.own_jid = client.pn().map(|own| own.to_non_ad_string());
+    let known = match (&message.sender_pn, &message.sender_lid) {
+        (Some(_), Some(_)) => return,
+        (None, Some(lid)) => lid.clone(),
+        (Some(phone), None) => phone.clone(),
+        (None, None) => return,
+    };
+    let Ok(jid) = known.parse::<Jid>() else {
+        return;
+    };
+    let lookup = tokio::time::timeout(LID_LOOKUP_TIMEOUT, client.get_lid_pn_entry(&jid)).await;
+    let Ok(Ok(Some(entry))) = lookup else {
+        return;
+    };
+    message
+        .sender_pn
+        .get_or_insert_with(|| format!("{}@s.whatsapp.net", entry.phone_number));
+    message
+        .sender_lid
+        .get_or_insert_with(|| format!("{}@lid", entry.lid));
 }
 
 /// One device's WhatsApp session.
@@ -214,7 +263,7 @@ struct Inner {
     /// Serialises `connect()` and `disconnect()`.
     lifecycle: tokio::sync::Mutex<Option<Running>>,
     backend: tokio::sync::Mutex<Option<Arc<dyn Backend>>>,
-    inbound: mpsc::UnboundedSender<InboundMessage>,
+    reports: mpsc::UnboundedSender<DeviceReport>,
 }
 
 /// A started client and the task running its connection loop.
@@ -313,6 +362,7 @@ impl Inner {
         let backend = self.backend().await?;
         let report_state = Arc::clone(&self.state);
         let report_generation = Arc::clone(&self.generation);
+        let reports = self.reports.clone();
         let transport = ObservedTransportFactory::new(
             Arc::clone(&driver.transport),
             Arc::new(move |outcome| {
@@ -320,7 +370,14 @@ impl Inner {
                     return;
                 }
                 match outcome {
-                    Ok(()) => report_state.connecting("socket open; logging in"),
+                    Ok(()) => {
+                        let reason = "socket open; logging in";
+                        let _ = reports.send(DeviceReport::State {
+                            state: "connecting",
+                            reason: Some(reason.into()),
+                        });
+                        report_state.connecting(reason);
+                    }
                     Err(error) => report_state.unreachable(&format!("{error:#}")),
                 }
             }),
@@ -334,7 +391,7 @@ impl Inner {
             current: Arc::clone(&self.generation),
             state: Arc::clone(&self.state),
             acks: Arc::clone(&self.acks),
-            inbound: self.inbound.clone(),
+            reports: self.reports.clone(),
         };
         let mut builder = Bot::builder()
             .with_backend_arc(backend)

@@ -14,12 +14,6 @@ use whatsapp_rust::transport::{Transport, TransportEvent};
 use super::credentials::MemoryCredentials;
 use super::*;
 
-struct NoInbound;
-
-impl InboundSink for NoInbound {
-    fn received(&self, _device: &DeviceIdentity, _message: InboundMessage) {}
-}
-
 /// WhatsApp cannot be reached: every socket fails at once.
 struct Unreachable;
 
@@ -120,7 +114,7 @@ fn offline_driver(
     let driver = WhatsappDriver::new(
         settings(std::path::Path::new("/nonexistent/whatsapp.db")),
         runtime.handle().clone(),
-        Arc::new(NoInbound),
+        Arc::new(crate::session::NoReports),
     );
     match driver {
         Ok(driver) => driver
@@ -335,7 +329,7 @@ fn the_default_store_is_one_sqlite_file_for_all_devices() {
     let driver = match WhatsappDriver::new(
         settings(&path),
         runtime.handle().clone(),
-        Arc::new(NoInbound),
+        Arc::new(crate::session::NoReports),
     ) {
         Ok(driver) => driver
             .with_transport_factory(Arc::new(Unreachable))
@@ -363,13 +357,13 @@ fn settings_with_bad_urls_are_refused() {
     let bad_socket = WhatsappDriver::new(
         WhatsappSettings::new("/tmp/x.db").with_socket_url("http://example"),
         runtime.handle().clone(),
-        Arc::new(NoInbound),
+        Arc::new(crate::session::NoReports),
     );
     assert!(bad_socket.is_err());
     let bad_media = WhatsappDriver::new(
         WhatsappSettings::new("/tmp/x.db").with_media_base_url("ftp://example"),
         runtime.handle().clone(),
-        Arc::new(NoInbound),
+        Arc::new(crate::session::NoReports),
     );
     assert!(bad_media.is_err());
     runtime.shutdown_background();
@@ -403,42 +397,68 @@ fn send_errors_map_not_logged_in_to_not_connected() {
 }
 
 #[test]
-fn received_messages_reach_the_sink_in_order() {
+fn reports_reach_the_sink_in_order_with_the_device() {
     struct Recorder(Mutex<Vec<String>>);
-    impl InboundSink for Recorder {
-        fn received(&self, device: &DeviceIdentity, message: InboundMessage) {
+    impl DeviceReports for Recorder {
+        fn report(&self, device: &DeviceIdentity, report: DeviceReport) {
+            let what = match report {
+                DeviceReport::Received(message) => message.message_id,
+                DeviceReport::Disconnected { reason } => reason,
+                other => format!("{other:?}"),
+            };
             self.0
                 .lock()
                 .unwrap()
-                .push(format!("{}:{}", device.device_id, message.message_id));
+                .push(format!("{}:{what}", device.device_id));
         }
     }
     let runtime = session_runtime();
+    let caller = caller_runtime();
     let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let forwarding = runtime.spawn(forward_inbound(
-        receiver,
-        recorder.clone(),
-        device("dev_in"),
+    let driver = match WhatsappDriver::new(
+        settings(std::path::Path::new("/nonexistent/whatsapp.db")),
         runtime.handle().clone(),
-    ));
+        recorder.clone(),
+    ) {
+        Ok(driver) => driver
+            .with_transport_factory(Arc::new(Unreachable))
+            .with_http_client(Arc::new(NoHttp))
+            .with_credentials(Arc::new(MemoryCredentials::new())),
+        Err(error) => panic!("driver: {error}"),
+    };
+    let session = driver.open_session(&device("dev_in"));
+    caller.block_on(session.disconnect()).unwrap();
     for id in ["1", "2", "3"] {
         let message = InboundMessage {
             message_id: id.into(),
             chat_jid: "1@s.whatsapp.net".into(),
-            sender_jid: None,
-            from_me: false,
-            message: Vec::new(),
+            sender_jid: "1@s.whatsapp.net".into(),
             timestamp: chrono::Utc::now(),
+            ..InboundMessage::default()
         };
-        sender.send(message).unwrap();
+        session
+            .inner
+            .reports
+            .send(DeviceReport::Received(message))
+            .unwrap();
     }
-    drop(sender);
-    runtime.block_on(forwarding).unwrap();
-    assert_eq!(
-        recorder.0.lock().unwrap().as_slice(),
-        ["dev_in:1", "dev_in:2", "dev_in:3"]
-    );
+    let received = || {
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.len() == "dev_in:1".len())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while received().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(received(), ["dev_in:1", "dev_in:2", "dev_in:3"]);
+    drop(session);
+    runtime.shutdown_background();
 }
 
 #[test]
