@@ -883,3 +883,307 @@ fn a_disabled_webhook_gets_nothing_and_only_enabled_events_are_sent() {
         "no secret, no signature member"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A user's webhook URL for the devices it creates later (`POST /user/webhook`).
+
+/// `POST /user/webhook {"webhook_url": url}`, which must succeed.
+fn set_user_webhook(server: &Server, user: &User, url: &str) {
+    let (status, reply) =
+        server.post_json("/user/webhook", &user.token, &json!({ "webhook_url": url }));
+    assert_eq!(status, 200, "POST /user/webhook {url}: {reply}");
+    assert_eq!(reply["success"], json!(true), "{reply}");
+    assert_eq!(reply["data"]["webhook_url"], json!(url), "{reply}");
+}
+
+/// `POST /devices` for `user`: the new device's id.
+fn create_device(server: &Server, user: &User, name: &str) -> String {
+    let (status, reply) = server.post_json("/devices", &user.token, &json!({ "name": name }));
+    assert_eq!(status, 201, "POST /devices: {reply}");
+    reply["device"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the device has an id: {reply}"))
+        .to_owned()
+}
+
+/// A buttons message from one of the user's devices; its message id.
+fn send_from(server: &Server, user: &User, device_id: &str, text: &str) -> String {
+    let (status, reply) = server.post_json(
+        &format!("/send/buttons?device_id={device_id}"),
+        &user.token,
+        &buttons_body(PHONE, text, &[("a", "A")]),
+    );
+    checks::buttons_success(status, &reply)
+}
+
+#[test]
+fn a_user_webhook_is_given_to_devices_created_afterwards_with_every_event() {
+    let receiver = Receiver::start(&[]);
+    let server = Server::start(private_options());
+    let tenant = unique("hooks");
+    let user = server.create_user(&tenant, "alice");
+    // Another user of the same tenant, who keeps no URL.
+    let colleague = server.create_user(&tenant, "bob");
+    // A device made before the URL is kept.
+    let earlier = create_device(&server, &user, "earlier");
+
+    set_user_webhook(&server, &user, &receiver.url());
+    let device = create_device(&server, &user, "later");
+
+    let (status, reply) = server.get(&format!("/webhook?device_id={device}"), &user.token);
+    assert_eq!(status, 200, "the new device has a webhook: {reply}");
+    assert_eq!(reply["success"], json!(true), "{reply}");
+    let webhook = &reply["webhook"];
+    assert!(
+        webhook["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("wh_")),
+        "{webhook}"
+    );
+    assert_eq!(webhook["webhook_url"], json!(receiver.url()), "{webhook}");
+    assert_eq!(
+        webhook["enabled_events"],
+        json!(["*"]),
+        "every event: {webhook}"
+    );
+    assert_eq!(webhook["enabled"], json!(true), "{webhook}");
+    // The documented defaults of a webhook, and no secret: /user/webhook takes none.
+    assert_eq!(webhook["retry_attempts"], json!(3), "{webhook}");
+    assert_eq!(webhook["timeout"], json!(30), "{webhook}");
+    assert_eq!(webhook["headers"], json!({}), "{webhook}");
+    assert_eq!(webhook["has_secret"], json!(false), "{webhook}");
+    checks::recent_timestamp(webhook["created_at"].as_str().unwrap_or_default());
+
+    // Devices made before, the user's default one among them, and another user's new
+    // device are not affected.
+    assert_webhook_not_found(&server, &user, "");
+    assert_webhook_not_found(&server, &user, &format!("?device_id={earlier}"));
+    let colleagues_device = create_device(&server, &colleague, "bob's");
+    assert_webhook_not_found(
+        &server,
+        &colleague,
+        &format!("?device_id={colleagues_device}"),
+    );
+
+    // Sends from the devices without a webhook first; then one from the new device. Each
+    // device's deliveries are independent, so once the new device's is in, a little more
+    // time shows that no other came.
+    send(&server, &user, "from the default device");
+    send_from(&server, &user, &earlier, "from the earlier device");
+    send_from(&server, &colleague, &colleagues_device, "from bob");
+    let message_id = send_from(&server, &user, &device, "from the new device");
+    let received = receiver.wait_until("the new device's delivery", |r| {
+        r.iter()
+            .any(|d| d.json()["data"]["message_id"] == json!(message_id))
+    });
+    thread::sleep(Duration::from_millis(500));
+    let received_after = receiver.received();
+    assert_eq!(
+        received_after.len(),
+        received.len(),
+        "nothing else arrives: {received_after:#?}"
+    );
+    assert_eq!(received.len(), 1, "one delivery: {received:#?}");
+    let delivery = &received[0];
+    assert_eq!(delivery.method, "POST");
+    assert_eq!(delivery.path, "/hook");
+    assert!(
+        delivery
+            .header("content-type")
+            .is_some_and(|value| value.starts_with("application/json")),
+        "{delivery:#?}"
+    );
+    assert_eq!(delivery.header("x-wuts-event"), Some("message.sent"));
+    assert_eq!(delivery.attempt(), "1");
+    let event_id = delivery.event_id();
+    assert!(event_id.starts_with("evt_"), "{delivery:#?}");
+    let seconds: i64 = delivery
+        .header("x-wuts-timestamp")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("X-Wuts-Timestamp is Unix seconds: {delivery:#?}"));
+    assert!((seconds - checks::now_unix()).abs() < 60, "{seconds}");
+    // No secret was (or can be) given through /user/webhook: docs/API.md signs a delivery
+    // only "with a secret", so this one carries no signature, in the header or the body.
+    assert_eq!(delivery.header("x-wuts-signature"), None, "{delivery:#?}");
+    let body = delivery.json();
+    assert!(body.get("signature").is_none(), "{body}");
+    assert_eq!(body["id"], json!(event_id), "{body}");
+    assert_eq!(body["event"], json!("message.sent"), "{body}");
+    assert_eq!(body["device_id"], json!(device), "{body}");
+    assert_eq!(body["user_id"], json!(user.user_id), "{body}");
+    assert_eq!(
+        body["seq"],
+        json!(1),
+        "the new device's first event: {body}"
+    );
+    assert_eq!(body["data"]["message_id"], json!(message_id), "{body}");
+    assert_eq!(body["data"]["route"], json!("/send/buttons"), "{body}");
+    assert_eq!(body["data"]["message_type"], json!("buttons"), "{body}");
+}
+
+#[test]
+fn replay_all_queues_every_failure_again_under_the_same_event_ids() {
+    // The first attempt of each event meets a 500; then the receiver answers 200.
+    let receiver = Receiver::start(&[500, 500]);
+    let server = Server::start(private_options());
+    let user = server.create_user(&unique("hooks"), "alice");
+    configure(&server, &user, &hook(&receiver.url(), 0));
+
+    let sent = [
+        send(&server, &user, "first"),
+        send(&server, &user, "second"),
+    ];
+    let refused = receiver.wait_until("two attempts", |r| r.len() >= 2);
+    let message_ids: Vec<Value> = refused
+        .iter()
+        .map(|r| r.json()["data"]["message_id"].clone())
+        .collect();
+    assert_eq!(message_ids, [json!(sent[0]), json!(sent[1])], "in order");
+    let event_ids: Vec<String> = refused.iter().map(Received::event_id).collect();
+    assert_ne!(event_ids[0], event_ids[1], "{event_ids:?}");
+
+    // retry_attempts 0: one attempt each, then failed.
+    let failures = {
+        let deadline = Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            let (status, reply) = server.get("/webhook/failures", &user.token);
+            assert_eq!(status, 200, "{reply}");
+            assert_eq!(reply["success"], json!(true), "{reply}");
+            let listed = reply["failures"].as_array().cloned().unwrap_or_default();
+            if listed.len() >= 2 {
+                break listed;
+            }
+            assert!(Instant::now() < deadline, "two failures listed: {reply}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert_eq!(failures.len(), 2, "{failures:#?}");
+    let failed_events: BTreeSet<String> = failures
+        .iter()
+        .map(|f| f["event_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        failed_events,
+        event_ids.iter().cloned().collect::<BTreeSet<_>>(),
+        "{failures:#?}"
+    );
+    for failure in &failures {
+        assert_eq!(failure["event"], json!("message.sent"), "{failure}");
+        assert_eq!(failure["attempts"], json!(1), "no retry: {failure}");
+        assert_eq!(failure["last_status"], json!(500), "{failure}");
+        assert!(
+            failure["id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{failure}"
+        );
+        checks::recent_timestamp(failure["failed_at"].as_str().unwrap_or_default());
+    }
+    assert_eq!(receiver.received().len(), 2, "no retry went out");
+
+    let (status, reply) = server.post_json("/webhook/failures/replay", &user.token, &json!({}));
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply, json!({"success": true, "replayed": 2}));
+
+    let received = receiver.wait_until("both replays", |r| r.len() >= 4);
+    let replayed: Vec<String> = received[2..].iter().map(Received::event_id).collect();
+    assert_eq!(
+        replayed, event_ids,
+        "the same events, in order: {received:#?}"
+    );
+    for (delivery, message_id) in received[2..].iter().zip(&sent) {
+        let body = delivery.json();
+        assert_eq!(body["id"], json!(delivery.event_id()), "{body}");
+        assert_eq!(body["data"]["message_id"], json!(message_id), "{body}");
+    }
+
+    // Delivered: the list empties, and nothing is left to replay.
+    let deadline = Instant::now() + DELIVERY_TIMEOUT;
+    loop {
+        let (status, reply) = server.get("/webhook/failures", &user.token);
+        assert_eq!(status, 200, "{reply}");
+        if reply["failures"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still listed: {reply}");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let (status, reply) = server.post_json("/webhook/failures/replay", &user.token, &json!({}));
+    assert_eq!(
+        (status, reply),
+        (202, json!({"success": true, "replayed": 0}))
+    );
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.received().len(), 4, "each replayed once");
+}
+
+/// Bad `/user/webhook` bodies; each a 400 naming `webhook_url` (malformed JSON: a 400).
+fn refuse_user_webhooks(server: &Server, user: &User, urls: &[Value]) {
+    let reply = server.post_raw(
+        "/user/webhook",
+        user.auth(),
+        Body::Bytes {
+            content_type: "application/json",
+            bytes: b"{\"webhook_url\": ",
+        },
+    );
+    assert_eq!(reply.status, 400, "malformed JSON: {}", reply.text());
+    let (status, reply) = server.post_json("/user/webhook", &user.token, &json!({}));
+    assert_names_field(status, &reply, "webhook_url");
+    for url in urls {
+        let (status, reply) =
+            server.post_json("/user/webhook", &user.token, &json!({ "webhook_url": url }));
+        assert_names_field(status, &reply, "webhook_url");
+    }
+}
+
+#[test]
+fn bad_user_webhook_input_is_a_400_naming_the_url_and_stores_nothing() {
+    // Without allow_private_urls: private and loopback targets are refused.
+    let server = Server::start_default();
+    let user = server.create_user(&unique("hooks"), "alice");
+    let forbidden = [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.1.10/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest",
+    ];
+    let mut urls: Vec<Value> = vec![
+        json!("ftp://example.com/hook"),
+        json!("example.com/hook"),
+        json!("not a url"),
+        json!(""),
+        json!(42),
+        Value::Null,
+    ];
+    urls.extend(forbidden.iter().map(|url| json!(url)));
+    refuse_user_webhooks(&server, &user, &urls);
+    for url in forbidden {
+        let (_, reply) =
+            server.post_json("/user/webhook", &user.token, &json!({ "webhook_url": url }));
+        assert_eq!(
+            reply["error_code"],
+            json!("URL_FORBIDDEN"),
+            "{url}: {reply}"
+        );
+    }
+    // Nothing kept: a device made now has no webhook.
+    let device = create_device(&server, &user, "after the refusals");
+    assert_webhook_not_found(&server, &user, &format!("?device_id={device}"));
+    assert_webhook_not_found(&server, &user, "");
+
+    // A URL kept before is left as it was by refusals.
+    let server = Server::start(private_options());
+    let user = server.create_user(&unique("hooks"), "alice");
+    set_user_webhook(&server, &user, "http://127.0.0.1:9/kept");
+    urls.truncate(6);
+    refuse_user_webhooks(&server, &user, &urls);
+    let device = create_device(&server, &user, "after the refusals");
+    let (status, reply) = server.get(&format!("/webhook?device_id={device}"), &user.token);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["webhook"]["webhook_url"],
+        json!("http://127.0.0.1:9/kept"),
+        "{reply}"
+    );
+}
