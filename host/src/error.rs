@@ -33,6 +33,8 @@ pub mod codes {
     pub const PAIRING_FAILED: &str = "PAIRING_FAILED";
     /// A plugin's media upload through the device failed.
     pub const UPLOAD_FAILED: &str = "UPLOAD_FAILED";
+    /// A received message's media could not be fetched or decrypted.
+    pub const MEDIA_DOWNLOAD_FAILED: &str = "MEDIA_DOWNLOAD_FAILED";
 }
 
 /// What the host asked of a session when it failed: the same error answers differently
@@ -44,6 +46,9 @@ pub enum SessionCall {
     Send,
     /// A plugin's media upload: every failure but "not connected" is 500 `UPLOAD_FAILED`.
     Upload,
+    /// Fetching a received message's media: 502 `MEDIA_DOWNLOAD_FAILED` (504 on a
+    /// timeout).
+    Download,
     /// A device route (`/devices`, pairing, `/connect`, ...): each kind its own status
     /// (routes/pairing.rs lists them).
     Device,
@@ -139,6 +144,10 @@ impl ApiError {
                     format!("media upload failed: {error}"),
                 );
             }
+            (SessionCall::Download, E::Timeout) => {
+                (StatusCode::GATEWAY_TIMEOUT, codes::MEDIA_DOWNLOAD_FAILED)
+            }
+            (SessionCall::Download, _) => (StatusCode::BAD_GATEWAY, codes::MEDIA_DOWNLOAD_FAILED),
             (SessionCall::Device, E::Rejected { code }) => {
                 return Self::new(
                     StatusCode::BAD_GATEWAY,
@@ -166,9 +175,10 @@ impl ApiError {
             (SessionCall::Device, E::Unsupported(_)) => {
                 (StatusCode::BAD_REQUEST, codes::UNSUPPORTED)
             }
-            (SessionCall::Device, E::UploadFailed { .. } | E::Failed(_)) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL_ERROR)
-            }
+            (
+                SessionCall::Device,
+                E::UploadFailed { .. } | E::DownloadFailed { .. } | E::Failed(_),
+            ) => (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL_ERROR),
         };
         Self::new(status, code, error.to_string())
     }

@@ -601,3 +601,135 @@ fn a_buttons_response_can_quote_a_received_buttons_message() {
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["validation"][0]["field"], "message_id", "{reply}");
 }
+
+#[test]
+fn received_media_is_served_decrypted_to_its_device_only() {
+    use wuts_e2e::http::Auth;
+    let server = Server::start(options());
+    let tenant = unique("acme");
+    let alice = server.create_user(&tenant, "alice");
+    let carol = server.create_user(&tenant, "carol");
+    let mallory = server.create_user(&unique("evil"), "mallory");
+    let picture: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let mut stream = open_ok(&server, &alice, "?events=message.received", None);
+    let id = inbound_ok(
+        &server,
+        &alice,
+        &json!({
+            "from": TAPPER,
+            "push_name": "Tapper",
+            "message": {"imageMessage": {"mimetype": "image/png", "caption": "the plan"}},
+            "media": wuts_e2e::audio_fixtures::base64(&picture),
+        }),
+    );
+    let data = envelope(
+        &stream.expect("message.received"),
+        "message.received",
+        &alice,
+    );
+    assert_eq!(data["message_type"], "image", "{data}");
+    assert_eq!(data["content"], "the plan", "{data}");
+    assert_eq!(data["media"]["mimetype"], "image/png", "{data}");
+    assert_eq!(data["media"]["size"], 5000, "{data}");
+    let url = data["media"]["url"]
+        .as_str()
+        .expect("a media URL")
+        .to_owned();
+    assert_eq!(
+        url,
+        format!("/messages/{id}/media?device_id={}", alice.device_id)
+    );
+
+    let reply = server.client().get(&url, Auth::Bearer(&alice.token));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.content_type.as_deref(), Some("image/png"));
+    assert_eq!(reply.body, picture, "the bytes the sender attached");
+
+    // Another user of the tenant, another tenant: their own device has no such
+    // message, and naming alice's device is not theirs to name.
+    for other in [&carol, &mallory] {
+        for path in [
+            format!("/messages/{id}/media"),
+            format!("/messages/{id}/media?device_id={}", alice.device_id),
+        ] {
+            let reply = server.client().get(&path, Auth::Bearer(&other.token));
+            assert_eq!(reply.status, 404, "{} {path}: {}", other.name, reply.text());
+            assert_eq!(reply.json()["error_code"], "NOT_FOUND");
+        }
+    }
+    // An unknown id, a message without media, a sent message: 404.
+    let text = inbound_ok(
+        &server,
+        &alice,
+        &json!({"from": TAPPER, "message": {"conversation": "no media"}}),
+    );
+    let sent = send(&server, &alice, "ours");
+    for missing in ["3EB0NOSUCHMESSAGE", text.as_str(), sent.as_str()] {
+        let reply = server.client().get(
+            &format!("/messages/{missing}/media"),
+            Auth::Bearer(&alice.token),
+        );
+        assert_eq!(reply.status, 404, "{missing}: {}", reply.text());
+    }
+    // `media` needs a media field to attach to, and must be base64.
+    for (body, field) in [
+        (
+            json!({"from": TAPPER, "message": {"conversation": "x"}, "media": "aGVsbG8="}),
+            "media",
+        ),
+        (
+            json!({"from": TAPPER, "message": {"imageMessage": {}}, "media": "***"}),
+            "media",
+        ),
+    ] {
+        let (status, reply) = inbound(&server, &alice, &body);
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(reply["validation"][0]["field"], field, "{reply}");
+    }
+}
+
+#[test]
+fn a_message_received_twice_is_one_event() {
+    let (server, user) = server_and_user();
+    let mut stream = open_ok(&server, &user, "?events=message.received", None);
+    let body = json!({"from": TAPPER, "message_id": "3EB0REDELIVERED", "message": {"conversation": "once"}});
+    inbound_ok(&server, &user, &body);
+    inbound_ok(&server, &user, &body);
+    let data = envelope(
+        &stream.expect("message.received"),
+        "message.received",
+        &user,
+    );
+    assert_eq!(data["message_id"], "3EB0REDELIVERED");
+    stream.assert_quiet();
+}
+
+#[test]
+fn disconnecting_and_connecting_a_device_are_events() {
+    let (server, user) = server_and_user();
+    let mut stream = open_ok(
+        &server,
+        &user,
+        "?events=device.connected,device.disconnected",
+        None,
+    );
+    for (path, name) in [
+        ("/disconnect", "device.disconnected"),
+        ("/connect", "device.connected"),
+    ] {
+        let (status, reply) = server.post_json(path, &user.token, &json!({}));
+        assert_eq!(status, 200, "{path}: {reply}");
+        let data = envelope(&stream.expect(name), name, &user);
+        match name {
+            "device.connected" => assert!(
+                data["jid"].as_str().unwrap().ends_with("@s.whatsapp.net"),
+                "{data}"
+            ),
+            _ => assert!(!data["reason"].as_str().unwrap().is_empty(), "{data}"),
+        }
+    }
+    // Connecting a connected device changes nothing, and says nothing.
+    let (status, _) = server.post_json("/connect", &user.token, &json!({}));
+    assert!(status == 200 || status == 400, "{status}");
+    stream.assert_quiet();
+}

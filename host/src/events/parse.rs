@@ -225,6 +225,56 @@ impl<'m> Classified<'m> {
     }
 }
 
+/// The media a received message carries (inside its envelopes), with what a download
+/// needs; `None` for a message without media or without the fields to fetch it.
+pub fn received_media(message: &Message) -> Option<ReceivedMedia> {
+    use wuts_plugin_api::MediaKind;
+    let message = unwrap_envelopes(message).message;
+    macro_rules! media {
+        ($field:ident, $kind:expr) => {
+            media!($field, $kind, |_| None)
+        };
+        ($field:ident, $kind:expr, $file_name:expr) => {
+            if let Some(media) = message.$field.as_option() {
+                return Some(ReceivedMedia {
+                    download: crate::session::MediaDownload {
+                        kind: $kind,
+                        direct_path: media.direct_path.clone()?,
+                        media_key: media.media_key.clone()?,
+                        file_sha256: media.file_sha256.clone()?,
+                        file_enc_sha256: media.file_enc_sha256.clone()?,
+                        file_length: media.file_length.unwrap_or_default(),
+                    },
+                    mimetype: media
+                        .mimetype
+                        .clone()
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                    file_name: $file_name(media),
+                });
+            }
+        };
+    }
+    media!(image_message, MediaKind::Image);
+    media!(video_message, MediaKind::Video);
+    media!(ptv_message, MediaKind::Video);
+    media!(audio_message, MediaKind::Audio);
+    media!(sticker_message, MediaKind::Sticker);
+    media!(
+        document_message,
+        MediaKind::Document,
+        |document: &waproto::whatsapp::message::DocumentMessage| document.file_name.clone()
+    );
+    None
+}
+
+/// A received message's media: where it is, and how to serve it.
+#[derive(Debug, Clone)]
+pub struct ReceivedMedia {
+    pub download: crate::session::MediaDownload,
+    pub mimetype: String,
+    pub file_name: Option<String>,
+}
+
 fn classify<'m>(unwrapped: &Unwrapped<'m>, media_url: &str) -> Option<Classified<'m>> {
     let message = unwrapped.message;
     if let Some(protocol) = message.protocol_message.as_option() {

@@ -6,6 +6,7 @@ pub mod devices;
 pub mod events;
 pub mod health;
 pub mod jobs;
+pub mod messages;
 pub mod pairing;
 pub mod sandbox;
 pub mod send;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     send::configure(cfg, &state.plugins);
     health::configure(cfg);
     jobs::configure(cfg);
+    messages::configure(cfg);
     devices::configure(cfg);
     pairing::configure(cfg);
     events::configure(cfg);

@@ -4,22 +4,25 @@
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
 use buffa::Message as _;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 use waproto::whatsapp::Message;
-use wuts_plugin_api::{Envelope, PluginError, fields, normalize_recipient};
+use wuts_plugin_api::{Envelope, MediaKind, PluginError, fields, normalize_recipient};
 
 use super::body;
 use super::common::{caller_device, device_session, json_object, query_device_id, query_limit};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, SessionCall};
 use crate::events::EventScope;
 use crate::events::inbound::{Received, emit_receipt, receipt_event_name, receipt_kind};
 use crate::message_json::{message_from_json, message_to_json};
 use crate::send_path::blocking;
 use crate::session::sandbox::{SandboxControls, SandboxSession};
-use crate::session::{DeviceIdentity, InboundMessage, InboundReceipt, ReceiptKind, Session as _};
+use crate::session::{
+    DeviceIdentity, InboundMessage, InboundReceipt, MediaUpload, ReceiptKind, Session as _,
+};
 use crate::state::AppState;
 use crate::store::DeviceRecord;
 use crate::time::rfc3339;
@@ -213,6 +216,9 @@ struct InboundRequest {
     participant: Option<String>,
     push_name: Option<String>,
     from_lid: Option<String>,
+    /// The file behind the message's media field (base64), "uploaded" so that
+    /// `GET /messages/{id}/media` can fetch it.
+    media: Option<Vec<u8>>,
 }
 
 impl InboundRequest {
@@ -227,6 +233,7 @@ impl InboundRequest {
                 "participant",
                 "push_name",
                 "from_lid",
+                "media",
                 "device_id",
             ],
         )?;
@@ -259,6 +266,20 @@ impl InboundRequest {
                 json!(lid),
             ));
         }
+        let media = fields::optional_string(body, "media")?
+            .map(|text| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|_| PluginError::invalid_field("media", "must be base64", Value::Null))
+            })
+            .transpose()?;
+        if media.is_some() && media_field(&mut message.clone()).is_none() {
+            return Err(PluginError::invalid_field(
+                "media",
+                "the message has no image, video, audio, document or sticker field to attach it to",
+                Value::Null,
+            ));
+        }
         Ok(InboundRequest {
             from,
             message,
@@ -267,6 +288,7 @@ impl InboundRequest {
             participant,
             push_name: push_name.map(str::to_owned),
             from_lid,
+            media,
         })
     }
 
@@ -415,6 +437,10 @@ async fn receive_message(
     let session = device_session(&state, &device).await?;
     let own_jid = sandbox(&session)?.own_jid();
 
+    let mut received = received;
+    if let Some(bytes) = received.media.take() {
+        attach_media(session.as_ref(), &mut received.message, bytes).await?;
+    }
     let message_id = received
         .message_id
         .clone()
@@ -455,6 +481,89 @@ async fn receive_message(
     };
     tracing::info!(device_id = %device.id, %message_id, event, "sandbox message received");
     Ok(HttpResponse::Ok().json(json!({"success": true, "message_id": message_id})))
+}
+
+/// The media field a received message carries, with its kind and mimetype.
+struct MediaField<'m> {
+    kind: MediaKind,
+    mimetype: String,
+    reference: MediaFieldRef<'m>,
+}
+
+/// The reference fields every media message has, borrowed mutably.
+struct MediaFieldRef<'m> {
+    url: &'m mut Option<String>,
+    direct_path: &'m mut Option<String>,
+    media_key: &'m mut Option<Vec<u8>>,
+    file_sha256: &'m mut Option<Vec<u8>>,
+    file_enc_sha256: &'m mut Option<Vec<u8>>,
+    file_length: &'m mut Option<u64>,
+    media_key_timestamp: &'m mut Option<i64>,
+}
+
+fn media_field(message: &mut Message) -> Option<MediaField<'_>> {
+    macro_rules! field {
+        ($name:ident, $kind:expr, $default_mimetype:expr) => {
+            if message.$name.is_set() {
+                let media = message.$name.get_or_insert_default();
+                return Some(MediaField {
+                    kind: $kind,
+                    mimetype: media
+                        .mimetype
+                        .clone()
+                        .unwrap_or_else(|| $default_mimetype.into()),
+                    reference: MediaFieldRef {
+                        url: &mut media.url,
+                        direct_path: &mut media.direct_path,
+                        media_key: &mut media.media_key,
+                        file_sha256: &mut media.file_sha256,
+                        file_enc_sha256: &mut media.file_enc_sha256,
+                        file_length: &mut media.file_length,
+                        media_key_timestamp: &mut media.media_key_timestamp,
+                    },
+                });
+            }
+        };
+    }
+    field!(image_message, MediaKind::Image, "image/jpeg");
+    field!(video_message, MediaKind::Video, "video/mp4");
+    field!(audio_message, MediaKind::Audio, "audio/ogg; codecs=opus");
+    field!(
+        document_message,
+        MediaKind::Document,
+        "application/octet-stream"
+    );
+    field!(sticker_message, MediaKind::Sticker, "image/webp");
+    None
+}
+
+/// "Uploads" `bytes` through the sandbox and points the message's media field at them,
+/// as a sender's phone would before sending.
+async fn attach_media(
+    session: &dyn crate::session::Session,
+    message: &mut Message,
+    bytes: Vec<u8>,
+) -> Result<(), ApiError> {
+    let Some(field) = media_field(message) else {
+        return Err(PluginError::invalid_field("media", "no media field", Value::Null).into());
+    };
+    let reference = session
+        .upload_media(MediaUpload {
+            bytes,
+            kind: field.kind,
+            mimetype: field.mimetype,
+        })
+        .await
+        .map_err(|error| ApiError::from_session(error, SessionCall::Upload))?;
+    let target = field.reference;
+    *target.url = Some(reference.url);
+    *target.direct_path = Some(reference.direct_path);
+    *target.media_key = Some(reference.media_key);
+    *target.file_sha256 = Some(reference.file_sha256);
+    *target.file_enc_sha256 = Some(reference.file_enc_sha256);
+    *target.file_length = Some(reference.file_length);
+    *target.media_key_timestamp = Some(reference.media_key_timestamp);
+    Ok(())
 }
 
 /// A received message cannot take the id of a message this device sent: a quote of

@@ -76,7 +76,8 @@ mod tests {
 
     use super::*;
     use crate::session::{
-        DeviceStatus, MediaUpload, OutgoingMessage, QrCode, SendReceipt, SessionError,
+        DeviceStatus, MediaDownload, MediaUpload, OutgoingMessage, QrCode, SendReceipt,
+        SessionError,
     };
 
     struct Idle;
@@ -96,6 +97,9 @@ mod tests {
             Err(SessionError::NotConnected)
         }
         async fn upload_media(&self, _: MediaUpload) -> Result<MediaReference, SessionError> {
+            Err(SessionError::NotConnected)
+        }
+        async fn download_media(&self, _: MediaDownload) -> Result<Vec<u8>, SessionError> {
             Err(SessionError::NotConnected)
         }
         async fn connect(&self) -> Result<(), SessionError> {

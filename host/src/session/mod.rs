@@ -53,6 +53,17 @@ pub struct SendReceipt {
     pub timestamp: DateTime<Utc>,
 }
 
+/// Where a received message's media is and how to check it: what a download needs.
+#[derive(Debug, Clone)]
+pub struct MediaDownload {
+    pub kind: MediaKind,
+    pub direct_path: String,
+    pub media_key: Vec<u8>,
+    pub file_sha256: Vec<u8>,
+    pub file_enc_sha256: Vec<u8>,
+    pub file_length: u64,
+}
+
 /// A file to upload through the device.
 #[derive(Debug, Clone)]
 pub struct MediaUpload {
@@ -129,6 +140,10 @@ pub enum SessionError {
     /// The media server refused or lost an upload.
     #[error("media upload failed: {reason}")]
     UploadFailed { reason: String },
+    /// The media server refused a download, or what came did not decrypt or match its
+    /// hash.
+    #[error("media download failed: {reason}")]
+    DownloadFailed { reason: String },
     /// The driver does not offer this operation (e.g. pairing on the sandbox).
     #[error("{0}")]
     Unsupported(String),
@@ -173,6 +188,9 @@ pub trait Session: Send + Sync + 'static {
     async fn send(&self, message: OutgoingMessage) -> Result<SendReceipt, SessionError>;
 
     async fn upload_media(&self, upload: MediaUpload) -> Result<MediaReference, SessionError>;
+    /// Downloads and decrypts a received message's media; the caller bounds its time
+    /// and checked its declared size.
+    async fn download_media(&self, media: MediaDownload) -> Result<Vec<u8>, SessionError>;
 
     async fn connect(&self) -> Result<(), SessionError>;
 

@@ -17,8 +17,8 @@ use wuts_plugin_api::{MediaKind, MediaReference};
 
 use super::sandbox_records::{SandboxMedia, SandboxRecord, SandboxRecords};
 use super::{
-    DeviceIdentity, DeviceReport, DeviceReports, DeviceStatus, MediaUpload, OutgoingMessage,
-    QrCode, SendReceipt, Session, SessionDriver, SessionError,
+    DeviceIdentity, DeviceReport, DeviceReports, DeviceStatus, MediaDownload, MediaUpload,
+    OutgoingMessage, QrCode, SendReceipt, Session, SessionDriver, SessionError,
 };
 
 /// Where sandbox media is served; also what media messages carry as their URL.
@@ -245,6 +245,30 @@ impl Session for SandboxSession {
         };
         self.records.save_media(media);
         Ok(reference)
+    }
+
+    /// Media the sandbox "uploaded" (any device's: the sandbox is one small WhatsApp),
+    /// checked against the message's hash as a real download is.
+    async fn download_media(&self, media: MediaDownload) -> Result<Vec<u8>, SessionError> {
+        if !self.controls().connected {
+            return Err(SessionError::NotConnected);
+        }
+        let failed = |reason: &str| SessionError::DownloadFailed {
+            reason: reason.to_owned(),
+        };
+        let id = media
+            .direct_path
+            .strip_prefix(MEDIA_PATH)
+            .ok_or_else(|| failed("not a sandbox media path"))?;
+        let stored = self
+            .records
+            .media_info(&[id.to_owned()])
+            .pop()
+            .ok_or_else(|| failed("no such media (expired, or never uploaded)"))?;
+        if Sha256::digest(stored.bytes.as_slice()).as_slice() != media.file_sha256.as_slice() {
+            return Err(failed("the media does not match the message's fileSha256"));
+        }
+        Ok(stored.bytes.as_ref().clone())
     }
 
     async fn connect(&self) -> Result<(), SessionError> {

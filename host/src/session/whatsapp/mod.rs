@@ -32,7 +32,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use whatsapp_rust::bot::Bot;
 use whatsapp_rust::buffa::Message as _;
-use whatsapp_rust::download::MediaType;
+use whatsapp_rust::download::{DownloadParams, MediaType};
 use whatsapp_rust::http::{HttpClient, UreqHttpClient};
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::store::traits::Backend;
@@ -50,8 +50,9 @@ use self::seams::{MediaHttpClient, ObservedTransportFactory};
 pub use self::settings::{WhatsappSettings, parse_client_version};
 use self::state::{LiveFlags, Phase, SessionState};
 use super::{
-    DeviceIdentity, DeviceReport, DeviceReports, DeviceStatus, InboundMessage, MediaUpload,
-    OutgoingMessage, PairingStep, QrCode, SendReceipt, Session, SessionDriver, SessionError,
+    DeviceIdentity, DeviceReport, DeviceReports, DeviceStatus, InboundMessage, MediaDownload,
+    MediaUpload, OutgoingMessage, PairingStep, QrCode, SendReceipt, Session, SessionDriver,
+    SessionError,
 };
 
 /// A new session's generation, before its first client starts.
@@ -512,6 +513,24 @@ impl Session for WhatsappSession {
             file_length: uploaded.file_length,
             media_key_timestamp: uploaded.media_key_timestamp,
         })
+    }
+
+    async fn download_media(&self, media: MediaDownload) -> Result<Vec<u8>, SessionError> {
+        let client = self.inner.ready_client()?;
+        let params = DownloadParams::encrypted(
+            media.direct_path,
+            &media.media_key,
+            &media.file_sha256,
+            &media.file_enc_sha256,
+            media.file_length,
+            media_type(media.kind),
+        );
+        self.inner
+            .on_runtime(async move { client.download(&params).await })
+            .await?
+            .map_err(|error| SessionError::DownloadFailed {
+                reason: format!("{error:#}"),
+            })
     }
 
     async fn connect(&self) -> Result<(), SessionError> {
