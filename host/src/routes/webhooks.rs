@@ -29,10 +29,6 @@ const MAX_HEADER_VALUE_BYTES: usize = 1024;
 const DEFAULT_FAILURES_LIMIT: usize = 50;
 const MAX_FAILURES_LIMIT: usize = 500;
 const WEBHOOK_NOT_FOUND: &str = "WEBHOOK_NOT_FOUND";
-/// How long a configuration change waits for the events emitted before it to be stored
-/// (the sink commits every few milliseconds): they are matched against the webhook in
-/// force when they happened, not the one that replaces it.
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhook", web::post().to(set))
         .route("/webhook", web::get().to(get))
@@ -288,6 +284,9 @@ async fn set(
     let store = Arc::clone(&state.store);
     let events = Arc::clone(&state.events);
     let stored = blocking(&state, move || {
+        // Events emitted before the change are stored first (the writer commits every
+        // few milliseconds): they are matched against the webhook in force when they
+        // happened, not the one that replaces it.
         events.flush();
         store.set_webhook(&record)
     })
