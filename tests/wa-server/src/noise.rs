@@ -1,8 +1,9 @@
-//! The server side of WhatsApp's Noise handshake (XX and IK), its certificate chain, and
-//! the encrypted frames that follow.
+//! The server side of WhatsApp's Noise handshake (XX, IK, and XXfallback when an IK
+//! hello used another server's key), its certificate chain, and the encrypted frames
+//! that follow.
 //!
 //! Mirrors the initiator in `wacore-noise` 0.7.0 `src/handshake.rs` token by token
-//! (`process_xx_server_hello_into`, `IkHandshakeState`). The chain is this server's own,
+//! (`process_xx_server_hello_into`, `IkHandshakeState`, `XxFallbackHandshakeState`). The chain is this server's own,
 //! signed by nobody: the client accepts it only when built with `danger-skip-cert-chain-verify`,
 //! which skips the two XEdDSA checks and keeps the serial and key checks (`:169-250`).
 
@@ -10,7 +11,9 @@ use whatsapp_rust::buffa::{Message as _, MessageField};
 use whatsapp_rust::wacore::libsignal::protocol::KeyPair;
 use whatsapp_rust::wacore::noise::framing::FrameDecoder;
 use whatsapp_rust::wacore::noise::{NoiseCipher, NoiseHandshake};
-use whatsapp_rust::wacore_binary::consts::{NOISE_PATTERN_IK, NOISE_PATTERN_XX, WA_CONN_HEADER};
+use whatsapp_rust::wacore_binary::consts::{
+    NOISE_PATTERN_IK, NOISE_PATTERN_XX, NOISE_PATTERN_XXFALLBACK, WA_CONN_HEADER,
+};
 use whatsapp_rust::wacore_binary::marshal::{marshal, unmarshal_ref};
 use whatsapp_rust::wacore_binary::node::Node;
 use whatsapp_rust::wacore_binary::util::unpack;
@@ -76,6 +79,8 @@ fn cert_chain_for(leaf_key: &[u8; 32]) -> Vec<u8> {
 pub enum Pattern {
     Xx,
     Ik,
+    /// IK with another server's key, answered as XX (`Noise_XXfallback`).
+    XxFallback,
 }
 
 /// The ciphers of an established connection, and the client's login payload.
@@ -122,6 +127,7 @@ pub enum Responded {
 pub struct XxPending {
     noise: NoiseHandshake,
     ephemeral: KeyPair,
+    pattern: Pattern,
 }
 
 /// Reads a ClientHello and builds the ServerHello (a bare handshake message, unframed).
@@ -154,7 +160,18 @@ pub fn respond_to_hello(identity: &ServerIdentity, hello: &[u8]) -> Result<Respo
             noise
                 .mix_shared_secret(server_private, &client_ephemeral)
                 .map_err(failed)?;
-            let client_static = noise.decrypt(&encrypted_static).map_err(failed)?;
+            let Ok(client_static) = noise.decrypt(&encrypted_static) else {
+                // The client used another server's static key (its credentials outlived
+                // that server): answer as XX so it starts over on its same ephemeral.
+                let (pending, reply) = xx_reply(
+                    identity,
+                    NOISE_PATTERN_XXFALLBACK,
+                    Pattern::XxFallback,
+                    &client_ephemeral,
+                    ephemeral,
+                )?;
+                return Ok(Responded::Xx(Box::new(pending), reply));
+            };
             noise
                 .mix_shared_secret(server_private, &client_static)
                 .map_err(failed)?;
@@ -180,26 +197,54 @@ pub fn respond_to_hello(identity: &ServerIdentity, hello: &[u8]) -> Result<Respo
             ))
         }
         _ => {
-            // XX: -> e; <- e, ee, s, es, payload(cert).
-            let mut noise =
-                NoiseHandshake::new(NOISE_PATTERN_XX, &WA_CONN_HEADER).map_err(failed)?;
-            noise.authenticate(&client_ephemeral);
-            noise.authenticate(&ephemeral_public);
-            noise
-                .mix_shared_secret(ephemeral_private, &client_ephemeral)
-                .map_err(failed)?;
-            let encrypted_static = noise.encrypt(server_public).map_err(failed)?;
-            noise
-                .mix_shared_secret(server_private, &client_ephemeral)
-                .map_err(failed)?;
-            let certificate = noise.encrypt(&identity.cert_chain).map_err(failed)?;
-            let reply = server_hello(ephemeral_public, Some(encrypted_static), certificate);
-            Ok(Responded::Xx(
-                Box::new(XxPending { noise, ephemeral }),
-                reply,
-            ))
+            let (pending, reply) = xx_reply(
+                identity,
+                NOISE_PATTERN_XX,
+                Pattern::Xx,
+                &client_ephemeral,
+                ephemeral,
+            )?;
+            Ok(Responded::Xx(Box::new(pending), reply))
         }
     }
+}
+
+/// XX (or XXfallback, the same tokens under another protocol name): -> e; <- e, ee, s,
+/// es, payload(cert).
+fn xx_reply(
+    identity: &ServerIdentity,
+    protocol: &str,
+    pattern: Pattern,
+    client_ephemeral: &[u8; 32],
+    ephemeral: KeyPair,
+) -> Result<(XxPending, Vec<u8>), WireError> {
+    let failed = |error: whatsapp_rust::wacore::noise::HandshakeError| error.to_string();
+    let ephemeral_public = ephemeral.public_key.public_key_bytes().to_vec();
+    let mut noise = NoiseHandshake::new(protocol, &WA_CONN_HEADER).map_err(failed)?;
+    noise.authenticate(client_ephemeral);
+    noise.authenticate(&ephemeral_public);
+    noise
+        .mix_shared_secret(ephemeral.private_key.serialize(), client_ephemeral)
+        .map_err(failed)?;
+    let encrypted_static = noise
+        .encrypt(identity.static_key.public_key.public_key_bytes())
+        .map_err(failed)?;
+    noise
+        .mix_shared_secret(
+            identity.static_key.private_key.serialize(),
+            client_ephemeral,
+        )
+        .map_err(failed)?;
+    let certificate = noise.encrypt(&identity.cert_chain).map_err(failed)?;
+    let reply = server_hello(ephemeral_public, Some(encrypted_static), certificate);
+    Ok((
+        XxPending {
+            noise,
+            ephemeral,
+            pattern,
+        },
+        reply,
+    ))
 }
 
 impl XxPending {
@@ -223,7 +268,7 @@ impl XxPending {
         let payload = self.noise.decrypt(&encrypted_payload).map_err(failed)?;
         let (reader, writer) = self.noise.finish().map_err(failed)?;
         Ok(Established {
-            pattern: Pattern::Xx,
+            pattern: self.pattern,
             payload: client_payload(&payload)?,
             reader,
             writer,
