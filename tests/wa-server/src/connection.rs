@@ -173,6 +173,10 @@ async fn handle(
             shared.schedule_ack(commands, &id, &to);
             Vec::new()
         }
+        "receipt" => {
+            crate::receipts::from_client(shared, node).await;
+            Vec::new()
+        }
         _ => Vec::new(),
     }
 }

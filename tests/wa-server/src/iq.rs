@@ -1,8 +1,10 @@
-//! Answers to the client's `<iq>` requests: device lists, prekey bundles, media hosts,
-//! group metadata, and an empty result for everything else.
+//! Answers to the client's `<iq>` requests: device lists, prekey bundles, the client's
+//! own prekey uploads and count queries (kept in [`crate::keys`]), media hosts, group
+//! metadata, and an empty result for everything else.
 //!
 //! Shapes follow the client's parsers in `wacore` 0.7.0: `iq/usync/query.rs:1160-1400`
-//! (device lists), `prekeys.rs:196-330` (bundles), `iq/mediaconn.rs:359` (media hosts),
+//! (device lists), `prekeys.rs:196-330` (bundles), `iq/prekeys.rs:199-545` (digests,
+//! uploads, rotations, counts), `iq/mediaconn.rs:359` (media hosts),
 //! `iq/groups.rs:1090-1200` (group info). IQ replies are matched by id only.
 
 use whatsapp_rust::Jid;
@@ -32,8 +34,42 @@ pub async fn answer(shared: &Shared, me: &Jid, iq: &Node) -> Option<Node> {
         "encrypt" if child(iq, "key").is_some() => prekey_bundles(shared, iq).await,
         "encrypt" if child(iq, "count").is_some() => iq_result(
             iq,
-            vec![NodeBuilder::new("count").attr("value", "50").build()],
+            vec![
+                NodeBuilder::new("count")
+                    .attr("value", shared.keys().count(me).to_string())
+                    .build(),
+            ],
         ),
+        "encrypt" if child(iq, "digest").is_some() => match shared.keys().digest(me) {
+            Some(digest) => iq_result(iq, vec![digest]),
+            None => iq_error(iq, 404, "item-not-found"),
+        },
+        "encrypt" if child(iq, "registration").is_some() => {
+            let uploaded = shared.keys().upload(me, iq);
+            shared.keys_changed();
+            match uploaded {
+                Ok(count) => {
+                    shared.log(format!("{me} uploaded {count} prekeys"));
+                    iq_result(iq, Vec::new())
+                }
+                Err(error) => {
+                    shared.log(format!("prekey upload from {me}: {error}"));
+                    iq_error(iq, 400, "bad-request")
+                }
+            }
+        }
+        "encrypt" if child(iq, "rotate").is_some() => {
+            let rotated = child(iq, "rotate").map(|rotate| shared.keys().rotate(me, rotate));
+            shared.keys_changed();
+            match rotated {
+                Some(Ok(())) => iq_result(iq, Vec::new()),
+                Some(Err(error)) => {
+                    shared.log(format!("signed prekey rotation from {me}: {error}"));
+                    iq_error(iq, 400, "bad-request")
+                }
+                None => iq_result(iq, Vec::new()),
+            }
+        }
         "w:m" if child(iq, "media_conn").is_some() => {
             let host = MediaConnHostExtended::simple(MEDIA_HOST.into(), HostType::Primary);
             iq_result(

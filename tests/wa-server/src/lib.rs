@@ -2,6 +2,11 @@
 //! it over a loopback WebSocket, logs in (or shows a pairing QR code), sends, uploads
 //! media, and receives; every message it sends is decrypted back for assertions.
 //!
+//! It also writes to the client as other users would: messages from any sender, named by
+//! phone number or by LID, directly or in a group ([`FakeWhatsApp::push_inbound_with`]),
+//! media hosted on its media listener ([`FakeWhatsApp::push_inbound_media`]), and
+//! delivery and read receipts ([`FakeWhatsApp::push_receipt`]).
+//!
 //! ```no_run
 //! # async fn demo() {
 //! let server = wuts_wa_server::FakeWhatsApp::start().await.unwrap();
@@ -16,11 +21,15 @@
 //! Everything listens on 127.0.0.1 only.
 
 pub mod connection;
+pub mod hosted;
+pub mod inbound;
 pub mod iq;
+pub mod keys;
 pub mod media;
 pub mod messages;
 pub mod noise;
 pub mod peers;
+pub mod receipts;
 pub mod seed;
 pub mod stanza;
 
@@ -38,11 +47,15 @@ use whatsapp_rust::wacore_binary::builder::NodeBuilder;
 use whatsapp_rust::wacore_binary::node::Node;
 use whatsapp_rust::waproto::whatsapp as wa;
 
+pub use hosted::{HostedMedia, InboundMediaKind};
+pub use inbound::InboundOptions;
 pub use messages::ReceivedMessage;
 pub use noise::Pattern;
+pub use receipts::ReceiptKind;
 pub use seed::{SeededDevice, seed_backend, seed_sqlite};
 pub use whatsapp_rust;
 
+use crate::keys::KeyDirectory;
 use crate::media::Upload;
 use crate::noise::ServerIdentity;
 use crate::peers::{Peer, Peers};
@@ -95,6 +108,15 @@ struct State {
     live: HashMap<u64, (Option<String>, mpsc::UnboundedSender<Command>)>,
     groups: HashMap<String, Vec<String>>,
     log: Vec<String>,
+    /// Every stanza pushed to the client, in order.
+    pushed: Vec<Node>,
+    /// Pushed messages that opened a session (`pkmsg`), by id, until the client's
+    /// receipt for them: the sending peer and the client's device.
+    unacknowledged: HashMap<String, (Arc<Peer>, Jid)>,
+    /// Every `<receipt>` the client sent, in order.
+    client_receipts: Vec<Node>,
+    /// Encrypted media served by direct path.
+    hosted: HashMap<String, Vec<u8>>,
 }
 
 /// What every connection task shares.
@@ -102,6 +124,7 @@ pub struct Shared {
     identity: ServerIdentity,
     state: Mutex<State>,
     peers: Mutex<Peers>,
+    keys: Mutex<KeyDirectory>,
     changed: Notify,
     next_id: AtomicU64,
     trace: bool,
@@ -119,6 +142,77 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(jid)
+    }
+
+    /// The peer for `jid`, the same one as for `alias` (its other identity) when given.
+    pub(crate) fn linked_peer(&self, jid: &Jid, alias: Option<&Jid>) -> Arc<Peer> {
+        let mut peers = self
+            .peers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match alias {
+            Some(alias) => peers.get_linked(jid, alias),
+            None => peers.get(jid),
+        }
+    }
+
+    pub(crate) fn keys(&self) -> MutexGuard<'_, KeyDirectory> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wakes whoever waits for a client's keys.
+    pub(crate) fn keys_changed(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// The device JID of a logged-in client and its connection's outbox.
+    pub(crate) fn logged_in_client(&self) -> Result<(Jid, mpsc::UnboundedSender<Command>), String> {
+        let state = self.state();
+        let (jid, commands) = state
+            .live
+            .values()
+            .find_map(|(jid, commands)| Some((jid.clone()?, commands.clone())))
+            .ok_or("no logged-in client is connected")?;
+        let jid = jid
+            .parse()
+            .map_err(|error| format!("client JID {jid}: {error}"))?;
+        Ok((jid, commands))
+    }
+
+    /// A fresh message id in the client's own style.
+    pub(crate) fn next_message_id(&self) -> String {
+        format!(
+            "3EB0FAKE{:012X}",
+            self.next_id.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    /// Records a stanza pushed to the client; `opened` names a `pkmsg` to acknowledge.
+    pub(crate) fn pushed(&self, stanza: Node, opened: Option<(String, Arc<Peer>, Jid)>) {
+        let mut state = self.state();
+        state.pushed.push(stanza);
+        if let Some((id, peer, client)) = opened {
+            state.unacknowledged.insert(id, (peer, client));
+        }
+    }
+
+    pub(crate) fn take_unacknowledged(&self, id: &str) -> Option<(Arc<Peer>, Jid)> {
+        self.state().unacknowledged.remove(id)
+    }
+
+    pub(crate) fn client_receipt(&self, receipt: Node) {
+        self.state().client_receipts.push(receipt);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn host_media(&self, direct_path: String, encrypted: Vec<u8>) {
+        self.state().hosted.insert(direct_path, encrypted);
+    }
+
+    pub(crate) fn hosted_media(&self, direct_path: &str) -> Option<Vec<u8>> {
+        self.state().hosted.get(direct_path).cloned()
     }
 
     pub(crate) fn log(&self, line: String) {
@@ -229,6 +323,7 @@ impl FakeWhatsApp {
                 ..State::default()
             }),
             peers: Mutex::new(Peers::default()),
+            keys: Mutex::new(KeyDirectory::default()),
             changed: Notify::new(),
             next_id: AtomicU64::new(1),
             trace: std::env::var_os("WA_SERVER_TRACE").is_some_and(|value| value != "0"),
@@ -379,47 +474,73 @@ impl FakeWhatsApp {
         }
     }
 
-    /// Sends `message` to the logged-in client as from `from` (a phone-number JID the client
-    /// has sent to before: the inbound message rides the session its own message opened).
+    /// Sends `message` to the logged-in client as from `from`, a phone-number JID, with
+    /// the push name "Fake peer": [`Self::push_inbound_with`] with only those set.
     /// Returns the message id.
     pub async fn push_inbound(&self, from: &str, message: &wa::Message) -> Result<String, String> {
-        let (client, commands) = {
-            let state = self.shared.state();
-            let (jid, commands) = state
-                .live
-                .values()
-                .find(|(jid, _)| jid.is_some())
-                .ok_or("no logged-in client is connected")?;
-            (jid.clone().unwrap_or_default(), commands.clone())
-        };
-        let client: Jid = client
-            .parse()
-            .map_err(|error| format!("client JID: {error}"))?;
-        let sender: Jid = from
-            .parse()
-            .map_err(|error| format!("sender JID {from}: {error}"))?;
-        let peer = self.shared.peer(&sender);
-        let (kind, ciphertext) = peer.encrypt(&client, message).await?;
-        let id = format!(
-            "3EB0FAKE{:012X}",
-            self.shared.next_id.fetch_add(1, Ordering::SeqCst)
-        );
-        let stanza = NodeBuilder::new("message")
-            .attr("from", from.to_owned())
-            .attr("id", id.clone())
-            .attr("t", unix_now().to_string())
-            .attr("type", "text")
-            .attr("notify", "Fake peer")
-            .children([NodeBuilder::new("enc")
-                .attr("v", "2")
-                .attr("type", kind)
-                .bytes(ciphertext)
-                .build()])
-            .build();
+        let options = InboundOptions::new(from).push_name("Fake peer");
+        self.push_inbound_with(&options, message).await
+    }
+
+    /// Sends `message` to the logged-in client as WhatsApp's server relays another
+    /// user's message: a `<message>` whose `from`, `participant`, `sender_pn` /
+    /// `sender_lid`, `participant_pn` / `participant_lid`, `addressing_mode` and `notify`
+    /// say who sent it as `options` describe (see `src/inbound.rs` for which attribute
+    /// carries what), so the client's `MessageInfo` shows that sender, its other
+    /// identity, chat, group participant and push name. The content is encrypted by the
+    /// sender's simulated device: over its session with the client (`msg`), or, for a
+    /// sender the client never wrote to, a session it opens from the prekeys the client
+    /// uploaded at login (`pkmsg`, until the client's delivery receipt; see
+    /// `src/keys.rs`, `src/peers.rs`). In a group the content is a sender-key message,
+    /// the sender key going to the client first. Returns the message id.
+    pub async fn push_inbound_with(
+        &self,
+        options: &InboundOptions,
+        message: &wa::Message,
+    ) -> Result<String, String> {
+        inbound::push(&self.shared, options, message).await
+    }
+
+    /// Encrypts `bytes` as WhatsApp media of `kind` (a fresh media key, AES-CBC and a
+    /// truncated HMAC; `src/hosted.rs`), serves the result on the media listener at a
+    /// direct path of its own, and pushes as [`Self::push_inbound_with`] does a message
+    /// whose `kind` field carries url, direct path, media key, both hashes, length,
+    /// `mimetype` and `caption` (audio has none): downloading that message's media with
+    /// the client returns `bytes`. Returns the message id.
+    pub async fn push_inbound_media(
+        &self,
+        options: &InboundOptions,
+        kind: InboundMediaKind,
+        bytes: &[u8],
+        mimetype: &str,
+        caption: Option<&str>,
+    ) -> Result<String, String> {
+        let media = hosted::host(&self.shared, kind, bytes)?;
+        let message = hosted::media_message(kind, &media, mimetype, caption);
+        self.push_inbound_with(options, &message).await
+    }
+
+    /// Sends the logged-in client the `<receipt>` that `from` (the recipient of messages
+    /// the client sent) produces when they reach its phone or are read: the client turns
+    /// it into one `Receipt` event naming every id (`src/receipts.rs`).
+    pub fn push_receipt(&self, from: &str, ids: &[&str], kind: ReceiptKind) -> Result<(), String> {
+        let receipt = receipts::stanza(from, ids, kind)?;
+        let (_, commands) = self.shared.logged_in_client()?;
+        self.shared.pushed(receipt.clone(), None);
         commands
-            .send(Command::Send(stanza))
-            .map_err(|_| "the client's connection closed".to_owned())?;
-        Ok(id)
+            .send(Command::Send(receipt))
+            .map_err(|_| "the client's connection closed".to_owned())
+    }
+
+    /// Every stanza pushed to the client ([`Self::push_inbound_with`],
+    /// [`Self::push_receipt`]), in order.
+    pub fn pushed(&self) -> Vec<Node> {
+        self.shared.state().pushed.clone()
+    }
+
+    /// Every `<receipt>` the client sent (for messages pushed to it), in order.
+    pub fn client_receipts(&self) -> Vec<Node> {
+        self.shared.state().client_receipts.clone()
     }
 }
 

@@ -1,5 +1,7 @@
 //! The media host: a minimal HTTP/1.1 listener that takes the client's encrypted uploads
-//! and answers as WhatsApp's does, and decrypts them once a message names their key.
+//! and answers as WhatsApp's does, and decrypts them once a message names their key. It
+//! also serves, by `GET` of their direct path, the encrypted files of the media the
+//! server pushes to the client ([`crate::hosted`]).
 //!
 //! The client posts the encrypted bytes to `{upload_path}/{token}?auth=…&token=…`, where
 //! `token` is base64url(`file_enc_sha256`) (`whatsapp-rust` `src/upload.rs:66-82, 227`),
@@ -56,31 +58,37 @@ async fn serve(shared: &Shared, mut stream: TcpStream) -> Result<(), String> {
         .target
         .split_once('?')
         .unwrap_or((&request.target, ""));
-    let (status, body) =
-        if request.method != "POST" || query.split('&').any(|pair| pair == "resume=1") {
-            (404, String::from("{}"))
-        } else if let Some((kind_path, token)) = path.rsplit_once('/') {
-            let direct_path = format!("{kind_path}/{token}");
-            shared.uploaded(Upload {
-                kind_path: kind_path.to_owned(),
-                token: token.to_owned(),
-                body: request.body,
-            });
-            let url = format!("https://{}{direct_path}", crate::iq::MEDIA_HOST);
-            (
-                200,
-                serde_json::json!({ "url": url, "direct_path": direct_path }).to_string(),
-            )
-        } else {
-            (404, String::from("{}"))
-        };
+    let (status, content_type, body) = if request.method == "GET" {
+        match shared.hosted_media(path) {
+            Some(bytes) => (200, "application/octet-stream", bytes),
+            None => (404, "application/json", b"{}".to_vec()),
+        }
+    } else if request.method != "POST" || query.split('&').any(|pair| pair == "resume=1") {
+        (404, "application/json", b"{}".to_vec())
+    } else if let Some((kind_path, token)) = path.rsplit_once('/') {
+        let direct_path = format!("{kind_path}/{token}");
+        shared.uploaded(Upload {
+            kind_path: kind_path.to_owned(),
+            token: token.to_owned(),
+            body: request.body,
+        });
+        let url = format!("https://{}{direct_path}", crate::iq::MEDIA_HOST);
+        let reply = serde_json::json!({ "url": url, "direct_path": direct_path });
+        (200, "application/json", reply.to_string().into_bytes())
+    } else {
+        (404, "application/json", b"{}".to_vec())
+    };
     let reason = if status == 200 { "OK" } else { "Not Found" };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream
-        .write_all(response.as_bytes())
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|error| error.to_string())?;
+    stream
+        .write_all(&body)
         .await
         .map_err(|error| error.to_string())?;
     let _ = stream.shutdown().await;
