@@ -1,30 +1,45 @@
 //! The host's real `whatsapp` driver, through the real `whatsapp-rust` client and its
 //! tokio WebSocket transport, against the offline server: handshake, login, a send
-//! decrypted back, acks with delay and error, no ack, media, QR refs, reconnects.
+//! decrypted back, acks with delay and error, no ack, media, QR refs, reconnects. Then
+//! what the server sends the client unasked, read from a bare client's own events:
+//! messages from strangers, LID senders, group posts, receipts, media.
+
+#[path = "support/client.rs"]
+mod client;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use whatsapp_rust::buffa::{Message as _, MessageField};
+use whatsapp_rust::types::events::Event;
+use whatsapp_rust::types::message::MessageInfo;
+use whatsapp_rust::types::presence::ReceiptType;
+use whatsapp_rust::wacore_binary::node::Node;
 use whatsapp_rust::waproto::whatsapp as wa;
 use wuts_host::session::whatsapp::credentials::{CredentialStore, MemoryCredentials};
 use wuts_host::session::whatsapp::{WhatsappDriver, WhatsappSession, WhatsappSettings};
 use wuts_host::session::{
-    DeviceIdentity, InboundMessage, InboundSink, MediaUpload, OutgoingMessage, Session,
-    SessionError,
+    DeviceIdentity, DeviceReport, DeviceReports, InboundMessage, MediaUpload, OutgoingMessage,
+    Session, SessionError,
 };
 use wuts_plugin_api::MediaKind;
-use wuts_wa_server::{CLIENT_VERSION, FakeWhatsApp, Pattern, SeededDevice, seed_backend};
+use wuts_wa_server::stanza::attr;
+use wuts_wa_server::{
+    CLIENT_VERSION, FakeWhatsApp, InboundMediaKind, InboundOptions, Pattern, ReceiptKind,
+    SeededDevice, seed_backend,
+};
 
-const WAIT: Duration = Duration::from_secs(15);
+use client::WAIT;
 const RECIPIENT: &str = "5511999999999@s.whatsapp.net";
 
 #[derive(Default)]
 struct Inbox(std::sync::Mutex<Vec<InboundMessage>>);
 
-impl InboundSink for Inbox {
-    fn received(&self, _device: &DeviceIdentity, message: InboundMessage) {
-        self.0.lock().unwrap().push(message);
+impl DeviceReports for Inbox {
+    fn report(&self, _device: &DeviceIdentity, report: DeviceReport) {
+        if let DeviceReport::Received(message) = report {
+            self.0.lock().unwrap().push(message);
+        }
     }
 }
 
@@ -61,7 +76,7 @@ async fn rig(paired: bool) -> Rig {
     let driver = WhatsappDriver::new(
         settings,
         tokio::runtime::Handle::current(),
-        Arc::clone(&inbox) as Arc<dyn InboundSink>,
+        Arc::clone(&inbox) as Arc<dyn DeviceReports>,
     )
     .expect("a driver")
     .with_credentials(credentials);
@@ -489,7 +504,7 @@ async fn a_device_seeded_in_the_drivers_sqlite_file_logs_in_from_it() {
     let driver = WhatsappDriver::new(
         settings,
         tokio::runtime::Handle::current(),
-        Arc::new(Inbox::default()) as Arc<dyn InboundSink>,
+        Arc::new(Inbox::default()) as Arc<dyn DeviceReports>,
     )
     .expect("a driver");
     let session = driver.open_session(&device());
@@ -502,4 +517,333 @@ async fn a_device_seeded_in_the_drivers_sqlite_file_logs_in_from_it() {
         session.status().jid.as_deref(),
         Some("5511777777777@s.whatsapp.net")
     );
+}
+
+/// What the bare client received as message `id`: its info and its content.
+async fn received_by(events: &client::Events, id: &str) -> (Arc<MessageInfo>, Arc<wa::Message>) {
+    events
+        .wait_for(&format!("message {id}"), |event| match event {
+            Event::Messages(batch) => batch
+                .messages
+                .iter()
+                .find(|inbound| inbound.info.id == id)
+                .map(|inbound| (Arc::clone(&inbound.info), Arc::clone(&inbound.message))),
+            _ => None,
+        })
+        .await
+}
+
+/// The pushed `<message>` with `id`.
+fn pushed_stanza(server: &FakeWhatsApp, id: &str) -> Node {
+    server
+        .pushed()
+        .into_iter()
+        .find(|stanza| stanza.tag == "message" && attr(stanza, "id").as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("no pushed message {id}"))
+}
+
+/// The `type` of each `<enc>` of the pushed message `id`, in order.
+fn enc_types(server: &FakeWhatsApp, id: &str) -> Vec<String> {
+    wuts_wa_server::stanza::children(&pushed_stanza(server, id), "enc")
+        .filter_map(|enc| attr(enc, "type"))
+        .collect()
+}
+
+/// Waits until the client has sent a receipt for `id`.
+async fn client_receipt_for(server: &FakeWhatsApp, id: &str) {
+    let receipted = server
+        .wait_until(WAIT, |server| {
+            server
+                .client_receipts()
+                .iter()
+                .any(|receipt| attr(receipt, "id").as_deref() == Some(id))
+        })
+        .await;
+    assert!(receipted, "no receipt from the client for {id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_opens_a_session_with_a_pkmsg_and_goes_on_with_msg_once_the_client_has_it() {
+    let bare = client::BareClient::start().await;
+    let stranger = "5511977770001@s.whatsapp.net";
+    let options = InboundOptions::new(stranger).push_name("Stranger");
+    let first = bare
+        .server
+        .push_inbound_with(&options, &text("first words"))
+        .await
+        .expect("pushed");
+    let (info, message) = received_by(&bare.events, &first).await;
+    assert_eq!(message.conversation.as_deref(), Some("first words"));
+    assert_eq!(info.source.sender.to_string(), stranger);
+    assert_eq!(info.source.chat.to_string(), stranger);
+    assert_eq!(info.source.sender_alt, None);
+    assert!(!info.source.is_group && !info.source.is_from_me);
+    assert_eq!(info.push_name, "Stranger");
+    assert_eq!(enc_types(&bare.server, &first), ["pkmsg"]);
+
+    client_receipt_for(&bare.server, &first).await;
+    let second = bare
+        .server
+        .push_inbound_with(&options, &text("more words"))
+        .await
+        .expect("pushed again");
+    let (_, message) = received_by(&bare.events, &second).await;
+    assert_eq!(message.conversation.as_deref(), Some("more words"));
+    assert_eq!(enc_types(&bare.server, &second), ["msg"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lid_sender_arrives_with_its_phone_number_as_the_alternate_and_its_push_name() {
+    let bare = client::BareClient::start().await;
+    let lid = "100000000000123@lid";
+    let phone = "5511977770002@s.whatsapp.net";
+    let by_lid = bare
+        .server
+        .push_inbound_with(
+            &InboundOptions::new(lid)
+                .sender_alt(phone)
+                .push_name("Lid Sender")
+                .id("3EB0LID0000000000001"),
+            &text("named by LID"),
+        )
+        .await
+        .expect("pushed");
+    assert_eq!(by_lid, "3EB0LID0000000000001");
+    assert_eq!(
+        attr(&pushed_stanza(&bare.server, &by_lid), "sender_pn").as_deref(),
+        Some(phone)
+    );
+    let (info, message) = received_by(&bare.events, &by_lid).await;
+    assert_eq!(message.conversation.as_deref(), Some("named by LID"));
+    assert_eq!(info.source.sender.to_string(), lid);
+    assert_eq!(info.source.chat.to_string(), lid);
+    assert_eq!(
+        info.source
+            .sender_alt
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some(phone)
+    );
+    assert_eq!(info.push_name, "Lid Sender");
+
+    // The same person named the other way round: phone number first, LID beside it.
+    // One identity on the server, so the client's session (kept under the LID) fits.
+    let by_phone = bare
+        .server
+        .push_inbound_with(
+            &InboundOptions::new(phone).sender_alt(lid),
+            &text("named by phone number"),
+        )
+        .await
+        .expect("pushed");
+    let (info, message) = received_by(&bare.events, &by_phone).await;
+    assert_eq!(
+        message.conversation.as_deref(),
+        Some("named by phone number")
+    );
+    assert_eq!(info.source.sender.to_string(), phone);
+    assert_eq!(
+        info.source
+            .sender_alt
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some(lid)
+    );
+    assert_eq!(info.push_name, "", "no notify, no push name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_post_names_the_group_as_chat_and_the_lid_participant_with_its_phone_number() {
+    let bare = client::BareClient::start().await;
+    let group = "120363025246125487@g.us";
+    let lid = "100000000000456@lid";
+    let phone = "5511977770003@s.whatsapp.net";
+    bare.server.add_group(group, &[phone]);
+    let options = InboundOptions::new(lid)
+        .sender_alt(phone)
+        .push_name("Member")
+        .in_group(group);
+    let first = bare
+        .server
+        .push_inbound_with(&options, &text("hello group"))
+        .await
+        .expect("pushed");
+    let stanza = pushed_stanza(&bare.server, &first);
+    assert_eq!(attr(&stanza, "addressing_mode").as_deref(), Some("lid"));
+    assert_eq!(attr(&stanza, "participant_pn").as_deref(), Some(phone));
+    // The sender key first (pairwise), then the post under it.
+    assert_eq!(enc_types(&bare.server, &first), ["pkmsg", "skmsg"]);
+    let (info, message) = received_by(&bare.events, &first).await;
+    assert_eq!(message.conversation.as_deref(), Some("hello group"));
+    assert!(info.source.is_group);
+    assert_eq!(info.source.chat.to_string(), group);
+    assert_eq!(info.source.sender.to_string(), lid);
+    assert_eq!(
+        info.source
+            .sender_alt
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some(phone)
+    );
+    assert_eq!(info.push_name, "Member");
+
+    let second = bare
+        .server
+        .push_inbound_with(&options, &text("again"))
+        .await
+        .expect("pushed again");
+    assert_eq!(enc_types(&bare.server, &second), ["skmsg"]);
+    let (_, message) = received_by(&bare.events, &second).await;
+    assert_eq!(message.conversation.as_deref(), Some("again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_receipt_for_two_messages_is_one_receipt_event_naming_both() {
+    let bare = client::BareClient::start().await;
+    let to: whatsapp_rust::Jid = RECIPIENT.parse().expect("a JID");
+    let mut sent = Vec::new();
+    for body in ["one", "two"] {
+        let result = tokio::time::timeout(WAIT, bare.client.send_message(to.clone(), text(body)))
+            .await
+            .expect("sent in time")
+            .expect("sent");
+        sent.push(result.message_id);
+    }
+    let ids: Vec<&str> = sent.iter().map(String::as_str).collect();
+    bare.server
+        .push_receipt(RECIPIENT, &ids, ReceiptKind::Read)
+        .expect("pushed");
+    let read = bare
+        .events
+        .wait_for("a read receipt", |event| match event {
+            Event::Receipt(receipt) if receipt.r#type == ReceiptType::Read => Some(receipt.clone()),
+            _ => None,
+        })
+        .await;
+    let mut named = read.message_ids.clone();
+    named.sort();
+    let mut expected = sent.clone();
+    expected.sort();
+    assert_eq!(named, expected);
+    assert_eq!(read.source.chat.to_string(), RECIPIENT);
+    assert_eq!(read.source.sender.to_string(), RECIPIENT);
+
+    bare.server
+        .push_receipt(RECIPIENT, &ids[..1], ReceiptKind::Delivered)
+        .expect("pushed");
+    let delivered = bare
+        .events
+        .wait_for("a delivery receipt", |event| match event {
+            Event::Receipt(receipt) if receipt.r#type == ReceiptType::Delivered => {
+                Some(receipt.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(delivered.message_ids, [sent[0].clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_media_downloads_to_the_bytes_that_were_pushed() {
+    let bare = client::BareClient::start().await;
+    let sender = "5511977770004@s.whatsapp.net";
+    let photo: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let id = bare
+        .server
+        .push_inbound_media(
+            &InboundOptions::new(sender),
+            InboundMediaKind::Image,
+            &photo,
+            "image/jpeg",
+            Some("a caption"),
+        )
+        .await
+        .expect("pushed");
+    assert_eq!(
+        attr(&pushed_stanza(&bare.server, &id), "type").as_deref(),
+        Some("media")
+    );
+    let (_, message) = received_by(&bare.events, &id).await;
+    let image = message.image_message.as_option().expect("an image");
+    assert_eq!(image.caption.as_deref(), Some("a caption"));
+    assert_eq!(image.mimetype.as_deref(), Some("image/jpeg"));
+    assert_eq!(image.file_length, Some(photo.len() as u64));
+    let downloaded = tokio::time::timeout(WAIT, bare.client.download(image))
+        .await
+        .expect("downloaded in time")
+        .expect("downloaded");
+    assert_eq!(downloaded, photo);
+
+    let paper = b"%PDF-1.4 not really a PDF".to_vec();
+    let id = bare
+        .server
+        .push_inbound_media(
+            &InboundOptions::new(sender),
+            InboundMediaKind::Document,
+            &paper,
+            "application/pdf",
+            None,
+        )
+        .await
+        .expect("pushed");
+    let (_, message) = received_by(&bare.events, &id).await;
+    let document = message.document_message.as_option().expect("a document");
+    assert_eq!(document.caption, None);
+    let downloaded = tokio::time::timeout(WAIT, bare.client.download(document))
+        .await
+        .expect("downloaded in time")
+        .expect("downloaded");
+    assert_eq!(downloaded, paper);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_keys_this_server_never_saw_uploads_them_when_the_digest_is_missing() {
+    // Logged in once elsewhere: the device's store says the server holds its prekeys.
+    let elsewhere = client::BareClient::start().await;
+    let uploaded = |server: &FakeWhatsApp| {
+        server
+            .log()
+            .iter()
+            .position(|line| line.contains("uploaded") && line.contains("prekeys"))
+    };
+    assert!(
+        elsewhere
+            .server
+            .wait_until(WAIT, |server| uploaded(server).is_some())
+            .await
+    );
+    elsewhere.client.disconnect().await;
+    let backend = Arc::clone(&elsewhere.backend);
+    drop(elsewhere);
+
+    let bare = client::BareClient::start_with(backend).await;
+    // The client knew another server's key: its IK hello was answered as XX.
+    assert_eq!(
+        bare.server.connections().first().map(|c| c.pattern),
+        Some(Pattern::XxFallback)
+    );
+    assert!(
+        bare.server
+            .wait_until(WAIT, |server| uploaded(server).is_some())
+            .await,
+        "no upload: {:#?}",
+        bare.server.log()
+    );
+    // Not the login upload (the store says there is no need): the answer to the digest.
+    let log = bare.server.log();
+    let digest = log
+        .iter()
+        .position(|line| line.contains("<digest/>"))
+        .expect("a digest query");
+    assert!(digest < uploaded(&bare.server).unwrap(), "{log:#?}");
+    let id = bare
+        .server
+        .push_inbound(RECIPIENT, &text("from a stranger"))
+        .await
+        .expect("pushed");
+    let (_, message) = received_by(&bare.events, &id).await;
+    assert_eq!(message.conversation.as_deref(), Some("from a stranger"));
 }
