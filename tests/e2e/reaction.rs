@@ -278,7 +278,9 @@ fn bad_input_is_a_400_naming_the_field_and_sends_nothing() {
 
 #[test]
 fn every_route_of_the_new_plugins_can_be_disabled() {
-    let plugins = ["buttons", "text", "location", "contact", "reaction"];
+    let plugins = [
+        "buttons", "text", "location", "contact", "reaction", "template",
+    ];
     let routes = [
         "/send/text",
         "/send/location",
@@ -286,6 +288,7 @@ fn every_route_of_the_new_plugins_can_be_disabled() {
         "/send/contact",
         "/send/contacts",
         "/send/reaction",
+        "/send/template",
     ];
     let mut options = ServerOptions::default()
         .plugins(&plugins)
