@@ -8,10 +8,11 @@ mod send_support;
 use std::time::{Duration, Instant};
 
 use send_support::{
-    Rig, assert_outbox_empty, connected_rig, outbox_entry, post, sandbox, sandbox_with,
-    standard_invalid, standard_sent, with, without,
+    Rig, assert_outbox_empty, connected_rig, connected_rig_with, outbox_entry, post, sandbox,
+    sandbox_with, standard_invalid, standard_sent, with, without,
 };
 use serde_json::{Value, json};
+use wuts_e2e::audio_fixtures::LocalHttp;
 use wuts_e2e::checks::Cases;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User};
 
@@ -382,4 +383,90 @@ fn the_offline_whatsapp_server_receives_both_shapes_as_text() {
         Some("*plain* text")
     );
     assert_eq!(message.attr("type"), Some("text"), "{}", message.render());
+}
+
+const PAGE: &str = r#"<!doctype html><html><head><title>Fallback</title>
+<meta property="og:title" content="WUTS Store &amp; Caf&#233;">
+<meta name="description" content="Fresh coffee, delivered."></head><body>hi</body></html>"#;
+
+#[test]
+fn a_link_preview_carries_the_pages_title_and_description() {
+    let http = LocalHttp::serve("menu", "text/html; charset=utf-8", PAGE.as_bytes().to_vec());
+    let url = http.url("/menu");
+    let (server, user) = sandbox_with(
+        ServerOptions::default()
+            .plugins(&["text"])
+            .required(&["text"])
+            .env("WUTS__FETCH__ALLOW_PRIVATE_URLS", "true"),
+    );
+    let text = format!("Our menu: {url}. Enjoy!");
+    let (_, message) = send_ok(
+        &server,
+        &user,
+        &json!({"number": PHONE, "text": text, "linkPreview": true}),
+    );
+    assert_eq!(
+        message,
+        json!({"extendedTextMessage": {
+            "text": text, "matchedText": url, "title": "WUTS Store & Café",
+            "description": "Fresh coffee, delivered.", "previewType": "NONE"
+        }})
+    );
+    // Without linkPreview nothing is fetched: the text is plain.
+    let (_, message) = send_ok(&server, &user, &json!({"number": PHONE, "text": text}));
+    assert_eq!(message, json!({"conversation": text}));
+    // A page that cannot be had gives no preview; the text is still sent.
+    let missing = format!("gone: {}", http.url("/missing"));
+    let (_, message) = send_ok(
+        &server,
+        &user,
+        &json!({"number": PHONE, "text": missing, "linkPreview": true}),
+    );
+    assert_eq!(message, json!({"conversation": missing}));
+}
+
+#[test]
+fn a_link_preview_of_a_refused_address_is_left_out() {
+    let http = LocalHttp::serve("menu", "text/html", PAGE.as_bytes().to_vec());
+    let (server, user) = sandbox(&["text"]);
+    let text = format!("see {}", http.url("/menu"));
+    let (_, message) = send_ok(
+        &server,
+        &user,
+        &json!({"number": PHONE, "text": text, "linkPreview": true}),
+    );
+    assert_eq!(
+        message,
+        json!({"conversation": text}),
+        "loopback is refused without allow_private_urls, and the text goes out plain"
+    );
+}
+
+/// A text with a link preview leaves as WhatsApp classifies one: `type="media"` with
+/// `<enc mediatype="url">`.
+#[test]
+fn the_offline_whatsapp_server_receives_a_link_preview_as_url_media() {
+    let http = LocalHttp::serve("menu", "text/html", PAGE.as_bytes().to_vec());
+    let rig = connected_rig_with(&["text"], &[("WUTS__FETCH__ALLOW_PRIVATE_URLS", "true")]);
+    let url = http.url("/menu");
+    let id = rig.send_ok(
+        ROUTE,
+        &json!({"number": PHONE, "text": format!("menu {url}"), "linkPreview": true}),
+    );
+    let message = rig.received(&id);
+    let text = message
+        .message
+        .as_ref()
+        .and_then(|m| m.extended_text_message.as_option())
+        .unwrap_or_else(|| panic!("an extendedTextMessage: {}", message.render()));
+    assert_eq!(text.matched_text.as_deref(), Some(url.as_str()));
+    assert_eq!(text.title.as_deref(), Some("WUTS Store & Café"));
+    assert_eq!(message.attr("type"), Some("media"), "{}", message.render());
+    assert!(
+        send_support::enc_media_types(&message)
+            .iter()
+            .all(|t| t.as_deref() == Some("url")),
+        "{}",
+        message.render()
+    );
 }

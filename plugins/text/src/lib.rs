@@ -3,7 +3,8 @@
 //!
 //! # Request
 //!
-//! `{"number", "text", "mentioned"?, "quoted"?, "delay"?, "typingDuration"?, "device_id"?}`
+//! `{"number", "text", "mentioned"?, "quoted"?, "delay"?, "typingDuration"?,
+//! "linkPreview"?, "device_id"?}`
 //! (wuts-contract.md §1.1; limits from shared/API.md "More message types"): `text` 1 to
 //! 4,096 characters, `delay` milliseconds 0 to 60,000, `typingDuration` seconds 0 to 20,
 //! `quoted` in either WUTS shape. Standard envelope; 200 carries `metadata`.
@@ -14,12 +15,15 @@
 //! |---|---|
 //! | only `text` | `Message { conversation: text }` |
 //! | `mentioned` or `quoted` | `Message { extendedTextMessage { text, contextInfo { mentionedJID, stanzaID, participant, quotedMessage, remoteJID? } } }` |
+//! | `linkPreview: true` and a page with a title | `extendedTextMessage { text, matchedText, title, description?, previewType: NONE, contextInfo? }` |
 //!
 //! No extra stanza nodes: the library classifies the message itself. A `conversation` or
 //! an `extendedTextMessage` without `matchedText` goes out as `<message type="text">` with
 //! no `mediatype`; with a non-empty `matchedText` (a link preview) whatsapp-rust sends
-//! `type="media"` and `<enc mediatype="url">`. This plugin builds no link previews
-//! (the WUTS contract has no field for one), so its messages are always `type="text"`.
+//! `type="media"` and `<enc mediatype="url">`.
+//!
+//! `linkPreview` (Evolution API's name for it; the WUTS contract prints no such field)
+//! is off by default, so that nothing is fetched unasked: see [`preview`].
 //!
 //! Sources:
 //! - whatsapp-rust 0.7.0 (crates.io source): `wacore/src/proto_helpers.rs`
@@ -48,6 +52,7 @@
 //! nor ask the host to wait): nothing is shown, and the 200 says so with
 //! `metadata.presence_sent: false`.
 
+pub mod preview;
 mod quote;
 mod request;
 
@@ -56,11 +61,13 @@ use std::time::{Duration, Instant};
 use buffa::{Message as _, MessageField};
 use serde_json::json;
 use waproto::whatsapp::message::ExtendedTextMessage;
+use waproto::whatsapp::message::extended_text_message::PreviewType;
 use waproto::whatsapp::{ContextInfo, Message};
 use wuts_plugin_api::{
     Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
 };
 
+pub use preview::LinkPreview;
 pub use quote::{ResolvedQuote, prepare_for_quote, resolve as resolve_quote};
 pub use request::{TextRequest, schema};
 
@@ -94,7 +101,12 @@ impl Plugin for TextPlugin {
         let mentions = text.mentioned.len();
         let delay = Duration::from_millis(text.delay_ms);
         let to = text.to.clone();
-        let message = build(text.text, text.mentioned, quote);
+        let preview = if text.link_preview {
+            preview::fetch(&text.text, host)
+        } else {
+            None
+        };
+        let message = build(text.text, text.mentioned, quote, preview);
         let metadata = json!({
             "device_id": request.context.device_id,
             "user_id": request.context.user_id,
@@ -119,27 +131,44 @@ impl Plugin for TextPlugin {
 }
 
 /// The message: a bare `conversation`, or an `extendedTextMessage` when there are
-/// mentions or a quote to carry.
-pub fn build(text: String, mentioned: Vec<String>, quote: Option<ResolvedQuote>) -> Message {
-    if mentioned.is_empty() && quote.is_none() {
+/// mentions, a quote or a link preview to carry.
+pub fn build(
+    text: String,
+    mentioned: Vec<String>,
+    quote: Option<ResolvedQuote>,
+    preview: Option<LinkPreview>,
+) -> Message {
+    if mentioned.is_empty() && quote.is_none() && preview.is_none() {
         return Message {
             conversation: Some(text),
             ..Default::default()
         };
     }
-    let mut info = ContextInfo {
-        mentioned_jid: mentioned,
+    let context_info = if mentioned.is_empty() && quote.is_none() {
+        MessageField::none()
+    } else {
+        let mut info = ContextInfo {
+            mentioned_jid: mentioned,
+            ..Default::default()
+        };
+        if let Some(quote) = quote {
+            quote.apply(&mut info);
+        }
+        MessageField::some(info)
+    };
+    let mut extended = ExtendedTextMessage {
+        text: Some(text),
+        context_info,
         ..Default::default()
     };
-    if let Some(quote) = quote {
-        quote.apply(&mut info);
+    if let Some(preview) = preview {
+        extended.matched_text = Some(preview.matched_text);
+        extended.title = Some(preview.title);
+        extended.description = preview.description;
+        extended.preview_type = Some(PreviewType::NONE);
     }
     Message {
-        extended_text_message: MessageField::some(ExtendedTextMessage {
-            text: Some(text),
-            context_info: MessageField::some(info),
-            ..Default::default()
-        }),
+        extended_text_message: MessageField::some(extended),
         ..Default::default()
     }
 }
@@ -152,7 +181,7 @@ mod tests {
 
     #[test]
     fn only_text_is_a_bare_conversation() {
-        let message = build("Hello *bold* _it_".into(), Vec::new(), None);
+        let message = build("Hello *bold* _it_".into(), Vec::new(), None, None);
         assert_eq!(message.conversation.as_deref(), Some("Hello *bold* _it_"));
         assert!(message.extended_text_message.as_option().is_none());
         let back = Message::decode_from_slice(&message.encode_to_vec()).unwrap();
@@ -162,7 +191,7 @@ mod tests {
     #[test]
     fn mentions_make_an_extended_text_message() {
         let jid = "5511977776666@s.whatsapp.net".to_string();
-        let message = build("hi @5511977776666".into(), vec![jid.clone()], None);
+        let message = build("hi @5511977776666".into(), vec![jid.clone()], None, None);
         assert_eq!(message.conversation, None);
         let extended = message.extended_text_message.as_option().unwrap();
         assert_eq!(extended.text.as_deref(), Some("hi @5511977776666"));
@@ -170,6 +199,30 @@ mod tests {
         assert_eq!(info.mentioned_jid, [jid]);
         assert_eq!(info.stanza_id, None);
         assert_eq!(extended.matched_text, None, "no link preview: type text");
+    }
+
+    #[test]
+    fn a_link_preview_sets_the_matched_text_title_and_description() {
+        let preview = LinkPreview {
+            matched_text: "https://example.com/a".into(),
+            title: "Example".into(),
+            description: Some("An example page".into()),
+        };
+        let message = build(
+            "see https://example.com/a".into(),
+            Vec::new(),
+            None,
+            Some(preview),
+        );
+        let extended = message.extended_text_message.as_option().unwrap();
+        assert_eq!(
+            extended.matched_text.as_deref(),
+            Some("https://example.com/a")
+        );
+        assert_eq!(extended.title.as_deref(), Some("Example"));
+        assert_eq!(extended.description.as_deref(), Some("An example page"));
+        assert_eq!(extended.preview_type, Some(PreviewType::NONE));
+        assert!(extended.context_info.as_option().is_none());
     }
 
     #[test]
@@ -184,7 +237,7 @@ mod tests {
             },
             found: false,
         };
-        let message = build("reply".into(), Vec::new(), Some(quote));
+        let message = build("reply".into(), Vec::new(), Some(quote), None);
         let info = message
             .extended_text_message
             .as_option()

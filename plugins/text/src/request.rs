@@ -26,6 +26,8 @@ pub fn schema() -> Schema {
         .describe("milliseconds to wait before sending")
         .optional("typingDuration", Kind::integer(TYPING_SECONDS))
         .describe("seconds of 'typing…' to show before sending")
+        .optional("linkPreview", Kind::boolean())
+        .describe("fetch the first link of the text and show its title and description")
         .device_id()
 }
 
@@ -42,6 +44,7 @@ pub struct TextRequest {
     pub quoted: Option<Quoted>,
     pub delay_ms: u64,
     pub typing_seconds: u64,
+    pub link_preview: bool,
 }
 
 impl TextRequest {
@@ -56,6 +59,8 @@ impl TextRequest {
             delay: Option<u64>,
             #[serde(rename = "typingDuration")]
             typing_duration: Option<u64>,
+            #[serde(rename = "linkPreview")]
+            link_preview: Option<bool>,
         }
         let body: Body = request.parse(&SCHEMA).map_err(text_rule)?;
         Ok(TextRequest {
@@ -65,6 +70,7 @@ impl TextRequest {
             quoted: body.quoted,
             delay_ms: body.delay.unwrap_or(0),
             typing_seconds: body.typing_duration.unwrap_or(0),
+            link_preview: body.link_preview.unwrap_or(false),
         })
     }
 }
@@ -133,6 +139,7 @@ mod tests {
         assert_eq!(field(with("delay", json!(60_001))), "delay");
         assert_eq!(field(with("delay", json!("2"))), "delay");
         assert_eq!(field(with("typingDuration", json!(21))), "typingDuration");
+        assert_eq!(field(with("linkPreview", json!("yes"))), "linkPreview");
         assert_eq!(field(with("mentioned", json!(["abc"]))), "mentioned[0]");
         assert_eq!(field(with("quoted", json!({}))), "quoted.message_id");
         assert!(parse(with("text", json!("é".repeat(4096)))).is_ok());

@@ -185,8 +185,13 @@ pub struct Rig {
 /// Needs a `wuts` built with `cargo build --workspace`: only then does the client accept
 /// the offline server's certificate chain.
 pub fn connected_rig(plugins: &[&str]) -> Rig {
+    connected_rig_with(plugins, &[])
+}
+
+/// [`connected_rig`] with more environment for `wuts serve` (`WUTS__...` overrides).
+pub fn connected_rig_with(plugins: &[&str], env: &[(&str, &str)]) -> Rig {
     let whatsapp = BackgroundServer::start().expect("the WhatsApp server starts");
-    let options = ServerOptions::default()
+    let mut options = ServerOptions::default()
         .plugins(plugins)
         .required(plugins)
         .send_timeout_ms(10_000)
@@ -196,6 +201,9 @@ pub fn connected_rig(plugins: &[&str]) -> Rig {
         .env("WUTS__SESSION__MEDIA_BASE_URL", &whatsapp.media_base_url())
         .env("WUTS__SESSION__CLIENT_VERSION", "2.3000.1027934701")
         .env("WUTS__SESSION__QR_TIMEOUT_MS", "15000");
+    for (key, value) in env {
+        options = options.env(key, value);
+    }
     let setup = Setup::new(options);
     let user = setup.create_user(&unique("wa"), "alice");
     let credentials = setup
