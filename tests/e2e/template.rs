@@ -320,4 +320,5 @@ fn the_offline_whatsapp_server_receives_the_template_with_one_mixed_biz() {
         Some("mixed")
     );
     assert_eq!(message.nodes_named("bot").len(), 1, "{}", message.render());
+    assert_eq!(message.attr("type"), Some("text"), "{}", message.render());
 }
