@@ -287,7 +287,13 @@ fn bad_input_is_a_legacy_400_naming_the_field_and_sends_nothing() {
     for (name, route, body, field) in cases {
         checks.check(name, || {
             let (status, reply) = post(&server, &user, route, &body);
-            legacy_invalid(status, &reply, field);
+            if field == "to" {
+                // WUTS's own text for a bad recipient on this route.
+                let text = legacy_error(status, &reply, 400);
+                assert!(text.starts_with("Invalid recipient JID: "), "{text}");
+            } else {
+                legacy_invalid(status, &reply, field);
+            }
         });
     }
     checks.check("an empty contacts array: WUTS's own text", || {

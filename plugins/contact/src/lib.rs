@@ -8,7 +8,8 @@
 //! [<the same>]}`; limits from shared/API.md: `display_name` 1 to 256 characters, `phone`
 //! 7 to 20 digits once normalised, 1 to 50 contacts. Legacy envelope: "Contact sent
 //! successfully", "Contacts sent successfully" plus `contact_count`; an empty `contacts`
-//! array answers WUTS's own text for it (the Go validator's, verbatim).
+//! array answers WUTS's own text for it (the Go validator's, verbatim), and a bad `to`
+//! `Invalid recipient JID: invalid number` (`empty input` for none), as §1.9 prints it.
 //!
 //! # What goes out
 //!

@@ -81,7 +81,7 @@ impl ContactsRequest {
             to: Recipient,
             contact: ContactBody,
         }
-        let body: Body = request.parse(&CONTACT)?;
+        let body: Body = request.parse(&CONTACT).map_err(recipient_rule)?;
         Ok(ContactsRequest {
             to: body.to.0,
             cards: vec![card(body.contact, "contact")?],
@@ -103,7 +103,7 @@ impl ContactsRequest {
         {
             return Err(empty_contacts());
         }
-        CONTACTS.validate(&value)?;
+        CONTACTS.validate(&value).map_err(recipient_rule)?;
         let body: Body = serde_json::from_value(value).map_err(|error| {
             PluginError::bad_request("VALIDATION_ERROR", format!("invalid request body: {error}"))
         })?;
@@ -118,6 +118,27 @@ impl ContactsRequest {
             cards,
         })
     }
+}
+
+/// A bad `to` reads as WUTS answers it on this route (wuts-contract.md: `{"error":
+/// "Invalid recipient JID: invalid number"}`, and `empty input` for none); the field and
+/// the precise reason stay in the error's `validation` entry.
+fn recipient_rule(mut error: PluginError) -> PluginError {
+    if let Some(field) = error.validation.first()
+        && field.field == "to"
+    {
+        let empty = field.value.is_null()
+            || field
+                .value
+                .as_str()
+                .is_some_and(|text| text.trim().is_empty());
+        error.message = if empty {
+            "Invalid recipient JID: empty input".to_string()
+        } else {
+            "Invalid recipient JID: invalid number".to_string()
+        };
+    }
+    error
 }
 
 /// The documented answer to an empty array, with the field named in `validation`.

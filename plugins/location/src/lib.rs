@@ -14,7 +14,9 @@
 //!   "sequence_number"?, "time_offset"?, "duration_in_seconds"?, "device_id"?}`.
 //!
 //! Both answer in the legacy envelope (`{"error"}` on failure), with "Location sent
-//! successfully" / "Live location sent successfully" and the failure prefixes §9 lists.
+//! successfully" / "Live location sent successfully" and the failure prefixes §9 lists; a
+//! bad `to` reads `Invalid recipient JID: invalid number` (`empty input` for none), as
+//! §1.7 prints it.
 //!
 //! # What goes out
 //!

@@ -49,6 +49,27 @@ fn given(text: Option<String>) -> Option<String> {
     text.filter(|text| !text.trim().is_empty())
 }
 
+/// A bad `to` reads as WUTS answers it on this route (wuts-contract.md: `{"error":
+/// "Invalid recipient JID: invalid number"}`, and `empty input` for none); the field and
+/// the precise reason stay in the error's `validation` entry.
+fn recipient_rule(mut error: PluginError) -> PluginError {
+    if let Some(field) = error.validation.first()
+        && field.field == "to"
+    {
+        let empty = field.value.is_null()
+            || field
+                .value
+                .as_str()
+                .is_some_and(|text| text.trim().is_empty());
+        error.message = if empty {
+            "Invalid recipient JID: empty input".to_string()
+        } else {
+            "Invalid recipient JID: invalid number".to_string()
+        };
+    }
+    error
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocationRequest {
     pub to: String,
@@ -72,7 +93,7 @@ impl LocationRequest {
             url: Option<String>,
             comment: Option<String>,
         }
-        let body: Body = request.parse(&LOCATION)?;
+        let body: Body = request.parse(&LOCATION).map_err(recipient_rule)?;
         Ok(LocationRequest {
             to: body.to.0,
             latitude: body.latitude,
@@ -112,7 +133,7 @@ impl LiveLocationRequest {
             sequence_number: Option<i64>,
             time_offset: Option<u32>,
         }
-        let body: Body = request.parse(&LIVE_LOCATION)?;
+        let body: Body = request.parse(&LIVE_LOCATION).map_err(recipient_rule)?;
         Ok(LiveLocationRequest {
             to: body.to.0,
             latitude: body.latitude,
@@ -185,6 +206,11 @@ mod tests {
         assert_eq!(field(pin(body(json!("1.5"), json!(0)))), "latitude");
         assert_eq!(field(pin(body(json!(0), json!(180.5)))), "longitude");
         assert!(pin(body(json!(90), json!(-180))).is_ok());
+        let error = pin(json!({"to": "123", "latitude": 0, "longitude": 0})).unwrap_err();
+        assert_eq!(error.message, "Invalid recipient JID: invalid number");
+        assert_eq!(error.validation[0].field, "to");
+        let error = pin(json!({"to": " ", "latitude": 0, "longitude": 0})).unwrap_err();
+        assert_eq!(error.message, "Invalid recipient JID: empty input");
         let error = live(json!({"to": "5511999999999", "latitude": 0, "longitude": 0,
             "degrees_clockwise_from_magnetic_north": 360}))
         .unwrap_err();
