@@ -10,10 +10,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use wuts_e2e::sse;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, Setup, User, buttons_body, unique};
 use wuts_wa_server::stanza::{attr, child};
 use wuts_wa_server::whatsapp_rust::wacore_binary::node::Node;
-use wuts_wa_server::{BackgroundServer, ReceivedMessage, SeededDevice, seed_sqlite};
+use wuts_wa_server::whatsapp_rust::waproto::whatsapp as wa;
+use wuts_wa_server::{
+    BackgroundServer, InboundMediaKind, InboundOptions, ReceiptKind, ReceivedMessage, SeededDevice,
+    seed_sqlite,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 const GROUP_JID: &str = "120363025246125486@g.us";
@@ -367,4 +372,161 @@ fn a_dropped_connection_shows_in_status_and_recovers() {
         .send_buttons(&rig.user, &buttons_body(PHONE, "Back", &[("a", "A")]));
     let id = sent_id(code, &reply);
     received(&rig, &id);
+}
+
+/// A sender this device never wrote to.
+const STRANGER: &str = "5511977776666@s.whatsapp.net";
+
+fn reply_context(
+    quoted: &str,
+) -> wuts_wa_server::whatsapp_rust::buffa::MessageField<wa::ContextInfo> {
+    wuts_wa_server::whatsapp_rust::buffa::MessageField::some(wa::ContextInfo {
+        stanza_id: Some(quoted.into()),
+        participant: Some(rig_own_jid().into()),
+        ..Default::default()
+    })
+}
+
+/// The seeded device's own JID (see [`rig`]).
+fn rig_own_jid() -> &'static str {
+    "5511888888888@s.whatsapp.net"
+}
+
+#[test]
+fn taps_from_strangers_and_lid_senders_arrive_as_events_with_phone_numbers() {
+    let rig = connected_rig(10_000);
+    let mut stream = sse::open_ok(&rig.server, &rig.user, "?events=message.received", None);
+    let tap = wa::Message {
+        buttons_response_message: wuts_wa_server::whatsapp_rust::buffa::MessageField::some(
+            wa::message::ButtonsResponseMessage {
+                selected_button_id: Some("yes".into()),
+                context_info: reply_context("3EB0QUOTEDBUTTONS"),
+                ..Default::default()
+            },
+        ),
+        ..Default::default()
+    };
+    let id = rig
+        .whatsapp
+        .block_on(
+            rig.whatsapp
+                .push_inbound_with(&InboundOptions::new(STRANGER).push_name("Stranger"), &tap),
+        )
+        .expect("pushed");
+    let event = stream.expect("the tap");
+    assert_eq!(event.event, "message.received", "{event:?}");
+    let data = &event.data["data"];
+    assert_eq!(data["message_id"], id.as_str(), "{data}");
+    assert_eq!(data["message_type"], "button_reply", "{data}");
+    assert_eq!(data["button_reply"]["id"], "yes", "{data}");
+    assert_eq!(data["button_reply"]["source"], "buttons_response", "{data}");
+    assert_eq!(
+        data["button_reply"]["quoted_message_id"], "3EB0QUOTEDBUTTONS",
+        "{data}"
+    );
+    assert_eq!(data["from"], STRANGER, "{data}");
+    assert_eq!(data["push_name"], "Stranger", "{data}");
+    assert_eq!(data["to"], rig_own_jid(), "{data}");
+
+    // A LID sender, its phone number named beside it: `from` is the phone number.
+    let list_tap = wa::Message {
+        list_response_message: wuts_wa_server::whatsapp_rust::buffa::MessageField::some(
+            wa::message::ListResponseMessage {
+                title: Some("Plan B".into()),
+                single_select_reply: wuts_wa_server::whatsapp_rust::buffa::MessageField::some(
+                    wa::message::list_response_message::SingleSelectReply {
+                        selected_row_id: Some("row-b".into()),
+                    },
+                ),
+                context_info: reply_context("3EB0QUOTEDLIST"),
+                ..Default::default()
+            },
+        ),
+        ..Default::default()
+    };
+    let lid = "123456789012345@lid";
+    let phone = "5511955554444@s.whatsapp.net";
+    let id = rig
+        .whatsapp
+        .block_on(
+            rig.whatsapp
+                .push_inbound_with(&InboundOptions::new(lid).sender_alt(phone), &list_tap),
+        )
+        .expect("pushed");
+    let data = stream.expect("the list tap").data["data"].clone();
+    assert_eq!(data["message_id"], id.as_str(), "{data}");
+    assert_eq!(data["message_type"], "list_reply", "{data}");
+    assert_eq!(data["list_reply"]["id"], "row-b", "{data}");
+    assert_eq!(data["list_reply"]["title"], "Plan B", "{data}");
+    assert_eq!(data["from"], phone, "{data}");
+    assert_eq!(data["from_lid"], lid, "{data}");
+
+    // The received messages are in the log: a buttons-response can quote the tap.
+    let (code, reply) = rig.server.post_json(
+        "/send/buttons-response",
+        &rig.user.token,
+        &json!({"to": STRANGER, "selected_button_id": "ok", "selected_display_text": "OK",
+                "quoted_message_id": id}),
+    );
+    assert!(code == 200 || code == 400, "{reply}");
+}
+
+#[test]
+fn receipts_and_received_media_through_the_real_driver() {
+    let rig = connected_rig(10_000);
+    let mut stream = sse::open_ok(
+        &rig.server,
+        &rig.user,
+        "?events=message.received,message.read,message.delivered",
+        None,
+    );
+    let (code, reply) = rig
+        .server
+        .send_buttons(&rig.user, &buttons_body(PHONE, "Read me", &[("a", "A")]));
+    let sent = sent_id(code, &reply);
+    received(&rig, &sent);
+    rig.whatsapp
+        .push_receipt(PHONE_JID, &[&sent], ReceiptKind::Delivered)
+        .expect("delivered");
+    rig.whatsapp
+        .push_receipt(PHONE_JID, &[&sent], ReceiptKind::Read)
+        .expect("read");
+    // The client handles stanzas concurrently: the two may come in either order.
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let event = stream.expect("a receipt");
+        assert_eq!(
+            event.data["data"]["message_ids"],
+            json!([sent]),
+            "{event:?}"
+        );
+        assert_eq!(event.data["data"]["chat_jid"], PHONE_JID, "{event:?}");
+        names.push(event.event);
+    }
+    names.sort();
+    assert_eq!(names, ["message.delivered", "message.read"]);
+
+    let photo: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let id = rig
+        .whatsapp
+        .block_on(rig.whatsapp.push_inbound_media(
+            &InboundOptions::new(STRANGER),
+            InboundMediaKind::Image,
+            &photo,
+            "image/jpeg",
+            Some("a photo"),
+        ))
+        .expect("pushed");
+    let data = stream.expect("the photo").data["data"].clone();
+    assert_eq!(data["message_id"], id.as_str(), "{data}");
+    assert_eq!(data["message_type"], "image", "{data}");
+    assert_eq!(data["content"], "a photo", "{data}");
+    let url = data["media"]["url"].as_str().expect("a media URL");
+    let reply = rig
+        .server
+        .client()
+        .get(url, wuts_e2e::Auth::Bearer(&rig.user.token));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.content_type.as_deref(), Some("image/jpeg"));
+    assert!(reply.body == photo, "the decrypted photo");
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod locate;
 pub mod process;
 pub mod server;
+pub mod sse;
 
 pub use http::{Auth, Body, Reply};
 pub use server::{PluginDir, PluginFile, Server, ServerOptions, Setup, User};
