@@ -279,7 +279,7 @@ fn bad_input_is_a_400_naming_the_field_and_sends_nothing() {
 #[test]
 fn every_route_of_the_new_plugins_can_be_disabled() {
     let plugins = [
-        "buttons", "text", "location", "contact", "reaction", "template",
+        "buttons", "text", "location", "contact", "reaction", "template", "list",
     ];
     let routes = [
         "/send/text",
@@ -289,6 +289,8 @@ fn every_route_of_the_new_plugins_can_be_disabled() {
         "/send/contacts",
         "/send/reaction",
         "/send/template",
+        "/send/interactive",
+        "/send/list-response",
     ];
     let mut options = ServerOptions::default()
         .plugins(&plugins)
