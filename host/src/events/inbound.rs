@@ -1,6 +1,7 @@
 //! What devices report, as stored messages and events (docs/API.md, "Events"): a
 //! received message enters the received-message log and becomes an event through
-//! [`parse`](super::parse); receipts and connection changes become their events. Both
+//! [`parse`](super::parse), or `poll.vote` through [`poll_vote`] when it is a vote this
+//! device can read; receipts and connection changes become their events. Both
 //! drivers report through [`DeviceReportHandler`], so the sandbox and WhatsApp emit the
 //! same data.
 
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use waproto::whatsapp::Message;
 
 use super::parse::{Inbound, parse};
-use super::{EventScope, EventSink};
+use super::{EventScope, EventSink, poll_vote};
 use crate::session::{
     DeviceIdentity, DeviceReport, DeviceReports, InboundMessage, InboundReceipt, ReceiptKind,
 };
@@ -73,6 +74,23 @@ impl DeviceReportHandler {
             device_id: &device.device_id,
             message,
         };
+        if let Some(vote) = poll_vote::read(self.store.as_ref(), &inbound) {
+            match vote {
+                Ok(data) => {
+                    self.events.emit(scope(device), poll_vote::EVENT, data);
+                    return Ok(Received::Logged(Some(poll_vote::EVENT)));
+                }
+                // Not a vote this device can read: the message stays `message.received`.
+                Err(poll_vote::Unreadable::Store(error)) => {
+                    tracing::warn!(device = %device.device_id, message_id = %received.message_id,
+                        %error, "could not look up a poll vote's poll");
+                }
+                Err(reason) => {
+                    tracing::debug!(device = %device.device_id, message_id = %received.message_id,
+                        %reason, "a poll vote this device cannot read");
+                }
+            }
+        }
         Ok(Received::Logged(emit_received(
             &self.events,
             scope(device),

@@ -11,6 +11,7 @@ pub const ALL: &[&str] = &[
     "message.reaction",
     "message.edited",
     "message.revoked",
+    "poll.vote",
     "device.connected",
     "device.disconnected",
     "device.logged_out",

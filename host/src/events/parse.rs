@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use waproto::whatsapp::message::{
     ButtonsResponseMessage, FutureProofMessage, InteractiveResponseMessage, ListResponseMessage,
-    ProtocolMessage, TemplateButtonReplyMessage, buttons_response_message,
-    interactive_response_message, protocol_message,
+    PollCreationMessage, PollUpdateMessage, ProtocolMessage, TemplateButtonReplyMessage,
+    buttons_response_message, interactive_response_message, protocol_message,
 };
 use waproto::whatsapp::{ContextInfo, Message};
 
@@ -466,22 +466,14 @@ fn classify_content<'m>(message: &'m Message, media_url: &str) -> Option<Classif
             Classified::received("contacts", String::new()).quoting(&contacts.context_info),
         );
     }
-    if let Some(poll) = [
-        &message.poll_creation_message,
-        &message.poll_creation_message_v2,
-        &message.poll_creation_message_v3,
-        &message.poll_creation_message_v5,
-        &message.poll_creation_message_v6,
-    ]
-    .into_iter()
-    .find_map(|poll| poll.as_option())
-    {
+    if let Some(poll) = poll_creation_of(message) {
         // The question is what the sender wrote.
         return Some(Classified::received("poll", caption(&poll.name)).quoting(&poll.context_info));
     }
     if let Some(vote) = message.poll_update_message.as_option() {
-        // The vote itself is encrypted with the poll's key; whoever holds the poll decrypts
-        // it into `poll.vote`. This names the poll it belongs to.
+        // The vote itself is encrypted with the poll's key: a vote for a poll this device
+        // sent becomes `poll.vote` instead (`super::poll_vote`); one it cannot read is
+        // this, naming the poll it belongs to.
         let poll = vote
             .poll_creation_message_key
             .as_option()
@@ -492,6 +484,33 @@ fn classify_content<'m>(message: &'m Message, media_url: &str) -> Option<Classif
         );
     }
     None
+}
+
+/// The poll a message creates, in whichever field the sender's client put it (`V3` for a
+/// single choice, `pollCreationMessage` for several, `V2` in announcement groups, ...).
+fn poll_creation_of(message: &Message) -> Option<&PollCreationMessage> {
+    [
+        &message.poll_creation_message,
+        &message.poll_creation_message_v2,
+        &message.poll_creation_message_v3,
+        &message.poll_creation_message_v5,
+        &message.poll_creation_message_v6,
+    ]
+    .into_iter()
+    .find_map(|poll| poll.as_option())
+}
+
+/// The poll a message creates, inside its envelopes.
+pub(crate) fn poll_creation(message: &Message) -> Option<&PollCreationMessage> {
+    poll_creation_of(unwrap_envelopes(message).message)
+}
+
+/// The poll vote a message carries, inside its envelopes.
+pub(crate) fn poll_update(message: &Message) -> Option<&PollUpdateMessage> {
+    unwrap_envelopes(message)
+        .message
+        .poll_update_message
+        .as_option()
 }
 
 /// The text a message shows: its text, its caption, a poll's question; "" otherwise.
@@ -743,13 +762,13 @@ fn caption(caption: &Option<String>) -> String {
     caption.as_deref().map(bounded_text).unwrap_or_default()
 }
 
-fn is_lid(jid: &str) -> bool {
+pub(crate) fn is_lid(jid: &str) -> bool {
     jid.ends_with("@lid")
 }
 
 /// A JID without its device part (`5511...:12@s.whatsapp.net` -> `5511...@s.whatsapp.net`):
 /// events name people, not their phones or computers.
-fn user_jid(jid: &str) -> String {
+pub(crate) fn user_jid(jid: &str) -> String {
     let jid = bounded(jid);
     match jid.split_once('@') {
         Some((local, server)) => match local.split_once(':') {
@@ -760,7 +779,7 @@ fn user_jid(jid: &str) -> String {
     }
 }
 
-fn bounded(text: &str) -> String {
+pub(crate) fn bounded(text: &str) -> String {
     truncate(text, MAX_FIELD_CHARS)
 }
 
