@@ -3,10 +3,11 @@
 //! it; neither has its own copy.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use wuts_plugin_api::library::{EncodedMessage, Services};
-use wuts_plugin_api::{Plan, PluginError, RequestContext, normalize_recipient};
+use wuts_plugin_api::{ChatPresence, Plan, PluginError, RequestContext, normalize_recipient};
 
 use crate::error::{ApiError, SessionCall};
 use crate::events::EventScope;
@@ -178,6 +179,10 @@ struct Prepared {
     message: OutgoingMessage,
     chat_jid: String,
     extra: Option<serde_json::Value>,
+    /// The plugin's wait before sending (WUTS's `delay`).
+    delay: Duration,
+    /// A presence to show the chat first ("typing...").
+    presence: Option<ChatPresence>,
 }
 
 /// Checks the plugin's recipient, reads its response additions, and builds the message
@@ -198,7 +203,47 @@ fn prepare(request: &SendRequest, outgoing: EncodedMessage) -> Result<Prepared, 
         },
         chat_jid,
         extra: outgoing.response_extra,
+        delay: outgoing.delay,
+        presence: outgoing.presence,
     })
+}
+
+/// How long showing or clearing a presence may take before the send goes on without it.
+const PRESENCE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits the plugin's `delay`, then shows its presence for its duration: on timers, so
+/// no thread waits. A presence that cannot be shown is skipped (the message matters,
+/// the indicator does not), and its wait with it.
+async fn before_sending(session: &Arc<dyn Session>, prepared: &Prepared) {
+    if !prepared.delay.is_zero() {
+        tokio::time::sleep(prepared.delay).await;
+    }
+    let Some(presence) = prepared.presence else {
+        return;
+    };
+    let chat = prepared.chat_jid.as_str();
+    match tokio::time::timeout(
+        PRESENCE_TIMEOUT,
+        session.send_presence(chat, Some(presence.kind)),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the chat presence was not shown; sending without it");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("showing the chat presence timed out; sending without it");
+            return;
+        }
+    }
+    tokio::time::sleep(presence.duration).await;
+    if let Ok(Err(error)) =
+        tokio::time::timeout(PRESENCE_TIMEOUT, session.send_presence(chat, None)).await
+    {
+        tracing::debug!(%error, "the chat presence was not cleared");
+    }
 }
 
 /// Sends a prepared message, waits for the ack, and logs the message.
@@ -208,6 +253,7 @@ async fn send_prepared(
     session: &Arc<dyn Session>,
     mut prepared: Prepared,
 ) -> Result<SendOutcome, ApiError> {
+    before_sending(session, &prepared).await;
     let logged_bytes = prepared.message.message.clone();
     let timeout = send_timeout(state.settings.session.send_timeout_ms);
     let sending = session.send(std::mem::take(&mut prepared.message));

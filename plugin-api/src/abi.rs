@@ -113,6 +113,12 @@ pub struct OutgoingAbi {
     pub nodes: RVec<FlatNode>,
     /// A JSON object merged into the success response (empty string for none).
     pub response_extra_json: RString,
+    /// How long the host waits before it sends (milliseconds).
+    pub delay_ms: u64,
+    /// How long the host shows the chat a presence before it sends (milliseconds; 0 for
+    /// none), and which: 0 composing ("typing..."), 1 recording.
+    pub presence_ms: u64,
+    pub presence_kind: u8,
 }
 
 /// Media kinds the host can upload.

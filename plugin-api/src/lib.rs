@@ -50,8 +50,9 @@ pub use recipient::{is_group, normalize_recipient};
 pub use references::{MediaBytes, MediaSource, Mentioned, Quoted, Recipient};
 pub use schema::{Kind, Schema};
 pub use sdk::{
-    Envelope, FetchedUrl, Host, MediaKind, MediaReference, Outgoing, Plan, Plugin, PluginError,
-    PluginInfo, Request, RequestContext, Route, SentMessage, ValidationError,
+    ChatPresence, Envelope, FetchedUrl, Host, MediaKind, MediaReference, Outgoing, Plan, Plugin,
+    PluginError, PluginInfo, PresenceKind, Request, RequestContext, Route, SentMessage,
+    ValidationError,
 };
 
 /// What [`export_plugin!`]'s expansion uses; not part of the public API.

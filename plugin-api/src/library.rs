@@ -79,6 +79,10 @@ pub struct EncodedMessage {
     pub nodes: StanzaNodes,
     /// A JSON object the host merges into the success response.
     pub response_extra: Option<serde_json::Value>,
+    /// How long to wait before sending.
+    pub delay: std::time::Duration,
+    /// A presence to show the chat before sending.
+    pub presence: Option<crate::sdk::ChatPresence>,
 }
 
 /// A loaded plugin library. Libraries are never unloaded (`abi_stable` leaks them by
@@ -192,6 +196,14 @@ impl PluginLibrary {
                 "" => None,
                 text => serde_json::from_str(text).ok(),
             },
+            delay: std::time::Duration::from_millis(outgoing.delay_ms),
+            presence: (outgoing.presence_ms > 0).then(|| crate::sdk::ChatPresence {
+                kind: match outgoing.presence_kind {
+                    1 => crate::sdk::PresenceKind::Recording,
+                    _ => crate::sdk::PresenceKind::Composing,
+                },
+                duration: std::time::Duration::from_millis(outgoing.presence_ms),
+            }),
         })
     }
 }

@@ -220,6 +220,47 @@ pub struct Outgoing {
     pub nodes: Vec<Node>,
     /// A JSON object the host merges into the success response.
     pub response_extra: Option<serde_json::Value>,
+    /// How long the host waits before it sends: WUTS's `delay`. The host waits on a
+    /// timer, holding no thread, so never sleep in `encode` for this.
+    pub delay: std::time::Duration,
+    /// A presence the host shows the chat for a while before it sends (after `delay`):
+    /// "typing..." for `typingDuration`, "recording audio..." for a voice note.
+    pub presence: Option<ChatPresence>,
+}
+
+/// A presence shown in the recipient's chat before a message: what WhatsApp shows while
+/// someone types or records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatPresence {
+    pub kind: PresenceKind,
+    pub duration: std::time::Duration,
+}
+
+/// Which presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceKind {
+    /// "typing..."
+    Composing,
+    /// "recording audio..."
+    Recording,
+}
+
+impl ChatPresence {
+    /// "typing..." for `duration`.
+    pub fn typing(duration: std::time::Duration) -> ChatPresence {
+        ChatPresence {
+            kind: PresenceKind::Composing,
+            duration,
+        }
+    }
+
+    /// "recording audio..." for `duration`.
+    pub fn recording(duration: std::time::Duration) -> ChatPresence {
+        ChatPresence {
+            kind: PresenceKind::Recording,
+            duration,
+        }
+    }
 }
 
 /// A message type. Implement it, then call [`export_plugin!`](crate::export_plugin).
@@ -287,8 +328,20 @@ impl From<Outgoing> for OutgoingAbi {
                 .map(|extra| extra.to_string())
                 .unwrap_or_default()
                 .into(),
+            delay_ms: millis(outgoing.delay),
+            presence_ms: outgoing
+                .presence
+                .map_or(0, |presence| millis(presence.duration)),
+            presence_kind: match outgoing.presence.map(|presence| presence.kind) {
+                Some(PresenceKind::Recording) => 1,
+                _ => 0,
+            },
         }
     }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The generic `extern "C"` entry points [`export_plugin!`](crate::export_plugin) wires

@@ -112,7 +112,34 @@ fn the_documented_example_quotes_an_unknown_message_by_its_text() {
         }})
     );
     assert_eq!(reply["metadata"]["quoted_message_found"], json!(false));
-    assert_eq!(reply["metadata"]["presence_sent"], json!(false));
+    assert_eq!(reply["metadata"]["presence_sent"], json!(true));
+    assert_eq!(reply["metadata"]["presence_duration_seconds"], json!(3));
+}
+
+#[test]
+fn typing_duration_shows_typing_for_that_long_first() {
+    let (server, user) = sandbox(&["text"]);
+    let started = Instant::now();
+    let (reply, _) = send_ok(
+        &server,
+        &user,
+        &json!({"number": PHONE, "text": "thinking...", "delay": 300, "typingDuration": 1}),
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1300),
+        "delay then typing, then the send: answered after {elapsed:?}"
+    );
+    assert_eq!(reply["metadata"]["presence_sent"], json!(true));
+    let (status, state) = server.get("/sandbox/state", &user.token);
+    assert_eq!(status, 200, "{state}");
+    let presences = state["presences"].as_array().expect("presences");
+    let states: Vec<&str> = presences
+        .iter()
+        .map(|shown| shown["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["composing", "paused"], "{state}");
+    assert!(presences.iter().all(|shown| shown["chat_jid"] == PHONE_JID));
 }
 
 #[test]

@@ -122,13 +122,23 @@ fn sandbox(session: &Arc<dyn crate::session::Session>) -> Result<&SandboxSession
         .ok_or_else(|| ApiError::internal("not a sandbox device"))
 }
 
-fn controls_body(device: &DeviceRecord, controls: &SandboxControls) -> Value {
+fn controls_body(device: &DeviceRecord, session: &SandboxSession) -> Value {
+    let controls = session.controls();
+    let presences: Vec<Value> = session
+        .presences()
+        .into_iter()
+        .map(|shown| {
+            json!({"chat_jid": shown.chat_jid, "state": shown.state, "at": rfc3339(shown.at)})
+        })
+        .collect();
     json!({
         "success": true,
         "device_id": device.id,
         "connected": controls.connected,
         "ack_delay_ms": controls.ack_delay_ms,
         "fail": controls.fail,
+        // The chat presences shown ("typing..." before a text with typingDuration).
+        "presences": presences,
     })
 }
 
@@ -140,7 +150,7 @@ async fn get_state(
     let state = state.into_inner();
     let device = caller_device(&state, caller.0, query_device_id(&request)).await?;
     let session = device_session(&state, &device).await?;
-    Ok(HttpResponse::Ok().json(controls_body(&device, &sandbox(&session)?.controls())))
+    Ok(HttpResponse::Ok().json(controls_body(&device, sandbox(&session)?)))
 }
 
 async fn set_state(
@@ -164,7 +174,7 @@ async fn set_state(
     sandbox.set_controls(controls.clone());
     tracing::info!(device_id = %device.id, connected = controls.connected, ack_delay_ms = controls.ack_delay_ms,
         failing = controls.fail.is_some(), "sandbox state changed");
-    Ok(HttpResponse::Ok().json(controls_body(&device, &controls)))
+    Ok(HttpResponse::Ok().json(controls_body(&device, sandbox)))
 }
 
 /// Applies a `/sandbox/state` body; every field is checked before anything changes.

@@ -102,6 +102,13 @@ mod tests {
         async fn download_media(&self, _: MediaDownload) -> Result<Vec<u8>, SessionError> {
             Err(SessionError::NotConnected)
         }
+        async fn send_presence(
+            &self,
+            _: &str,
+            _: Option<wuts_plugin_api::PresenceKind>,
+        ) -> Result<(), SessionError> {
+            Err(SessionError::NotConnected)
+        }
         async fn connect(&self) -> Result<(), SessionError> {
             Ok(())
         }

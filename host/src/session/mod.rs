@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wuts_plugin_api::{MediaKind, MediaReference, StanzaNodes};
+use wuts_plugin_api::{MediaKind, MediaReference, PresenceKind, StanzaNodes};
 
 pub use manager::SessionManager;
 
@@ -191,6 +191,12 @@ pub trait Session: Send + Sync + 'static {
     /// Downloads and decrypts a received message's media; the caller bounds its time
     /// and checked its declared size.
     async fn download_media(&self, media: MediaDownload) -> Result<Vec<u8>, SessionError>;
+    /// Shows `chat` a presence ("typing...", "recording audio..."), or clears it (`None`).
+    async fn send_presence(
+        &self,
+        chat_jid: &str,
+        presence: Option<PresenceKind>,
+    ) -> Result<(), SessionError>;
 
     async fn connect(&self) -> Result<(), SessionError>;
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wuts_plugin_api::{MediaKind, MediaReference};
+use wuts_plugin_api::{MediaKind, MediaReference, PresenceKind};
 
 use super::sandbox_records::{SandboxMedia, SandboxRecord, SandboxRecords};
 use super::{
@@ -63,6 +63,7 @@ impl SessionDriver for SandboxDriver {
             records: Arc::clone(&self.records),
             controls: Mutex::new(SandboxControls::default()),
             reports: self.reports.clone(),
+            presences: Mutex::default(),
         }))
     }
 }
@@ -92,6 +93,20 @@ pub struct SandboxSession {
     records: Arc<SandboxRecords>,
     controls: Mutex<SandboxControls>,
     reports: Option<Arc<dyn DeviceReports>>,
+    /// The chat presences shown, newest last (at most [`PRESENCES_KEPT`]).
+    presences: Mutex<std::collections::VecDeque<PresenceRecord>>,
+}
+
+/// How many shown presences a sandbox device remembers.
+const PRESENCES_KEPT: usize = 100;
+
+/// A chat presence the sandbox device showed.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresenceRecord {
+    pub chat_jid: String,
+    /// `composing`, `recording` or `paused`.
+    pub state: &'static str,
+    pub at: chrono::DateTime<Utc>,
 }
 
 /// A stable, phone-shaped JID for a sandbox device.
@@ -152,6 +167,16 @@ impl SandboxSession {
             }
         };
         reports.report(&self.device, report);
+    }
+
+    /// The chat presences this device showed, oldest first.
+    pub fn presences(&self) -> Vec<PresenceRecord> {
+        self.presences
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// What every sandbox device recorded.
@@ -271,6 +296,34 @@ impl Session for SandboxSession {
         Ok(stored.bytes.as_ref().clone())
     }
 
+    async fn send_presence(
+        &self,
+        chat_jid: &str,
+        presence: Option<PresenceKind>,
+    ) -> Result<(), SessionError> {
+        if !self.controls().connected {
+            return Err(SessionError::NotConnected);
+        }
+        let state = match presence {
+            Some(PresenceKind::Composing) => "composing",
+            Some(PresenceKind::Recording) => "recording",
+            None => "paused",
+        };
+        let mut presences = self
+            .presences
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if presences.len() >= PRESENCES_KEPT {
+            presences.pop_front();
+        }
+        presences.push_back(PresenceRecord {
+            chat_jid: chat_jid.to_owned(),
+            state,
+            at: Utc::now(),
+        });
+        Ok(())
+    }
+
     async fn connect(&self) -> Result<(), SessionError> {
         self.set_connected(true);
         Ok(())
@@ -352,6 +405,7 @@ mod tests {
             records: Arc::new(SandboxRecords::default()),
             controls: Mutex::new(SandboxControls::default()),
             reports: None,
+            presences: Mutex::default(),
         };
         for connected in [true, false] {
             session.set_controls(SandboxControls {

@@ -168,15 +168,14 @@ impl Plugin for AudioPlugin {
             },
         );
 
-        // `delay` is honoured last, so it adds to the time before sending and nothing else.
-        if delay_ms > 0 {
-            std::thread::sleep(Duration::from_millis(delay_ms));
-        }
         Ok(Outgoing {
             to,
             message: message::encode(&message),
             nodes: Vec::new(),
             response_extra: Some(serde_json::json!({ "metadata": metadata })),
+            // The host waits on a timer before it sends; no thread sleeps.
+            delay: Duration::from_millis(delay_ms),
+            presence: None,
         })
     }
 }

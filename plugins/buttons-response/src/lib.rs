@@ -57,6 +57,7 @@ impl Plugin for ButtonsResponsePlugin {
             message: message.encode_to_vec(),
             nodes: Vec::new(),
             response_extra: None,
+            ..Outgoing::default()
         })
     }
 }

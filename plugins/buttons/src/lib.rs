@@ -46,6 +46,7 @@ impl Plugin for ButtonsPlugin {
             to,
             nodes,
             response_extra: None,
+            ..Outgoing::default()
         })
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! # Requests
 //!
-//! As wuts-contract.md §1.9, §1.10 and §10 print them: `{"to", "contact": {"display_name",
+//! As the WUTS docs §1.9, §1.10 and §10 print them: `{"to", "contact": {"display_name",
 //! "phone", "first_name"?, "last_name"?, "company"?, "email"?}}` and `{"to", "contacts":
-//! [<the same>]}`; limits from shared/API.md: `display_name` 1 to 256 characters, `phone`
+//! [<the same>]}`; limits from docs/API.md: `display_name` 1 to 256 characters, `phone`
 //! 7 to 20 digits once normalised, 1 to 50 contacts. Legacy envelope: "Contact sent
 //! successfully", "Contacts sent successfully" plus `contact_count`; an empty `contacts`
 //! array answers WUTS's own text for it (the Go validator's, verbatim), and a bad `to`
@@ -89,6 +89,7 @@ impl Plugin for ContactPlugin {
                 to: contacts.to,
                 nodes: Vec::new(),
                 response_extra: Some(json!({ "contact_count": count })),
+                ..Outgoing::default()
             })
         } else {
             let contact = ContactsRequest::parse_one(request)?;
@@ -101,6 +102,7 @@ impl Plugin for ContactPlugin {
                 to: contact.to,
                 nodes: Vec::new(),
                 response_extra: None,
+                ..Outgoing::default()
             })
         }
     }

@@ -10,14 +10,14 @@ use wuts_plugin_api::{Kind, PluginError, Recipient, Request, Schema, ValidationE
 use crate::vcard::Card;
 
 /// Digits a contact's phone may have once spaces, dashes, dots, parentheses and a leading
-/// `+` are dropped (shared/API.md: 7 to 20).
+/// `+` are dropped (docs/API.md: 7 to 20).
 pub const PHONE_DIGITS: RangeInclusive<usize> = 7..=20;
 /// How many contacts one `/send/contacts` may carry.
 pub const MAX_CONTACTS: usize = 50;
 const NAME_CHARS: RangeInclusive<usize> = 1..=256;
 const OPTIONAL_CHARS: RangeInclusive<usize> = 0..=256;
 
-/// What WUTS answers for an empty `contacts` array (wuts-contract.md §1.10: the Go
+/// What WUTS answers for an empty `contacts` array (the WUTS docs §1.10: the Go
 /// validator's text, passed through verbatim).
 pub const EMPTY_CONTACTS_ERROR: &str = "Key: 'SendContactsRequest.Contacts' Error:Field validation for 'Contacts' failed on the 'min' tag";
 
@@ -120,7 +120,7 @@ impl ContactsRequest {
     }
 }
 
-/// A bad `to` reads as WUTS answers it on this route (wuts-contract.md: `{"error":
+/// A bad `to` reads as WUTS answers it on this route (the WUTS docs: `{"error":
 /// "Invalid recipient JID: invalid number"}`, and `empty input` for none); the field and
 /// the precise reason stay in the error's `validation` entry.
 fn recipient_rule(mut error: PluginError) -> PluginError {

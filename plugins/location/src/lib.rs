@@ -3,8 +3,8 @@
 //!
 //! # Requests
 //!
-//! Field names as wuts-contract.md §1.7, §1.8 and §10 print them (`to`, snake_case);
-//! limits from shared/API.md "More message types" where the contract prints none.
+//! Field names as the WUTS docs §1.7, §1.8 and §10 print them (`to`, snake_case);
+//! limits from docs/API.md "More message types" where the contract prints none.
 //!
 //! - `/send/location`: `{"to", "latitude", "longitude", "name"?, "address"?, "url"?,
 //!   "comment"?, "device_id"?}`; `latitude` -90..90 and `longitude` -180..180 (numbers,
@@ -101,6 +101,7 @@ impl Plugin for LocationPlugin {
             message: message.encode_to_vec(),
             nodes: Vec::new(),
             response_extra: None,
+            ..Outgoing::default()
         })
     }
 }

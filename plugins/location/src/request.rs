@@ -49,7 +49,7 @@ fn given(text: Option<String>) -> Option<String> {
     text.filter(|text| !text.trim().is_empty())
 }
 
-/// A bad `to` reads as WUTS answers it on this route (wuts-contract.md: `{"error":
+/// A bad `to` reads as WUTS answers it on this route (the WUTS docs: `{"error":
 /// "Invalid recipient JID: invalid number"}`, and `empty input` for none); the field and
 /// the precise reason stay in the error's `validation` entry.
 fn recipient_rule(mut error: PluginError) -> PluginError {

@@ -3,7 +3,7 @@
 //!
 //! # Request
 //!
-//! As wuts-contract.md §1.11 and §10 print it: `{"number", "messageId", "reaction",
+//! As the WUTS docs §1.11 and §10 print it: `{"number", "messageId", "reaction",
 //! "fromMe"?, "participant"?, "device_id"?}`. The contract says a group reaction to
 //! another participant's message needs that author's JID but does not print the field's
 //! name; it is `participant` here (as in `quoted`). `reaction` is one emoji grapheme, or
@@ -99,6 +99,7 @@ impl Plugin for ReactionPlugin {
             message: message.encode_to_vec(),
             nodes: Vec::new(),
             response_extra: Some(json!({ "metadata": metadata })),
+            ..Outgoing::default()
         })
     }
 }

@@ -4,12 +4,12 @@
 //!
 //! # Request
 //!
-//! As wuts-contract.md §1.15 prints it: `{"number", "body", "footer"?, "header"?:
+//! As the WUTS docs §1.15 prints it: `{"number", "body", "footer"?, "header"?:
 //! {"type": "text"|"image", "text"?, "image"? | "image_url"?}, "buttons": [{"type":
 //! "quick_reply", "text", "id"} | {"type": "url", "text", "url"} | {"type": "call", "text",
 //! "phone_number"}], "delay"?, "device_id"?}`. The contract does not print the image
 //! header's field names; they are `image` (base64, or a `data:` URI) and `image_url`, as
-//! on every WUTS media route. Limits from shared/API.md: `body` 1 to 1,024 characters, 1
+//! on every WUTS media route. Limits from docs/API.md: `body` 1 to 1,024 characters, 1
 //! to 3 buttons, `text` 1 to 20, `url` http(s), `phone_number` digits; a header title and
 //! the footer up to 60. Standard envelope: the 200 is `{success, message_id, timestamp,
 //! status, chat_jid}`, and a bad field is `"error": "validation failed"` with the
@@ -37,11 +37,11 @@
 //! Sources: whatsapp-rust 0.7.0 `src/send/mod.rs` (`infer_biz_node`, `classify_button`:
 //! every non-payment name as `mixed`, after issue #1132's probes); buttonParamsJSON shapes
 //! as Baileys-based gateways send them (Evolution API's `sendButtons`: `cta_url` with
-//! `merchant_url`, `cta_call` with `phone_number`; see shared/research
-//! peers-and-wire-shapes.md §2.3, §3.1); the `<biz>` shape in docs/wire-shapes.md §1.
+//! `merchant_url`, `cta_call` with `phone_number`); the `<biz>` shape in
+//! docs/wire-shapes.md §1.
 //!
-//! `delay` is honoured as the audio route does (a wait before the hand-over), and an
-//! image header is downloaded and uploaded through the host: so the route is not quick.
+//! `delay` is the host's to wait ([`Outgoing::delay`]); an image header is downloaded and
+//! uploaded through the host, so the route is not quick.
 
 mod request;
 pub mod stanza;
@@ -63,7 +63,7 @@ use wuts_plugin_api::{
 
 pub use request::{Button, Header, TemplateRequest, schema};
 
-/// The largest image a header may carry (shared/API.md: image 16 MiB).
+/// The largest image a header may carry (docs/API.md: image 16 MiB).
 pub const MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
 /// Room for the base64 of the largest image.
 pub const MAX_BODY_BYTES: u64 = 24 * 1024 * 1024;
@@ -109,14 +109,14 @@ impl Plugin for TemplatePlugin {
         let delay = Duration::from_millis(template.delay_ms);
         let nodes = stanza::render_nodes(&template.to, unix_now());
         let message = build(&template, header);
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
         Ok(Outgoing {
             to: template.to,
             message: message.encode_to_vec(),
             nodes,
             response_extra: None,
+            // The host waits on a timer before it sends; no thread sleeps.
+            delay,
+            presence: None,
         })
     }
 }

@@ -18,7 +18,7 @@ const BUTTON_ID_CHARS: RangeInclusive<usize> = 1..=256;
 pub const BUTTON_KINDS: &[&str] = &["quick_reply", "url", "call"];
 
 /// What WUTS answers for any invalid field of this route, with the specifics in
-/// `validation` (wuts-contract.md §1.15), and its text for a missing or empty body.
+/// `validation` (the WUTS docs §1.15), and its text for a missing or empty body.
 const VALIDATION_FAILED: &str = "validation failed";
 const BODY_EMPTY: &str = "body cannot be empty";
 

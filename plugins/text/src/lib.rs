@@ -5,7 +5,7 @@
 //!
 //! `{"number", "text", "mentioned"?, "quoted"?, "delay"?, "typingDuration"?,
 //! "linkPreview"?, "device_id"?}`
-//! (wuts-contract.md §1.1; limits from shared/API.md "More message types"): `text` 1 to
+//! (the WUTS docs §1.1; limits from docs/API.md "More message types"): `text` 1 to
 //! 4,096 characters, `delay` milliseconds 0 to 60,000, `typingDuration` seconds 0 to 20,
 //! `quoted` in either WUTS shape. Standard envelope; 200 carries `metadata`.
 //!
@@ -43,14 +43,9 @@
 //!
 //! # `delay` and `typingDuration`
 //!
-//! `delay` is honoured as the audio route does: the plugin waits that long before it hands
-//! the message over. Because that wait blocks, the route is not `quick`: its calls run on
-//! the host's blocking pool, not on an HTTP thread.
-//!
-//! `typingDuration` is validated and accepted, but the "composing" chat presence it asks
-//! for needs a host service plugins do not have yet (the SDK can neither send a presence
-//! nor ask the host to wait): nothing is shown, and the 200 says so with
-//! `metadata.presence_sent: false`.
+//! Both are the host's to honour ([`Outgoing::delay`], [`Outgoing::presence`]): it waits
+//! `delay` on a timer, then shows the chat "typing..." for `typingDuration` seconds, then
+//! sends; no thread waits. `metadata.presence_sent` says whether a presence was asked for.
 
 pub mod preview;
 mod quote;
@@ -64,7 +59,7 @@ use waproto::whatsapp::message::ExtendedTextMessage;
 use waproto::whatsapp::message::extended_text_message::PreviewType;
 use waproto::whatsapp::{ContextInfo, Message};
 use wuts_plugin_api::{
-    Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
+    ChatPresence, Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
 };
 
 pub use preview::LinkPreview;
@@ -100,6 +95,7 @@ impl Plugin for TextPlugin {
         let quoted_message_found = quote.as_ref().is_some_and(|quote| quote.found);
         let mentions = text.mentioned.len();
         let delay = Duration::from_millis(text.delay_ms);
+        let typing = Duration::from_secs(text.typing_seconds);
         let to = text.to.clone();
         let preview = if text.link_preview {
             preview::fetch(&text.text, host)
@@ -111,21 +107,19 @@ impl Plugin for TextPlugin {
             "device_id": request.context.device_id,
             "user_id": request.context.user_id,
             "processing_time_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "presence_sent": false,
-            "presence_duration_seconds": 0,
+            "presence_sent": !typing.is_zero(),
+            "presence_duration_seconds": text.typing_seconds,
             "mentions_processed": mentions,
             "quoted_message_found": quoted_message_found,
             "sent_at": "",
         });
-        // Honoured last, so it adds to the time before sending and nothing else.
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
         Ok(Outgoing {
             to,
             message: message.encode_to_vec(),
             nodes: Vec::new(),
             response_extra: Some(json!({ "metadata": metadata })),
+            delay,
+            presence: (!typing.is_zero()).then(|| ChatPresence::typing(typing)),
         })
     }
 }

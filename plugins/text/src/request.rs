@@ -11,7 +11,7 @@ pub const TEXT_CHARS: RangeInclusive<usize> = 1..=4096;
 /// `typingDuration`: seconds, 0 to 20.
 pub const TYPING_SECONDS: RangeInclusive<i64> = 0..=20;
 
-/// What the WUTS errors page prints for a bad `text` (wuts-contract.md, §1.1).
+/// What the WUTS errors page prints for a bad `text` (the WUTS docs, §1.1).
 const TEXT_RULE: &str = "text is required and must be between 1 and 4096 characters";
 
 /// The request's shape: what the parse checks and the JSON Schema the manifest publishes.

@@ -30,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+use whatsapp_rust::ChatStateType;
 use whatsapp_rust::bot::Bot;
 use whatsapp_rust::buffa::Message as _;
 use whatsapp_rust::download::{DownloadParams, MediaType};
@@ -40,7 +41,7 @@ use whatsapp_rust::transport::{TokioWebSocketTransportFactory, TransportFactory}
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, ClientError, Jid, SendError, SendOptions, UploadOptions};
 use wuts_plugin_api::recipient::normalize_phone;
-use wuts_plugin_api::{MediaKind, MediaReference};
+use wuts_plugin_api::{MediaKind, MediaReference, PresenceKind};
 
 use self::acks::AckWaiters;
 use self::credentials::{CredentialStore, SqliteCredentials};
@@ -531,6 +532,26 @@ impl Session for WhatsappSession {
             .map_err(|error| SessionError::DownloadFailed {
                 reason: format!("{error:#}"),
             })
+    }
+
+    async fn send_presence(
+        &self,
+        chat_jid: &str,
+        presence: Option<PresenceKind>,
+    ) -> Result<(), SessionError> {
+        let client = self.inner.ready_client()?;
+        let chat: Jid = chat_jid.parse().map_err(|error| {
+            SessionError::Failed(format!("invalid chat JID {chat_jid}: {error}"))
+        })?;
+        let state = match presence {
+            Some(PresenceKind::Composing) => ChatStateType::Composing,
+            Some(PresenceKind::Recording) => ChatStateType::Recording,
+            None => ChatStateType::Paused,
+        };
+        self.inner
+            .on_runtime(async move { client.chatstate().send(&chat, state).await })
+            .await?
+            .map_err(|error| SessionError::Failed(format!("chat presence: {error}")))
     }
 
     async fn connect(&self) -> Result<(), SessionError> {
