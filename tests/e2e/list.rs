@@ -23,7 +23,7 @@ const GROUP: &str = "120363025246125486@g.us";
 const TAPPER: &str = "5511988887777";
 const TAPPER_JID: &str = "5511988887777@s.whatsapp.net";
 
-/// wuts-contract.md §1.13's request, word for word.
+/// the WUTS docs §1.13's request, word for word.
 fn documented_list() -> Value {
     json!({"to": PHONE, "title": "Our menu", "body": "Pick one of the products below to continue.",
         "footer": "WUTS Store", "button_text": "View products",
@@ -42,7 +42,7 @@ fn documented_list_message() -> Value {
             {"title": "Tea", "description": "Black or green", "rowID": "tea"}]}]}})
 }
 
-/// wuts-contract.md §1.14's request, word for word.
+/// the WUTS docs §1.14's request, word for word.
 fn documented_response() -> Value {
     json!({"to": PHONE, "selected_row_id": "coffee", "title": "Coffee", "description": "Freshly brewed",
         "quoted": {"message_id": "3EB0XXXX223344556677AABB",

@@ -4,7 +4,7 @@
 //!
 //! # Requests
 //!
-//! Field names, success texts and envelopes as wuts-contract.md §1.13, §1.14, §9 and §10
+//! Field names, success texts and envelopes as the WUTS docs §1.13, §1.14, §9 and §10
 //! print them; limits from docs/API.md "More message types" (WhatsApp's own: Meta's
 //! "Interactive list messages" page allows up to 10 sections and 10 rows for all sections
 //! combined, row titles of 24 characters, descriptions of 72, ids of 200, a button of 20,

@@ -167,7 +167,7 @@ fn check_across_sections(sections: &[Section]) -> Result<(), PluginError> {
     Ok(())
 }
 
-/// A bad `to` reads as WUTS answers it on this route (wuts-contract.md §1.13:
+/// A bad `to` reads as WUTS answers it on this route (the WUTS docs §1.13:
 /// `{"error":"Invalid recipient JID: empty input"}`, and `invalid number` for a value that
 /// is no number or JID); the field and the precise reason stay in the `validation` entry.
 pub fn recipient_rule(mut error: PluginError) -> PluginError {
