@@ -39,28 +39,16 @@ impl DeviceReportHandler {
         DeviceReportHandler { store, events }
     }
 
-    /// Logs a received message (first, so that a reply can quote it once its event is
-    /// out), then emits its event. `message` must decode; a driver that read it from the
-    /// wire decoded it already.
+    /// Logs a received message and stores its event in one transaction (a message
+    /// WhatsApp delivered cannot be asked for again, so neither may be lost alone), then
+    /// announces the event. `message` must decode; a driver that read it from the wire
+    /// decoded it already.
     pub fn received(
         &self,
         device: &DeviceIdentity,
         received: &InboundMessage,
         message: &Message,
     ) -> StoreResult<Received> {
-        let logged = LoggedMessage {
-            device_id: device.device_id.clone(),
-            message_id: received.message_id.clone(),
-            chat_jid: received.chat_jid.clone(),
-            sender_jid: Some(received.sender_jid.clone()),
-            from_me: received.from_me,
-            route: None,
-            message: received.message.clone(),
-            timestamp: received.timestamp,
-        };
-        if !self.store.log_received(&logged)? {
-            return Ok(Received::Duplicate);
-        }
         let inbound = Inbound {
             message_id: &received.message_id,
             chat_jid: &received.chat_jid,
@@ -74,28 +62,52 @@ impl DeviceReportHandler {
             device_id: &device.device_id,
             message,
         };
-        if let Some(vote) = poll_vote::read(self.store.as_ref(), &inbound) {
+        let (name, event) = match self.event_of(device, &inbound) {
+            Some((name, data)) => (Some(name), EventSink::new_event(scope(device), name, data)),
+            None => (None, None),
+        };
+        let logged = LoggedMessage {
+            device_id: device.device_id.clone(),
+            message_id: received.message_id.clone(),
+            chat_jid: received.chat_jid.clone(),
+            sender_jid: Some(received.sender_jid.clone()),
+            from_me: received.from_me,
+            route: None,
+            message: received.message.clone(),
+            timestamp: received.timestamp,
+        };
+        match self.store.log_received(&logged, event.as_ref())? {
+            None => Ok(Received::Duplicate),
+            Some(stored) => {
+                self.events.announce(stored);
+                Ok(Received::Logged(name))
+            }
+        }
+    }
+
+    /// The event a received message makes: `poll.vote` for a vote this device can read,
+    /// else what [`parse`] makes of it (`None`: protocol traffic that makes no event).
+    fn event_of(
+        &self,
+        device: &DeviceIdentity,
+        inbound: &Inbound<'_>,
+    ) -> Option<(&'static str, Value)> {
+        if let Some(vote) = poll_vote::read(self.store.as_ref(), inbound) {
             match vote {
-                Ok(data) => {
-                    self.events.emit(scope(device), poll_vote::EVENT, data);
-                    return Ok(Received::Logged(Some(poll_vote::EVENT)));
-                }
+                Ok(data) => return Some((poll_vote::EVENT, data)),
                 // Not a vote this device can read: the message stays `message.received`.
                 Err(poll_vote::Unreadable::Store(error)) => {
-                    tracing::warn!(device = %device.device_id, message_id = %received.message_id,
+                    tracing::warn!(device = %device.device_id, message_id = %inbound.message_id,
                         %error, "could not look up a poll vote's poll");
                 }
                 Err(reason) => {
-                    tracing::debug!(device = %device.device_id, message_id = %received.message_id,
+                    tracing::debug!(device = %device.device_id, message_id = %inbound.message_id,
                         %reason, "a poll vote this device cannot read");
                 }
             }
         }
-        Ok(Received::Logged(emit_received(
-            &self.events,
-            scope(device),
-            &inbound,
-        )))
+        let parsed = parse(inbound)?;
+        Some((parsed.event.as_str(), parsed.data))
     }
 }
 
@@ -282,6 +294,58 @@ mod tests {
             })
         );
         assert_eq!(receipt_kind("seen"), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_received_message_and_its_event_are_stored_together_once() {
+        let dir = std::env::temp_dir().join(format!("wuts-received-{}", uuid::Uuid::new_v4()));
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("wuts.db")).unwrap());
+        let user = store
+            .create_user("acme", "alice", Role::User, "lookup", b"hash")
+            .unwrap();
+        let sink = Arc::new(EventSink::start(Arc::clone(&store)).unwrap());
+        let handler = DeviceReportHandler::new(Arc::clone(&store), sink);
+        let device = DeviceIdentity {
+            device_id: user.default_device_id.clone(),
+            tenant_id: user.tenant.clone(),
+            user_id: user.user_id.clone(),
+        };
+        let message = Message {
+            conversation: Some("hello".into()),
+            ..Default::default()
+        };
+        let received = InboundMessage {
+            message_id: "3EB0ONCE".into(),
+            chat_jid: "5511999999999@s.whatsapp.net".into(),
+            sender_jid: "5511999999999@s.whatsapp.net".into(),
+            message: message.encode_to_vec(),
+            timestamp: Utc::now(),
+            ..InboundMessage::default()
+        };
+        assert_eq!(
+            handler.received(&device, &received, &message).unwrap(),
+            Received::Logged(Some("message.received"))
+        );
+        // Stored when `received` returns: no flush, no writer thread in between.
+        let events = store.events_after(&device.device_id, 0, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name, "message.received");
+        assert!(
+            store
+                .find_received(&device.device_id, "3EB0ONCE")
+                .unwrap()
+                .is_some()
+        );
+        // WhatsApp delivering it again changes nothing.
+        assert_eq!(
+            handler.received(&device, &received, &message).unwrap(),
+            Received::Duplicate
+        );
+        assert_eq!(
+            store.events_after(&device.device_id, 0, 10).unwrap().len(),
+            1
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

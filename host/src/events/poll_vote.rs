@@ -501,16 +501,19 @@ mod tests {
             .unwrap();
         // A poll someone else sent this device: its votes are not this device's to read.
         store
-            .log_received(&LoggedMessage {
-                device_id: user.default_device_id.clone(),
-                message_id: "3EB0RECEIVEDPOLL".into(),
-                chat_jid: VOTER.into(),
-                sender_jid: Some(VOTER.into()),
-                from_me: false,
-                route: None,
-                message: bytes,
-                timestamp,
-            })
+            .log_received(
+                &LoggedMessage {
+                    device_id: user.default_device_id.clone(),
+                    message_id: "3EB0RECEIVEDPOLL".into(),
+                    chat_jid: VOTER.into(),
+                    sender_jid: Some(VOTER.into()),
+                    from_me: false,
+                    route: None,
+                    message: bytes,
+                    timestamp,
+                },
+                None,
+            )
             .unwrap();
         store.flush_message_log().unwrap();
         Fixture {

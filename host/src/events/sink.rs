@@ -29,72 +29,91 @@ pub struct EventScope<'a> {
 
 pub struct EventSink {
     store: Arc<dyn Store>,
+    announcer: Arc<Announcer>,
+}
+
+/// Tells live streams and the webhook deliverer about stored events.
+struct Announcer {
     stored: broadcast::Sender<Arc<StoredEvent>>,
     deliveries_due: Arc<Notify>,
+}
+
+impl Announcer {
+    fn announce(&self, events: Vec<StoredEvent>) {
+        // The deliverer claims due rows from the database when woken: wake it only for a
+        // batch that queued some.
+        if events.iter().any(|event| event.queued_delivery) {
+            self.deliveries_due.notify_one();
+        }
+        // No stream open is the common case: then nothing is announced.
+        if self.stored.receiver_count() > 0 {
+            for event in events {
+                let _ = self.stored.send(Arc::new(event));
+            }
+        }
+    }
 }
 
 impl EventSink {
     /// Listens to the store's committed events. One sink per store.
     pub fn start(store: Arc<dyn Store>) -> std::io::Result<EventSink> {
         let (stored, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let deliveries_due = Arc::new(Notify::new());
-        let announce = {
-            let stored = stored.clone();
-            let deliveries_due = Arc::clone(&deliveries_due);
-            move |events: Vec<StoredEvent>| {
-                // The deliverer claims due rows from the database when woken: wake it
-                // only for a batch that queued some.
-                if events.iter().any(|event| event.queued_delivery) {
-                    deliveries_due.notify_one();
-                }
-                // No stream open is the common case: then nothing is announced.
-                if stored.receiver_count() > 0 {
-                    for event in events {
-                        let _ = stored.send(Arc::new(event));
-                    }
-                }
-            }
-        };
+        let announcer = Arc::new(Announcer {
+            stored,
+            deliveries_due: Arc::new(Notify::new()),
+        });
+        let listener = Arc::clone(&announcer);
+        let announce = move |events: Vec<StoredEvent>| listener.announce(events);
         if store.on_events_committed(Box::new(announce)).is_err() {
             return Err(std::io::Error::other(
                 "the store already has an event listener",
             ));
         }
-        Ok(EventSink {
-            store,
-            stored,
-            deliveries_due,
-        })
+        Ok(EventSink { store, announcer })
     }
 
-    /// Queues an event for `scope`'s device. `data` is serialised here, once: the writer
-    /// stores it as it is (and frees one block, not a tree of values, on its thread).
-    pub fn emit(&self, scope: EventScope<'_>, name: &str, data: impl Serialize) {
+    /// An event for `scope`'s device, ready to store, for callers that store it in a
+    /// transaction of their own (then [`EventSink::announce`] it). `None` when `data`
+    /// does not serialise (logged).
+    pub fn new_event(scope: EventScope<'_>, name: &str, data: impl Serialize) -> Option<NewEvent> {
         let data = match serde_json::value::to_raw_value(&data) {
             Ok(data) => data,
             Err(error) => {
                 tracing::error!(%error, event = name, "event data did not serialise; event dropped");
-                return;
+                return None;
             }
         };
-        self.store.queue_event(NewEvent {
+        Some(NewEvent {
             device_id: scope.device_id.to_owned(),
             tenant_id: scope.tenant_id.to_owned(),
             user_id: scope.user_id.to_owned(),
             name: name.to_owned(),
             data,
             timestamp: chrono::Utc::now().timestamp(),
-        });
+        })
+    }
+
+    /// Announces events a caller stored itself (see [`EventSink::new_event`]).
+    pub fn announce(&self, events: Vec<StoredEvent>) {
+        self.announcer.announce(events);
+    }
+
+    /// Queues an event for `scope`'s device. `data` is serialised here, once: the writer
+    /// stores it as it is (and frees one block, not a tree of values, on its thread).
+    pub fn emit(&self, scope: EventScope<'_>, name: &str, data: impl Serialize) {
+        if let Some(event) = EventSink::new_event(scope, name, data) {
+            self.store.queue_event(event);
+        }
     }
 
     /// Stored events as they are committed, for live streams.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
-        self.stored.subscribe()
+        self.announcer.stored.subscribe()
     }
 
     /// Woken whenever stored events may have created deliveries.
     pub fn deliveries_due(&self) -> Arc<Notify> {
-        Arc::clone(&self.deliveries_due)
+        Arc::clone(&self.announcer.deliveries_due)
     }
 
     /// Waits (up to the store's own limit) until every event queued so far is stored.

@@ -321,9 +321,15 @@ pub trait Store: Send + Sync + 'static {
     /// A message of the device's log: one it sent, else one it received.
     fn find_message(&self, device_id: &str, message_id: &str)
     -> StoreResult<Option<LoggedMessage>>;
-    /// Logs a received message (apart from sent ones). False when the device already
-    /// had it: WhatsApp delivers a message again when its receipt did not reach it.
-    fn log_received(&self, message: &LoggedMessage) -> StoreResult<bool>;
+    /// Logs a received message (apart from sent ones) and stores its event, in one
+    /// transaction: a message that was received has its event, whatever happens next.
+    /// `None` when the device already had it (nothing stored): WhatsApp delivers a
+    /// message again when its receipt did not reach it.
+    fn log_received(
+        &self,
+        message: &LoggedMessage,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<Option<Vec<StoredEvent>>>;
     /// A message the device received.
     fn find_received(
         &self,

@@ -443,9 +443,14 @@ impl Store for SqliteStore {
         }
     }
 
-    fn log_received(&self, message: &LoggedMessage) -> StoreResult<bool> {
+    fn log_received(
+        &self,
+        message: &LoggedMessage,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<Option<Vec<StoredEvent>>> {
         self.with(|connection| {
-            let inserted = connection
+            let transaction = connection.transaction()?;
+            let inserted = transaction
                 .prepare_cached(
                     "INSERT INTO received_messages
                      (device_id, message_id, chat_jid, sender_jid, from_me, route, message, timestamp)
@@ -461,7 +466,20 @@ impl Store for SqliteStore {
                     message.message,
                     timestamp(message.timestamp)
                 ])?;
-            Ok(inserted == 1)
+            if inserted == 0 {
+                return Ok(None);
+            }
+            let stored = match event {
+                Some(event) => self
+                    .event_appender
+                    .append_within(&transaction, std::slice::from_ref(event))?,
+                None => Vec::new(),
+            };
+            if let Err(error) = transaction.commit() {
+                self.event_appender.rolled_back();
+                return Err(error.into());
+            }
+            Ok(Some(stored))
         })
     }
 
