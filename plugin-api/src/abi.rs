@@ -165,6 +165,8 @@ pub struct SentMessageAbi {
     pub from_me: bool,
     /// `waE2E.Message` protobuf bytes.
     pub message: RVec<u8>,
+    /// When it was sent or received: Unix milliseconds.
+    pub timestamp_ms: i64,
 }
 
 /// Log levels, most severe first.

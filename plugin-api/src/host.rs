@@ -38,6 +38,8 @@ pub struct SentMessage {
     pub from_me: bool,
     /// `waE2E.Message` protobuf bytes.
     pub message: Vec<u8>,
+    /// When it was sent (the server's ack) or received: Unix milliseconds.
+    pub timestamp_ms: i64,
 }
 
 /// The host's services during one request. Calls block.
@@ -98,6 +100,7 @@ impl<'a> Host<'a> {
                 sender_jid: found.sender_jid.map(RString::into_string).into_option(),
                 from_me: found.from_me,
                 message: found.message.into_vec(),
+                timestamp_ms: found.timestamp_ms,
             })
     }
 }
@@ -134,6 +137,7 @@ impl From<SentMessage> for SentMessageAbi {
             sender_jid: message.sender_jid.map(RString::from).into(),
             from_me: message.from_me,
             message: RVec::from(message.message),
+            timestamp_ms: message.timestamp_ms,
         }
     }
 }

@@ -76,8 +76,9 @@ pub struct Route {
 pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
 
 impl Route {
-    /// A route with `method` and `path` (a plain path: letters, digits, `/-_.`) and
-    /// defaults for the rest: an operation name from the path, the standard envelope,
+    /// A route with `method` and `path` (a plain path: letters, digits, `/-_.`, with at
+    /// most one whole segment a `{name}` parameter, whose matched value the host puts
+    /// into the JSON body as the field `name`) and defaults for the rest: an operation name from the path, the standard envelope,
     /// a 64 KiB body limit, not quick, an empty object schema.
     pub fn new(method: &str, path: &str) -> Route {
         Route {

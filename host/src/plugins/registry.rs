@@ -55,6 +55,9 @@ pub struct PluginRoute {
     pub quick: bool,
     /// The request body's JSON Schema, as the plugin declared it.
     pub request_schema: serde_json::Value,
+    /// The name of the path's `{name}` segment, if it has one: the host puts the matched
+    /// value into the JSON body under this name before the plugin sees it.
+    pub parameter: Option<String>,
 }
 
 /// Everything `wuts plugins` and the server need to know about plugins.
@@ -68,13 +71,58 @@ pub struct PluginRegistry {
     pub refused: Vec<Refusal>,
 }
 
-/// A plugin path is a plain path: no `{segment}` patterns or wildcards. Plugin routes are
-/// matched before the host's (they are the hot ones), so a pattern could shadow them.
-fn is_static_path(path: &str) -> bool {
+/// A plugin path is a plain path (letters, digits, `/-_.`) with at most one whole
+/// segment a `{name}` parameter (`name` letters, digits and `_`, not starting with a
+/// digit): `/messages/{messageId}`. No wildcards or regexes.
+fn is_plugin_path(path: &str) -> bool {
     path.starts_with('/')
         && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+            .split('/')
+            .filter(|segment| is_parameter(segment))
+            .count()
+            <= 1
+        && path.split('/').all(|segment| {
+            is_parameter(segment)
+                || segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+}
+
+/// Whether a segment is a whole `{name}` parameter.
+fn is_parameter(segment: &str) -> bool {
+    segment
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|name| {
+            name.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
+/// The name of a path's `{name}` segment, if it has one (the first, were there several).
+fn path_parameter(path: &str) -> Option<&str> {
+    path.split('/')
+        .find(|segment| is_parameter(segment))
+        .map(|segment| &segment[1..segment.len() - 1])
+}
+
+/// The host's own routes with a `{parameter}`: a plugin path that could match the same
+/// request (as many segments, each equal or a parameter on either side) is refused, so
+/// `PUT /messages/{messageId}` may be a plugin's while `/messages/{id}/media` stays the
+/// host's.
+const HOST_PATTERNS: &[&str] = &["/messages/{id}/media"];
+
+fn overlaps(plugin_path: &str, host_pattern: &str) -> bool {
+    let plugin: Vec<&str> = plugin_path.split('/').collect();
+    let host: Vec<&str> = host_pattern.split('/').collect();
+    plugin.len() == host.len()
+        && plugin
+            .iter()
+            .zip(&host)
+            .all(|(a, b)| a == b || is_parameter(a) || is_parameter(b))
 }
 
 /// Paths the host serves itself; a plugin may not take them.
@@ -160,10 +208,11 @@ impl PluginRegistry {
         let refuse_route = |reason: &str| {
             tracing::error!(plugin = %plugin.name, path = %path, "route refused: {reason}");
         };
-        if !is_static_path(&path)
+        if !is_plugin_path(&path)
             || HOST_PATHS
                 .iter()
                 .any(|host| path == *host || path.starts_with(&format!("{host}/")))
+            || HOST_PATTERNS.iter().any(|pattern| overlaps(&path, pattern))
         {
             refuse_route("the path is not a plugin path");
             return;
@@ -184,9 +233,11 @@ impl PluginRegistry {
             .get(&path)
             .copied()
             .unwrap_or(route.max_body_bytes);
+        let parameter = path_parameter(&path).map(str::to_string);
         self.routes.insert(
             path.clone(),
             Arc::new(PluginRoute {
+                parameter,
                 plugin: Arc::clone(plugin),
                 method: route.method.to_ascii_uppercase(),
                 path,
@@ -256,26 +307,45 @@ impl LogSink for HostLogSink {
 
 #[cfg(test)]
 mod tests {
-    use super::is_static_path;
+    use super::{HOST_PATTERNS, is_plugin_path, overlaps, path_parameter};
 
     #[test]
-    fn plugin_paths_are_plain_paths() {
+    fn plugin_paths_are_plain_paths_with_at_most_one_parameter() {
         for path in [
             "/send/buttons",
             "/send/buttons-response",
             "/v2/send_audio.json",
+            "/messages/{messageId}",
+            "/a/{_x1}/b",
         ] {
-            assert!(is_static_path(path), "{path}");
+            assert!(is_plugin_path(path), "{path}");
         }
         for path in [
             "send/buttons",
-            "/{anything}",
+            "/{a}/{b}",
             "/send/*",
             "/send/a b",
             "/send/ä",
+            "/x/{1a}",
+            "/x/{}",
+            "/x/a{b}",
+            "/x/{a:.*}",
             "",
         ] {
-            assert!(!is_static_path(path), "{path}");
+            assert!(!is_plugin_path(path), "{path}");
         }
+        assert_eq!(path_parameter("/messages/{messageId}"), Some("messageId"));
+        assert_eq!(path_parameter("/send/text"), None);
+    }
+
+    #[test]
+    fn a_plugin_path_may_not_overlap_a_host_pattern() {
+        let host = |path: &str| HOST_PATTERNS.iter().any(|pattern| overlaps(path, pattern));
+        assert!(!host("/messages/{messageId}"));
+        assert!(!host("/messages/delete"));
+        assert!(host("/messages/{messageId}/media"));
+        assert!(host("/messages/abc/media"));
+        assert!(host("/messages/{id}/{what}"));
+        assert!(!host("/messages/{id}/edit"));
     }
 }

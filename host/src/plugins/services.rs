@@ -77,6 +77,7 @@ impl HostServices for RequestServices {
                 sender_jid: logged.sender_jid,
                 from_me: logged.from_me,
                 message: logged.message,
+                timestamp_ms: logged.timestamp.timestamp_millis(),
             }),
             Err(error) => {
                 tracing::error!(%error, "message log lookup failed");

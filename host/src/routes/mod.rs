@@ -20,8 +20,9 @@ use crate::state::AppState;
 /// Mounts every route the host serves.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     // First: actix tries resources in order, and the host's `{id}` patterns cost a regex
-    // match each. Plugin paths are static and never overlap the host's (the registry
-    // refuses them otherwise).
+    // match each. Plugin paths are static but for at most one `{name}` segment (mounted
+    // after the static ones), and never overlap the host's (the registry refuses them
+    // otherwise).
     send::configure(cfg, &state.plugins);
     health::configure(cfg);
     jobs::configure(cfg);

@@ -18,7 +18,13 @@ use crate::store::DeviceRecord;
 use crate::time::{now_rfc3339, rfc3339};
 
 pub fn configure(cfg: &mut web::ServiceConfig, plugins: &PluginRegistry) {
-    for route in plugins.routes.values() {
+    // Static paths first, then those with a `{parameter}`: actix tries resources in
+    // order, and `/messages/{messageId}` must not take `/messages/delete`.
+    let (patterns, statics): (Vec<_>, Vec<_>) = plugins
+        .routes
+        .values()
+        .partition(|route| route.parameter.is_some());
+    for route in statics.into_iter().chain(patterns) {
         let method = Method::from_bytes(route.method.as_bytes()).unwrap_or(Method::POST);
         cfg.service(
             web::resource(route.path.as_str())
@@ -41,7 +47,11 @@ async fn dispatch(
     // Built in a block of its own, so that what went into it is not kept alongside.
     let request = {
         let envelope = route.envelope;
-        let body = body::read_limited(&request, payload, route.body_limit, envelope).await?;
+        let mut body = body::read_limited(&request, payload, route.body_limit, envelope).await?;
+        if let Some(name) = &route.parameter {
+            let value = request.match_info().get(name).unwrap_or_default();
+            body = with_path_parameter(body, name, value);
+        }
         let device_id = body::device_id(&request, &body, envelope)?;
         let device = match state.store.cached_device(&caller.0, device_id.as_deref()) {
             Some(device) => device,
@@ -72,6 +82,23 @@ async fn dispatch(
             }))
         }
     })
+}
+
+/// The body with a path parameter's matched value put in as the field `name` (the path
+/// wins over a body field of that name). An empty body becomes `{name: value}`; a body
+/// that is not a JSON object is left as it is, for the plugin to refuse. The plugin reads
+/// and validates the value like any field, and a job keeps it, since jobs store the body.
+fn with_path_parameter(body: web::Bytes, name: &str, value: &str) -> web::Bytes {
+    let mut object = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(object)) => object,
+            _ => return body,
+        }
+    };
+    object.insert(name.to_string(), Value::String(value.to_string()));
+    web::Bytes::from(Value::Object(object).to_string())
 }
 
 /// The caller's device (the default one when the body names none) from the store.
@@ -127,5 +154,30 @@ impl Serialize for SuccessBody<'_> {
             }
         }
         body.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_parameter_goes_into_the_body_and_wins() {
+        let merged = |body: &'static str| {
+            let bytes = with_path_parameter(web::Bytes::from(body), "messageId", "3EB0AB");
+            serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null)
+        };
+        assert_eq!(
+            merged(r#"{"to":"55","messageId":"other"}"#),
+            json!({"to": "55", "messageId": "3EB0AB"})
+        );
+        assert_eq!(merged(" "), json!({"messageId": "3EB0AB"}));
+        assert_eq!(
+            merged("[1]"),
+            json!([1]),
+            "not an object: left for the plugin"
+        );
+        let malformed = with_path_parameter(web::Bytes::from("{"), "messageId", "x");
+        assert_eq!(&malformed[..], b"{");
     }
 }

@@ -197,6 +197,7 @@ mod tests {
             sender_jid: None,
             from_me: true,
             message: original.encode_to_vec(),
+            timestamp_ms: 0,
         };
         let resolved = resolve_quote(&quote(), Some(&known));
         assert!(resolved.found);
@@ -232,6 +233,7 @@ mod tests {
             sender_jid: None,
             from_me: true,
             message: vec![0xff, 0xff, 0xff],
+            timestamp_ms: 0,
         };
         let resolved = resolve_quote(&quote(), Some(&garbage));
         assert!(!resolved.found);

@@ -259,6 +259,7 @@ mod tests {
             sender_jid: Some(sender.into()),
             from_me,
             message: message.encode_to_vec(),
+            timestamp_ms: 0,
         }
     }
 

@@ -203,6 +203,7 @@ mod tests {
             sender_jid: Some(sender.into()),
             from_me,
             message: Vec::new(),
+            timestamp_ms: 0,
         }
     }
 

@@ -205,6 +205,7 @@ mod tests {
             sender_jid: sender.map(Into::into),
             from_me,
             message: message.encode_to_vec(),
+            timestamp_ms: 0,
         }
     }
 
