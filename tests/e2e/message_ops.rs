@@ -159,7 +159,11 @@ fn a_delete_revokes_a_sent_text_for_everyone() {
     assert_eq!(reply["success"], json!(true), "{reply}");
     assert_eq!(reply["delete_type"], json!("for_everyone"));
     assert_eq!(reply["chat_jid"], json!(PHONE_JID));
-    assert_eq!(reply["revoked_message_id"], json!(original));
+    assert_eq!(
+        reply["message_id"],
+        json!(original),
+        "WUTS names the deleted message"
+    );
     checks::recent_timestamp(reply["deleted_at"].as_str().unwrap_or_default());
     let metadata = &reply["metadata"];
     assert_eq!(metadata["time_elapsed_minutes"], json!(0), "{reply}");
@@ -170,7 +174,7 @@ fn a_delete_revokes_a_sent_text_for_everyone() {
         "{reply}"
     );
     assert!(metadata["processing_time_ms"].is_u64(), "{reply}");
-    let id = reply["message_id"].as_str().unwrap();
+    let id = reply["revoke_message_id"].as_str().unwrap();
     let entry = outbox_entry(&server, &user, id, DELETE, PHONE_JID);
     assert_eq!(
         entry["message"],
@@ -380,7 +384,7 @@ fn the_whatsapp_server_receives_the_edit_and_the_revoke() {
         &json!({"messageId": original, "chatJid": PHONE_JID}),
     );
     assert_eq!(status, 200, "{reply}\n{}", rig.server.logs());
-    let received = rig.received(reply["message_id"].as_str().unwrap());
+    let received = rig.received(reply["revoke_message_id"].as_str().unwrap());
     let protocol = received
         .message
         .as_ref()

@@ -121,7 +121,9 @@ async fn find_device(
 }
 
 /// The 200 body: the legacy routes' documented shape, or the standard one, then the
-/// plugin's additions (which never replace the host's fields). Serialised straight from
+/// plugin's additions (which never replace the host's fields, but for `message_id`: a
+/// route whose WUTS answer names another message than the one sent, a revoke naming
+/// the revoked message, gives it). Serialised straight from
 /// the outcome: building a `Value` first cost an allocation per key on every send.
 struct SuccessBody<'a> {
     route: &'a PluginRoute,
@@ -133,7 +135,11 @@ impl Serialize for SuccessBody<'_> {
         let outcome = self.outcome;
         let mut body = serializer.serialize_map(None)?;
         body.serialize_entry("success", &true)?;
-        body.serialize_entry("message_id", &outcome.message_id)?;
+        let message_id = match &outcome.extra {
+            Some(Value::Object(extra)) => extra.get("message_id").and_then(Value::as_str),
+            _ => None,
+        };
+        body.serialize_entry("message_id", message_id.unwrap_or(&outcome.message_id))?;
         body.serialize_entry("timestamp", &rfc3339(outcome.timestamp))?;
         let host_fields: &[&str] = match self.route.envelope {
             Envelope::Legacy => {

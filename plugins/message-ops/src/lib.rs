@@ -9,8 +9,10 @@
 //! envelope's `status` and `chat_jid`. Delete: `{"messageId", "chatJid", "deleteType"?
 //! ("for_everyone", the default, or "for_me"), "reason"?, "validateOwnership"? (default
 //! true), "device_id"?}`; 200 with `deleted_at`, `delete_type`, `chat_jid`,
-//! `revoked_message_id` and `metadata {time_elapsed_minutes, within_time_limit, reason,
-//! processing_time_ms}`; its `message_id` is the revoke's own id (the host writes it).
+//! `revoke_message_id` and `metadata {time_elapsed_minutes, within_time_limit, reason,
+//! processing_time_ms}`; its `message_id` is the deleted message's, as WUTS prints it (the
+//! route hands the host its own `message_id` in `response_extra`), and
+//! `revoke_message_id` the id the revoke itself went out under.
 //! Standard envelope for both, errors included.
 //!
 //! The path's `messageId` reaches the plugin through the body: the host puts a route's
@@ -348,7 +350,10 @@ impl MessageOpsPlugin {
         let extra = json!({
             "deleted_at": rfc3339(now),
             "delete_type": "for_everyone",
-            "revoked_message_id": delete.message_id,
+            // WUTS answers the deleted message's id; the revoke itself went out under the
+            // id the host gave this request.
+            "message_id": delete.message_id,
+            "revoke_message_id": request.context.message_id,
             "metadata": {
                 "time_elapsed_minutes": elapsed_ms / 60_000,
                 "within_time_limit": within,
