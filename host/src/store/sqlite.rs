@@ -107,6 +107,12 @@ impl SqliteStore {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every transaction takes the write lock when it begins, where the busy timeout
+        // applies. A deferred one that reads and then writes (creating a user reads the
+        // tenant first) fails at once with "database is locked" when another process (the
+        // server, beside `wuts users create`) committed in between: SQLite cannot wait out
+        // a stale read snapshot.
+        connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         migrations::apply(&mut connection)?;
         let reader = Connection::open_with_flags(
             path,
