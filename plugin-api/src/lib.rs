@@ -35,6 +35,7 @@ pub mod abi;
 pub mod error;
 pub mod fields;
 pub mod host;
+pub mod interactive;
 pub mod library;
 pub mod node;
 pub mod recipient;

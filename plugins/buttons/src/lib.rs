@@ -6,7 +6,6 @@
 //! (docs/wire-shapes.md, section 1).
 
 mod request;
-mod stanza;
 
 use buffa::encoding::{Tag, WireType};
 use buffa::{Message as _, MessageField};
@@ -40,7 +39,7 @@ impl Plugin for ButtonsPlugin {
     fn encode(&self, request: &Request<'_>, _host: &Host<'_>) -> Result<Outgoing, PluginError> {
         let mut buttons = ButtonsRequest::parse(request)?;
         let to = std::mem::take(&mut buttons.to);
-        let nodes = stanza::render_nodes(&to, chrono_now());
+        let nodes = wuts_plugin_api::interactive::native_flow_nodes(&to, chrono_now());
         Ok(Outgoing {
             message: encode_message(buttons),
             to,

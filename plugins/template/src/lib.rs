@@ -28,7 +28,7 @@
 //!     { name: "cta_call",    buttonParamsJSON: {"display_text", "phone_number": "+<digits>"} } ] } } }
 //! ```
 //!
-//! with the `<bot>` and `<biz>` nodes of [`stanza`]. The legacy hydrated
+//! with the `<bot>` and `<biz>` nodes of `wuts_plugin_api::interactive`. The legacy hydrated
 //! `templateMessage` (`hydratedButtons` of `quickReplyButton`, `urlButton`,
 //! `callButton`) is not used: Baileys dropped its `templateButtons` path with the other
 //! deprecated buttons (WhiskeySockets/Baileys commit 35f6d75, "buttons-deprecation"), and
@@ -44,7 +44,6 @@
 //! uploaded through the host, so the route is not quick.
 
 mod request;
-pub mod stanza;
 
 use std::time::Duration;
 
@@ -107,7 +106,7 @@ impl Plugin for TemplatePlugin {
             }
         };
         let delay = Duration::from_millis(template.delay_ms);
-        let nodes = stanza::render_nodes(&template.to, unix_now());
+        let nodes = wuts_plugin_api::interactive::native_flow_nodes(&template.to, unix_now());
         let message = build(&template, header);
         Ok(Outgoing {
             to: template.to,

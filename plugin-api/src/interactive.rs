@@ -1,11 +1,12 @@
-//! The stanza nodes that make quick-reply buttons render.
+//! Stanza nodes WhatsApp needs beside a native-flow interactive message (quick-reply
+//! buttons, templates) for it to render: docs/wire-shapes.md §1.
 
-use wuts_plugin_api::{Node, is_group};
+use crate::{Node, is_group};
 
 /// `<bot biz_bot="1"/>` (1:1 chats only) and the nested `<biz>` of the `mixed` native
 /// flow: the shape WhatsApp delivers and renders (a flat `<biz>` or none is acked but
 /// shows nothing).
-pub fn render_nodes(to: &str, now_unix_seconds: u64) -> Vec<Node> {
+pub fn native_flow_nodes(to: &str, now_unix_seconds: u64) -> Vec<Node> {
     let biz = Node::new("biz")
         .attr("actual_actors", "2")
         .attr("host_storage", "2")
@@ -38,7 +39,7 @@ mod tests {
 
     #[test]
     fn direct_chats_get_bot_and_biz_groups_only_biz() {
-        let direct = render_nodes("5511999999999@s.whatsapp.net", 1_750_000_000);
+        let direct = native_flow_nodes("5511999999999@s.whatsapp.net", 1_750_000_000);
         assert_eq!(
             direct
                 .iter()
@@ -51,7 +52,7 @@ mod tests {
         assert_eq!(biz.get_attr("privacy_mode_ts"), Some("1750000000"));
         assert_eq!(biz.children[0].children[0].get_attr("name"), Some("mixed"));
         assert_eq!(biz.children[1].children[0].get_attr("value"), Some("df"));
-        let group = render_nodes("120363025246125486@g.us", 1);
+        let group = native_flow_nodes("120363025246125486@g.us", 1);
         assert_eq!(
             group
                 .iter()
