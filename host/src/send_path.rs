@@ -36,6 +36,9 @@ pub struct SendOutcome {
     pub chat_jid: String,
     /// The plugin's additions to the success body.
     pub extra: Option<serde_json::Value>,
+    /// The answer's `status`: `sent`, or `deleted` when the plugin asked for a message
+    /// to be forgotten instead of sending.
+    pub status: &'static str,
 }
 
 /// What became of an accepted request.
@@ -183,6 +186,8 @@ struct Prepared {
     delay: Duration,
     /// A presence to show the chat first ("typing...").
     presence: Option<ChatPresence>,
+    /// A logged message to forget instead of sending (delete "for me").
+    forget: Option<String>,
 }
 
 /// Checks the plugin's recipient, reads its response additions, and builds the message
@@ -205,6 +210,7 @@ fn prepare(request: &SendRequest, outgoing: EncodedMessage) -> Result<Prepared, 
         extra: outgoing.response_extra,
         delay: outgoing.delay,
         presence: outgoing.presence,
+        forget: outgoing.forget_message,
     })
 }
 
@@ -253,6 +259,9 @@ async fn send_prepared(
     session: &Arc<dyn Session>,
     mut prepared: Prepared,
 ) -> Result<SendOutcome, ApiError> {
+    if let Some(message_id) = prepared.forget.take() {
+        return forget(state, request, prepared, message_id).await;
+    }
     before_sending(session, &prepared).await;
     let logged_bytes = prepared.message.message.clone();
     let timeout = send_timeout(state.settings.session.send_timeout_ms);
@@ -319,6 +328,49 @@ async fn send_prepared(
         timestamp: receipt.timestamp,
         chat_jid: prepared.chat_jid,
         extra: prepared.extra,
+        status: "sent",
+    })
+}
+
+/// Delete "for me": the message leaves the device's log and nothing goes to WhatsApp.
+/// `message.delete_for_me` tells the device's subscribers.
+async fn forget(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    prepared: Prepared,
+    message_id: String,
+) -> Result<SendOutcome, ApiError> {
+    let store = Arc::clone(&state.store);
+    let device_id = request.device.id.clone();
+    let id = message_id.clone();
+    let forgotten = blocking(state, move || store.forget_message(&device_id, &id))
+        .await?
+        .map_err(|error| {
+            request.failure(ApiError::internal(format!(
+                "could not delete the message from the log: {error}"
+            )))
+        })?;
+    if !forgotten {
+        return Err(request.failure(ApiError::not_found("message")));
+    }
+    let now = Utc::now();
+    state.events.emit(
+        request.event_scope(),
+        "message.delete_for_me",
+        serde_json::json!({
+            "message_id": message_id,
+            "chat_jid": prepared.chat_jid,
+            "timestamp": crate::time::rfc3339(now),
+        }),
+    );
+    tracing::info!(request_id = %request.request_id, device_id = %request.device.id,
+        "message deleted from the log (for me)");
+    Ok(SendOutcome {
+        message_id,
+        timestamp: now,
+        chat_jid: prepared.chat_jid,
+        extra: prepared.extra,
+        status: "deleted",
     })
 }
 

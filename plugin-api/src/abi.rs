@@ -119,6 +119,9 @@ pub struct OutgoingAbi {
     /// none), and which: 0 composing ("typing..."), 1 recording.
     pub presence_ms: u64,
     pub presence_kind: u8,
+    /// A message to remove from the device's message log instead of sending anything
+    /// (empty string for none: then the message is sent).
+    pub forget_message_id: RString,
 }
 
 /// Media kinds the host can upload.

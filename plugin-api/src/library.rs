@@ -83,6 +83,8 @@ pub struct EncodedMessage {
     pub delay: std::time::Duration,
     /// A presence to show the chat before sending.
     pub presence: Option<crate::sdk::ChatPresence>,
+    /// A message to remove from the log instead of sending ([`crate::sdk::Outgoing::forget_message`]).
+    pub forget_message: Option<String>,
 }
 
 /// A loaded plugin library. Libraries are never unloaded (`abi_stable` leaks them by
@@ -204,6 +206,8 @@ impl PluginLibrary {
                 },
                 duration: std::time::Duration::from_millis(outgoing.presence_ms),
             }),
+            forget_message: Some(outgoing.forget_message_id.into_string())
+                .filter(|id| !id.is_empty()),
         })
     }
 }

@@ -227,6 +227,12 @@ pub struct Outgoing {
     /// A presence the host shows the chat for a while before it sends (after `delay`):
     /// "typing..." for `typingDuration`, "recording audio..." for a voice note.
     pub presence: Option<ChatPresence>,
+    /// Instead of sending: remove this message (by id) from the device's message log,
+    /// WUTS's delete "for me". Nothing goes to WhatsApp (`to`, `message`, `nodes`,
+    /// `delay` and `presence` are not used but `to`, which the answer names as its
+    /// `chat_jid`), the answer's `status` is `"deleted"`, and the device emits
+    /// `message.delete_for_me`. A message the log does not hold (any more) is a 404.
+    pub forget_message: Option<String>,
 }
 
 /// A presence shown in the recipient's chat before a message: what WhatsApp shows while
@@ -337,6 +343,7 @@ impl From<Outgoing> for OutgoingAbi {
                 Some(PresenceKind::Recording) => 1,
                 _ => 0,
             },
+            forget_message_id: outgoing.forget_message.unwrap_or_default().into(),
         }
     }
 }

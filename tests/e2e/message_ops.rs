@@ -12,6 +12,7 @@ use std::time::Duration;
 use send_support::{connected_rig, outbox_entry, post, sandbox, sandbox_with, standard_invalid};
 use serde_json::{Value, json};
 use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::sse::open_ok;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
 use wuts_wa_server::whatsapp_rust::waproto::whatsapp as wa;
 
@@ -194,6 +195,59 @@ fn a_delete_revokes_a_sent_text_for_everyone() {
 }
 
 #[test]
+fn a_delete_for_me_forgets_the_message_and_sends_nothing() {
+    let (server, user) = sandbox(PLUGINS);
+    let own = send_text(&server, &user, PHONE);
+    let received = receive(&server, &user, PHONE);
+    let sent = server.outbox(&user).len();
+    let mut stream = open_ok(&server, &user, "?events=message.delete_for_me", None);
+    let (status, reply) = delete(
+        &server,
+        &user,
+        &json!({"messageId": own, "chatJid": PHONE_JID, "deleteType": "for_me",
+            "reason": "tidy up"}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["success"], json!(true), "{reply}");
+    assert_eq!(reply["message_id"], json!(own), "{reply}");
+    assert_eq!(reply["delete_type"], json!("for_me"), "{reply}");
+    assert_eq!(reply["status"], json!("deleted"), "{reply}");
+    assert_eq!(reply["chat_jid"], json!(PHONE_JID), "{reply}");
+    assert_eq!(reply["metadata"]["reason"], json!("tidy up"), "{reply}");
+    assert!(reply.get("revoke_message_id").is_none(), "{reply}");
+    checks::recent_timestamp(reply["deleted_at"].as_str().unwrap_or_default());
+    let event = stream.expect("message.delete_for_me");
+    assert_eq!(event.event, "message.delete_for_me", "{event:?}");
+    assert_eq!(event.data["data"]["message_id"], json!(own), "{event:?}");
+    assert_eq!(
+        event.data["data"]["chat_jid"],
+        json!(PHONE_JID),
+        "{event:?}"
+    );
+    // The log no longer holds it: a second delete, an edit and a revoke find nothing.
+    let body = json!({"messageId": own, "chatJid": PHONE_JID, "deleteType": "for_me"});
+    let (status, reply) = delete(&server, &user, &body);
+    standard_error(status, &reply, 404, "NOT_FOUND");
+    let (status, reply) = edit(&server, &user, &own, &json!({"to": PHONE, "message": "x"}));
+    standard_error(status, &reply, 404, "NOT_FOUND");
+    let (status, reply) = delete(&server, &user, &json!({"messageId": own, "chatJid": PHONE}));
+    standard_error(status, &reply, 404, "NOT_FOUND");
+    // A received message goes too once the caller waives the ownership check.
+    let body = json!({"messageId": received, "chatJid": PHONE_JID, "deleteType": "for_me",
+        "validateOwnership": false});
+    let (status, reply) = delete(&server, &user, &body);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["message_id"], json!(received), "{reply}");
+    let (status, reply) = server.get(&format!("/messages/{received}/media"), &user.token);
+    assert_eq!(status, 404, "{reply}");
+    assert_eq!(
+        server.outbox(&user).len(),
+        sent,
+        "a delete for me sends nothing to WhatsApp"
+    );
+}
+
+#[test]
 fn refusals_send_nothing() {
     let (server, user) = sandbox_with(
         ServerOptions::default()
@@ -251,10 +305,20 @@ fn refusals_send_nothing() {
         let (status, reply) = delete(&server, &user, &body);
         standard_invalid(status, &reply, "chatJid");
     });
-    cases.check("delete for me", || {
-        let body = json!({"messageId": own, "chatJid": PHONE_JID, "deleteType": "for_me"});
+    cases.check(
+        "a received message deleted for me while ownership is checked",
+        || {
+            let body = json!({"messageId": received, "chatJid": PHONE_JID, "deleteType": "for_me"});
+            let (status, reply) = delete(&server, &user, &body);
+            let error = standard_error(status, &reply, 400, "NOT_OWN_MESSAGE");
+            assert!(error.contains("validateOwnership"), "{error}");
+        },
+    );
+    cases.check("another tenant's message deleted for me", || {
+        let body = json!({"messageId": theirs, "chatJid": PHONE_JID, "deleteType": "for_me",
+            "validateOwnership": false});
         let (status, reply) = delete(&server, &user, &body);
-        standard_error(status, &reply, 501, "NOT_IMPLEMENTED");
+        standard_error(status, &reply, 404, "NOT_FOUND");
     });
     cases.check("bad edit bodies", || {
         let ok = text("new text");

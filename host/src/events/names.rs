@@ -11,6 +11,7 @@ pub const ALL: &[&str] = &[
     "message.reaction",
     "message.edited",
     "message.revoked",
+    "message.delete_for_me",
     "poll.vote",
     "device.connected",
     "device.disconnected",

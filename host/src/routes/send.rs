@@ -147,7 +147,7 @@ impl Serialize for SuccessBody<'_> {
                 &["success", "message_id", "timestamp", "message"]
             }
             Envelope::Standard => {
-                body.serialize_entry("status", "sent")?;
+                body.serialize_entry("status", outcome.status)?;
                 body.serialize_entry("chat_jid", &outcome.chat_jid)?;
                 &["success", "message_id", "timestamp", "status", "chat_jid"]
             }

@@ -330,6 +330,10 @@ pub trait Store: Send + Sync + 'static {
         message: &LoggedMessage,
         event: Option<&NewEvent>,
     ) -> StoreResult<Option<Vec<StoredEvent>>>;
+    /// Removes a message from the device's log, sent or received (WUTS's delete "for
+    /// me"), after the log's queued writes are committed so a queued copy cannot come
+    /// back. False when the log does not hold it.
+    fn forget_message(&self, device_id: &str, message_id: &str) -> StoreResult<bool>;
     /// A message the device received.
     fn find_received(
         &self,

@@ -489,6 +489,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn forget_message(&self, device_id: &str, message_id: &str) -> StoreResult<bool> {
+        self.message_log.flush(LOG_COMMIT_TIMEOUT)?;
+        self.with(|connection| {
+            let transaction = connection.transaction()?;
+            let mut removed = 0;
+            for table in ["messages", "received_messages"] {
+                removed += transaction.execute(
+                    &format!("DELETE FROM {table} WHERE device_id = ?1 AND message_id = ?2"),
+                    [device_id, message_id],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(removed > 0)
+        })
+    }
+
     fn find_received(
         &self,
         device_id: &str,

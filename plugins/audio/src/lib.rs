@@ -175,7 +175,7 @@ impl Plugin for AudioPlugin {
             response_extra: Some(serde_json::json!({ "metadata": metadata })),
             // The host waits on a timer before it sends; no thread sleeps.
             delay: Duration::from_millis(delay_ms),
-            presence: None,
+            ..Outgoing::default()
         })
     }
 }

@@ -30,9 +30,10 @@
 //! edit_window_seconds` changes it) is a 400 `EDIT_NOT_ALLOWED`. Delete: a message this
 //! device did not send is a 400 `NOT_OWN_MESSAGE`, unless `validateOwnership` is false
 //! in a group, where it goes out as an admin revoke (WhatsApp refuses it when this
-//! device is no admin). `for_me` is a 501 `NOT_IMPLEMENTED`: "delete for me" is not a
-//! message but an app-state mutation synced to the account's own devices, which this
-//! SDK cannot express yet. A revoke past WhatsApp's limit (about 60 hours) still goes
+//! device is no admin). `for_me` removes the message from the gateway's message log and
+//! sends nothing ([`Outgoing::forget_message`]), as the WUTS docs say ("succeeds locally
+//! without revoking on the server") and API.md ("removes it from the message log only");
+//! `validateOwnership: false` lets it remove a received message too. A revoke past WhatsApp's limit (about 60 hours) still goes
 //! out, with `within_time_limit: false`: WhatsApp decides.
 //!
 //! # What goes out
@@ -312,22 +313,34 @@ impl MessageOpsPlugin {
             .find_message(&delete.message_id)
             .ok_or_else(not_found)?;
         in_chat(&known, &delete.chat, "chatJid")?;
+        if !known.from_me && delete.validate_ownership {
+            return Err(not_own_message(&delete));
+        }
+        let now = now_ms();
+        let elapsed_ms = now.saturating_sub(known.timestamp_ms).max(0);
+        if !delete.for_everyone {
+            return Ok(Outgoing {
+                to: delete.chat,
+                forget_message: Some(delete.message_id.clone()),
+                response_extra: Some(json!({
+                    "deleted_at": rfc3339(now),
+                    "delete_type": "for_me",
+                    "message_id": delete.message_id,
+                    "metadata": {
+                        "time_elapsed_minutes": elapsed_ms / 60_000,
+                        "within_time_limit": true,
+                        "reason": delete.reason,
+                        "processing_time_ms":
+                            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    },
+                })),
+                ..Outgoing::default()
+            });
+        }
         let author = if known.from_me {
             None
-        } else if delete.validate_ownership || !is_group(&delete.chat) {
-            return Err(PluginError::bad_request(
-                "NOT_OWN_MESSAGE",
-                format!(
-                    "message {} was not sent by this device: only its own messages can be \
-                     deleted for everyone{}",
-                    delete.message_id,
-                    if is_group(&delete.chat) {
-                        " (a group admin may set validateOwnership to false)"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
+        } else if !is_group(&delete.chat) {
+            return Err(not_own_message(&delete));
         } else {
             Some(known.sender_jid.clone().ok_or_else(|| {
                 PluginError::bad_request(
@@ -336,15 +349,6 @@ impl MessageOpsPlugin {
                 )
             })?)
         };
-        if !delete.for_everyone {
-            return Err(PluginError::new(
-                501,
-                "NOT_IMPLEMENTED",
-                "deleteType for_me is not supported yet: use for_everyone",
-            ));
-        }
-        let now = now_ms();
-        let elapsed_ms = now.saturating_sub(known.timestamp_ms).max(0);
         let within = elapsed_ms <= i64::try_from(REVOKE_WINDOW.as_millis()).unwrap_or(i64::MAX);
         let message = revoke_message(&delete.chat, &delete.message_id, author.as_deref());
         let extra = json!({
@@ -369,6 +373,23 @@ impl MessageOpsPlugin {
             ..Outgoing::default()
         })
     }
+}
+
+/// A message this device did not send, refused while `validateOwnership` holds (and for
+/// everyone outside groups, where only the author may revoke).
+fn not_own_message(delete: &DeleteRequest) -> PluginError {
+    let hint = match (delete.for_everyone, is_group(&delete.chat)) {
+        (false, _) => " (set validateOwnership to false to delete it for me)",
+        (true, true) => " (a group admin may set validateOwnership to false)",
+        (true, false) => "",
+    };
+    PluginError::bad_request(
+        "NOT_OWN_MESSAGE",
+        format!(
+            "message {} was not sent by this device: only its own messages can be deleted{hint}",
+            delete.message_id
+        ),
+    )
 }
 
 /// Unix milliseconds as RFC 3339 UTC with seconds (`2026-06-15T14:34:00Z`).

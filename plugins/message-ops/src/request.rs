@@ -33,11 +33,11 @@ pub fn delete_schema() -> Schema {
         .required("chatJid", Kind::recipient())
         .describe("the chat the message is in")
         .optional("deleteType", Kind::one_of(&["for_everyone", "for_me"]))
-        .describe("for_everyone (default) revokes it for all; for_me is not supported yet")
+        .describe("for_everyone (default) revokes it for all; for_me removes it from this gateway's message log only")
         .optional("reason", Kind::text(0..=512))
         .describe("kept in the answer's metadata only")
         .optional("validateOwnership", Kind::boolean())
-        .describe("refuse messages this device did not send (default true)")
+        .describe("refuse messages this device did not send (default true); false allows an admin revoke in a group, or a received message deleted for me")
         .device_id()
 }
 

@@ -115,7 +115,7 @@ impl Plugin for TemplatePlugin {
             response_extra: None,
             // The host waits on a timer before it sends; no thread sleeps.
             delay,
-            presence: None,
+            ..Outgoing::default()
         })
     }
 }

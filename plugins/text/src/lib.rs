@@ -120,6 +120,7 @@ impl Plugin for TextPlugin {
             response_extra: Some(json!({ "metadata": metadata })),
             delay,
             presence: (!typing.is_zero()).then(|| ChatPresence::typing(typing)),
+            ..Outgoing::default()
         })
     }
 }
