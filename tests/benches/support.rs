@@ -26,6 +26,8 @@ pub fn use_release_build() {
             "wuts-plugin-buttons-response",
             "-p",
             "wuts-plugin-audio",
+            "-p",
+            "wuts-plugin-text",
         ])
         .status()
         .expect("cargo runs");
@@ -40,6 +42,32 @@ pub fn use_release_build() {
     };
     // SAFETY of set_var: called at the start of main, before any thread is spawned.
     unsafe { std::env::set_var("WUTS_BIN_DIR", dir.join("release")) };
+}
+
+/// Builds `wuts-offline` (tests/offline: the server that accepts the offline WhatsApp
+/// server's certificate chain) into `$WUTS_BIN_DIR`'s target folder, unless
+/// [`use_release_build`] was skipped because `WUTS_BIN_DIR` was given.
+pub fn build_offline_release() {
+    let Some(dir) = std::env::var_os("WUTS_BIN_DIR").map(PathBuf::from) else {
+        return;
+    };
+    let Some(target) = dir.parent().filter(|_| dir.ends_with("release")) else {
+        return;
+    };
+    let root = wuts_e2e::locate::workspace_root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "tests/offline/Cargo.toml",
+        ])
+        .arg("--target-dir")
+        .arg(target)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the release build of wuts-offline failed");
 }
 
 /// One wrk run's figures.

@@ -158,35 +158,9 @@ fn main() {
 /// `WUTS_BIN_DIR` if set; otherwise a release build of the host, the plugins and
 /// `wuts-wa-server` together (the client then skips the certificate-chain check).
 fn use_build_with_wa_server() -> PathBuf {
-    if let Some(dir) = std::env::var_os("WUTS_BIN_DIR") {
-        return PathBuf::from(dir);
-    }
-    let root = wuts_e2e::locate::workspace_root();
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.current_dir(&root).args(["build", "--release"]);
-    for package in [
-        "wuts-host",
-        "wuts-wa-server",
-        "wuts-plugin-buttons",
-        "wuts-plugin-buttons-response",
-        "wuts-plugin-audio",
-    ] {
-        command.args(["-p", package]);
-    }
-    let status = command.status().expect("cargo runs");
-    assert!(status.success(), "the release build failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let dir = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    }
-    .join("release");
-    // SAFETY of set_var: called at the start of main, before any thread is spawned.
-    unsafe { std::env::set_var("WUTS_BIN_DIR", &dir) };
-    dir
+    support::use_release_build();
+    support::build_offline_release();
+    PathBuf::from(std::env::var_os("WUTS_BIN_DIR").expect("use_release_build sets it"))
 }
 
 /// A host with the sandbox driver (`None`) or the whatsapp driver pointed at `whatsapp`,
@@ -198,6 +172,7 @@ fn start_host(whatsapp: Option<&BackgroundServer>) -> Host {
         .send_timeout_ms(10_000);
     if let Some(whatsapp) = whatsapp {
         options = options
+            .offline_client()
             .env("WUTS__SESSION__DRIVER", "whatsapp")
             .env("WUTS__SESSION__SOCKET_URL", &whatsapp.socket_url())
             .env("WUTS__SESSION__MEDIA_BASE_URL", &whatsapp.media_base_url())

@@ -2,8 +2,8 @@
 //! (`tests/wa-server`) by configuration alone: every plugin's message leaves the real
 //! client, and the assertions are on what the server decrypted.
 //!
-//! Needs a `wuts` built together with `wuts-wa-server` (`cargo build --workspace`): only
-//! then does the client accept the server's own certificate chain.
+//! Runs `wuts-offline` (tests/offline), the server built to accept the offline server's
+//! own certificate chain; the project's `wuts` refuses it (tests/e2e/certificate.rs).
 
 use std::path::PathBuf;
 use std::thread;
@@ -38,6 +38,7 @@ fn options(whatsapp: &BackgroundServer, send_timeout_ms: u64) -> ServerOptions {
         .required(&PLUGINS)
         .send_timeout_ms(send_timeout_ms)
         // The harness writes `driver = "sandbox"`; the environment overrides the file.
+        .offline_client()
         .env("WUTS__SESSION__DRIVER", "whatsapp")
         .env("WUTS__SESSION__SOCKET_URL", &whatsapp.socket_url())
         .env("WUTS__SESSION__MEDIA_BASE_URL", &whatsapp.media_base_url())
@@ -95,8 +96,8 @@ fn wait_for_status(rig: &Rig, what: &str, done: impl Fn(&Value) -> bool) -> Valu
             let handshakes = rig.whatsapp.connections();
             panic!(
                 "GET /status never showed {what}: {body}\nhandshakes completed: {handshakes:?} \
-                 (none: was `wuts` built with `cargo build --workspace`? Only builds that include \
-                 wuts-wa-server accept its certificate chain)\nserver log: {:?}\nwuts log:\n{}",
+                 (none: is `wuts-offline` built? `cargo build --manifest-path \
+                 tests/offline/Cargo.toml --target-dir target`)\nserver log: {:?}\nwuts log:\n{}",
                 rig.whatsapp.log().iter().rev().take(20).collect::<Vec<_>>(),
                 rig.server.logs()
             );

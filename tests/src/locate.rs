@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 /// The `wuts` executable's file name.
 pub const WUTS_BINARY: &str = "wuts";
+/// The `wuts` server built in tests/offline, which accepts the offline WhatsApp server's
+/// certificate chain (`cargo build --manifest-path tests/offline/Cargo.toml --target-dir target`).
+pub const OFFLINE_WUTS_BINARY: &str = "wuts-offline";
 /// The buttons plugin library.
 pub const BUTTONS_LIBRARY: &str = "libwuts_plugin_buttons.so";
 /// Fixture: a plugin named `panicking` (route `POST /send/panic`) whose encode panics.
@@ -60,8 +63,10 @@ pub fn artefact(file_name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "{} not found. The end-to-end tests run the built binary and plugin libraries: \
-         run `cargo build --workspace` first (set WUTS_BIN_DIR to use a folder elsewhere, \
-         WUTS_TEST_PROFILE=release for a release build).",
+         run `cargo build --workspace` first, and for `wuts-offline` \
+         `cargo build --manifest-path tests/offline/Cargo.toml --target-dir target` \
+         (set WUTS_BIN_DIR to use a folder elsewhere, WUTS_TEST_PROFILE=release for a \
+         release build).",
         path.display()
     );
     path

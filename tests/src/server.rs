@@ -94,6 +94,8 @@ pub struct ServerOptions {
     /// The folder with `wuts` and the plugin libraries for this server; `None` is
     /// [`locate::artefact_dir`] (a benchmark runs two builds side by side with it).
     pub bin_dir: Option<PathBuf>,
+    /// Run `wuts-offline` instead of `wuts`: see [`ServerOptions::offline_client`].
+    pub offline_client: bool,
 }
 
 impl Default for ServerOptions {
@@ -108,6 +110,7 @@ impl Default for ServerOptions {
             env: Vec::new(),
             config_before_subcommand: false,
             bin_dir: None,
+            offline_client: false,
         }
     }
 }
@@ -151,6 +154,14 @@ impl ServerOptions {
 
     pub fn config_before_subcommand(mut self) -> Self {
         self.config_before_subcommand = true;
+        self
+    }
+
+    /// Runs `wuts-offline` instead of `wuts`: the same server, built in tests/offline
+    /// where whatsapp-rust accepts the offline WhatsApp server's certificate chain, which
+    /// the project's `wuts` refuses. For the `whatsapp` driver against that server.
+    pub fn offline_client(mut self) -> Self {
+        self.offline_client = true;
         self
     }
 
@@ -230,7 +241,12 @@ impl Setup {
 
     /// The `wuts` executable this setup runs.
     pub fn wuts_binary(&self) -> PathBuf {
-        artefact_path(&self.options, locate::WUTS_BINARY)
+        let binary = if self.options.offline_client {
+            locate::OFFLINE_WUTS_BINARY
+        } else {
+            locate::WUTS_BINARY
+        };
+        artefact_path(&self.options, binary)
     }
 
     /// The config file.

@@ -196,6 +196,7 @@ pub fn connected_rig_with(plugins: &[&str], env: &[(&str, &str)]) -> Rig {
         .required(plugins)
         .send_timeout_ms(10_000)
         // The harness writes `driver = "sandbox"`; the environment overrides the file.
+        .offline_client()
         .env("WUTS__SESSION__DRIVER", "whatsapp")
         .env("WUTS__SESSION__SOCKET_URL", &whatsapp.socket_url())
         .env("WUTS__SESSION__MEDIA_BASE_URL", &whatsapp.media_base_url())

@@ -16,8 +16,9 @@
 //! # }
 //! ```
 //!
-//! The client must be built with `whatsapp-rust`'s `danger-skip-cert-chain-verify`: this
-//! crate turns it on, so only builds that include this crate (the tests) have it.
+//! The client must be built with `whatsapp-rust`'s `danger-skip-cert-chain-verify`, which
+//! only the separate workspace tests/offline turns on (its Cargo.toml says why): the
+//! project's own `wuts` refuses this server's chain (tests/e2e/certificate.rs).
 //! Everything listens on 127.0.0.1 only.
 
 pub mod connection;
