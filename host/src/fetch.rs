@@ -27,7 +27,21 @@ pub mod codes {
     pub const URL_HTTP_ERROR: &str = "URL_HTTP_ERROR";
     pub const URL_TOO_LARGE: &str = "URL_TOO_LARGE";
     pub const URL_UNREACHABLE: &str = "URL_UNREACHABLE";
+    pub const URL_TOO_MANY_REDIRECTS: &str = "URL_TOO_MANY_REDIRECTS";
 }
+
+/// The redirect policy's refusal when a URL redirects more than `[fetch] max_redirects`
+/// times: its own type, so that it gets its own code.
+#[derive(Debug)]
+struct TooManyRedirects(usize);
+
+impl std::fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "more than {} redirects", self.0)
+    }
+}
+
+impl std::error::Error for TooManyRedirects {}
 
 fn refused(code: &str, message: impl Into<String>) -> PluginError {
     PluginError::bad_request(code, message)
@@ -39,7 +53,7 @@ impl Fetcher {
         let max_redirects = settings.max_redirects;
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= max_redirects {
-                return attempt.error(format!("more than {max_redirects} redirects"));
+                return attempt.error(TooManyRedirects(max_redirects));
             }
             match check_url(attempt.url(), allow_private) {
                 Ok(()) => attempt.follow(),
@@ -50,6 +64,9 @@ impl Fetcher {
             .timeout(Duration::from_millis(settings.timeout_ms))
             .connect_timeout(Duration::from_millis(settings.timeout_ms.min(10_000)))
             .redirect(redirect)
+            // A proxy from the environment (HTTP_PROXY, ...) would resolve the name
+            // itself, past the address policy below: fetches go direct.
+            .no_proxy()
             .user_agent(concat!("wuts/", env!("CARGO_PKG_VERSION")));
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
@@ -113,6 +130,12 @@ fn describe(error: reqwest::Error) -> PluginError {
         return refused(codes::URL_TIMEOUT, "the download timed out");
     }
     if error.is_redirect() {
+        if let Some(limit) = find_source::<TooManyRedirects>(&error) {
+            return refused(
+                codes::URL_TOO_MANY_REDIRECTS,
+                format!("the URL made {limit}"),
+            );
+        }
         return refused(
             codes::URL_FORBIDDEN,
             format!("redirect refused: {}", innermost(&error)),
@@ -126,6 +149,20 @@ fn describe(error: reqwest::Error) -> PluginError {
         codes::URL_UNREACHABLE,
         format!("could not download: {reason}"),
     )
+}
+
+/// The first cause of type `T` in `error`'s chain.
+fn find_source<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        if let Some(found) = cause.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = cause.source();
+    }
+    None
 }
 
 /// The deepest cause's text: reqwest's own message names only the layer.
@@ -155,9 +192,7 @@ pub fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), PluginEr
     let literal = match host {
         url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
         url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
-        url::Host::Domain(name)
-            if name.eq_ignore_ascii_case("localhost") || name.ends_with(".localhost") =>
-        {
+        url::Host::Domain(name) if is_localhost(name) => {
             return Err(refused(
                 codes::URL_FORBIDDEN,
                 "loopback addresses are refused",
@@ -172,6 +207,12 @@ pub fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), PluginEr
         )),
         _ => Ok(()),
     }
+}
+
+/// `localhost` and its subdomains (RFC 6761), with or without the root's trailing dot.
+fn is_localhost(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// Whether an address is on the public internet.
@@ -195,12 +236,24 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(mapped) = ip.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(mapped));
             }
+            let segments = ip.segments();
             !(ip.is_loopback()
                 || ip.is_unspecified()
                 || ip.is_multicast()
                 || ip.is_unique_local()
                 || ip.is_unicast_link_local()
-                || ip.segments()[0] == 0x2001 && ip.segments()[1] == 0x0db8)
+                // Documentation (2001:db8::/32).
+                || segments[0] == 0x2001 && segments[1] == 0x0db8
+                // Site-local (fec0::/10), deprecated but still routed by some stacks.
+                || segments[0] & 0xffc0 == 0xfec0
+                // Addresses that carry an IPv4 address a gateway or the host's own stack
+                // turns into an IPv4 connection, to any IPv4 address: IPv4-compatible
+                // (::a.b.c.d), NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48),
+                // 6to4 (2002::/16) and Teredo (2001::/32).
+                || segments[..6].iter().all(|segment| *segment == 0)
+                || segments[0] == 0x0064 && segments[1] == 0xff9b
+                || segments[0] == 0x2002
+                || segments[0] == 0x2001 && segments[1] == 0)
         }
     }
 }
@@ -250,12 +303,50 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "255.255.255.255",
+            // Site-local, IPv4-compatible, NAT64, 6to4 and Teredo.
+            "fec0::1",
+            "feff::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378::1",
         ] {
             assert!(!is_public(address.parse().unwrap()), "{address}");
         }
-        for address in ["1.1.1.1", "8.8.8.8", "2606:4700::1111"] {
+        for address in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001::200e",
+        ] {
             assert!(is_public(address.parse().unwrap()), "{address}");
         }
+    }
+
+    /// The resolver refuses a name that resolves only to loopback, wherever the name
+    /// comes from (the first URL, a redirect, a webhook); a trailing dot does not pass
+    /// the literal check.
+    #[tokio::test]
+    async fn names_that_resolve_only_to_private_addresses_are_refused() {
+        let resolved = PublicOnlyResolver
+            .resolve("localhost".parse().unwrap())
+            .await;
+        let error = resolved.err().expect("refused").to_string();
+        assert!(error.contains("non-public"), "{error}");
+        let check = |url: &str| check_url(&reqwest::Url::parse(url).unwrap(), false);
+        assert_eq!(
+            check("http://localhost./a").unwrap_err().code,
+            codes::URL_FORBIDDEN
+        );
+        assert_eq!(
+            check("http://a.localhost./a").unwrap_err().code,
+            codes::URL_FORBIDDEN
+        );
     }
 
     #[test]
@@ -275,6 +366,10 @@ mod tests {
         );
         assert_eq!(
             check("http://[::1]/a", false).unwrap_err().code,
+            codes::URL_FORBIDDEN
+        );
+        assert_eq!(
+            check("http://[64:ff9b::7f00:1]/a", false).unwrap_err().code,
             codes::URL_FORBIDDEN
         );
         assert!(check("http://127.0.0.1/a", true).is_ok());

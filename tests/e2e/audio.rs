@@ -378,6 +378,58 @@ fn a_loopback_url_is_refused_without_allow_private_urls() {
     assert!(server.outbox(&user).is_empty());
 }
 
+/// The address policy applies to what a name resolves to, not to how it is written: the
+/// machine's own name (loopback on most machines) is refused where it is resolved.
+#[test]
+fn a_name_that_resolves_to_loopback_is_refused() {
+    let http = LocalHttp::serve("clip.mp3", "audio/mpeg", fixtures().encoded(&MP3));
+    let (server, user) = server_and_user(options());
+    let name = wuts_e2e::process::hostname();
+    let loopback_only = std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 80))
+        .map(|addresses| {
+            let addresses: Vec<_> = addresses.collect();
+            !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback())
+        })
+        .unwrap_or(false);
+    // Where the machine's name is not loopback, `localhost` shows the literal check.
+    let host = if loopback_only {
+        name.as_str()
+    } else {
+        "localhost"
+    };
+    let url = http.url("/clip.mp3").replace("127.0.0.1", host);
+    let text = assert_error(
+        send(&server, &user, &json!({"number": PHONE, "audio_url": url})),
+        400,
+        "URL_FORBIDDEN",
+    );
+    if loopback_only {
+        assert!(text.contains("non-public"), "{text}");
+    }
+    assert!(server.outbox(&user).is_empty());
+}
+
+#[test]
+fn a_redirect_loop_stops_at_the_limit_with_its_own_code() {
+    let http = LocalHttp::serve("clip.mp3", "audio/mpeg", fixtures().encoded(&MP3));
+    let (server, user) = server_and_user(
+        options()
+            .env("WUTS__FETCH__ALLOW_PRIVATE_URLS", "true")
+            .env("WUTS__FETCH__MAX_REDIRECTS", "3"),
+    );
+    let text = assert_error(
+        send(
+            &server,
+            &user,
+            &json!({"number": PHONE, "audio_url": http.url("/loop")}),
+        ),
+        400,
+        "URL_TOO_MANY_REDIRECTS",
+    );
+    assert!(text.contains("more than 3 redirects"), "{text}");
+    assert!(server.outbox(&user).is_empty());
+}
+
 #[test]
 fn quoting_a_known_message_quotes_it_whole_and_an_unknown_one_its_body() {
     let (server, user) = server_and_user(options());

@@ -539,7 +539,11 @@ fn answer(mut stream: TcpStream, path: &str, content_type: &str, bytes: &[u8]) {
     }
     let head = String::from_utf8_lossy(&head);
     let requested = head.split_whitespace().nth(1).unwrap_or("");
-    let response = if requested == path {
+    let response = if requested == "/loop" {
+        // Redirects to itself, for ever: a fetcher must stop at its limit.
+        b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_vec()
+    } else if requested == path {
         let mut response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             bytes.len()

@@ -171,3 +171,12 @@ mod tests {
         assert_eq!(strip_ansi("plain"), "plain");
     }
 }
+
+/// This machine's host name (Linux: `/proc/sys/kernel/hostname`), or `localhost`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}

@@ -63,6 +63,9 @@ pub fn start(
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
+        // A proxy from the environment would resolve the target's name itself, past the
+        // address policy: deliveries go direct.
+        .no_proxy()
         .user_agent(concat!("wuts/", env!("CARGO_PKG_VERSION")));
     if !settings.allow_private {
         builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
