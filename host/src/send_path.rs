@@ -95,15 +95,18 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
     if !session.is_connected() {
         return Err(request.failure(ApiError::not_connected()));
     }
+    let quick = request.route.quick;
     // Plan and, when inline, encode in one trip to the blocking pool. Matched in the
     // same statement, so that the plugin's answer is gone before the next await.
     let prepared = match run_plugin(
         state,
         request,
         &session,
-        |plugin, route, body, context, host| match plugin.plan(route, body, context, host)? {
+        move |plugin, route, body, context, host| match plugin.plan(route, body, context, host)? {
             Plan::Job { chat_jid } => Ok(Planned::Job { chat_jid }),
-            Plan::Inline => plugin
+            // On a quick route this ran on an HTTP thread; encode where it may block.
+            Plan::OffThread if quick => Ok(Planned::OffThread),
+            Plan::Inline | Plan::OffThread => plugin
                 .encode(route, body, context, host)
                 .map(Planned::Encoded),
         },
@@ -111,6 +114,17 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
     .await?
     {
         Planned::Encoded(outgoing) => prepare(request, outgoing)?,
+        Planned::OffThread => {
+            let outgoing = run_plugin_on(
+                state,
+                request,
+                &session,
+                Thread::BlockingPool,
+                |plugin, route, body, context, host| plugin.encode(route, body, context, host),
+            )
+            .await?;
+            prepare(request, outgoing)?
+        }
         Planned::Job { chat_jid } => return queue_job(state, request, chat_jid).await,
     };
     send_prepared(state, request, &session, prepared)
@@ -156,8 +170,12 @@ async fn queue_job(
 }
 
 enum Planned {
-    Job { chat_jid: String },
+    Job {
+        chat_jid: String,
+    },
     Encoded(EncodedMessage),
+    /// A quick route's request whose encode must run on the blocking pool.
+    OffThread,
 }
 
 /// Encodes through the plugin, sends, waits for the ack, and logs the message.
@@ -166,10 +184,12 @@ pub async fn encode_and_send(
     request: &SendRequest,
     session: Arc<dyn Session>,
 ) -> Result<SendOutcome, ApiError> {
-    let outgoing = run_plugin(
+    // A job runs in the background: its encode may block, whatever the route.
+    let outgoing = run_plugin_on(
         state,
         request,
         &session,
+        Thread::BlockingPool,
         |plugin, route, body, context, host| plugin.encode(route, body, context, host),
     )
     .await?;
@@ -506,6 +526,38 @@ async fn run_plugin<T: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
+    let thread = if request.route.quick {
+        Thread::Caller
+    } else {
+        Thread::BlockingPool
+    };
+    run_plugin_on(state, request, session, thread, call).await
+}
+
+/// Where a plugin call runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Thread {
+    /// The calling (HTTP) thread: quick work only, no blocking host services.
+    Caller,
+    /// The host runtime's blocking pool: may fetch, upload and wait.
+    BlockingPool,
+}
+
+async fn run_plugin_on<T: Send + 'static>(
+    state: &Arc<AppState>,
+    request: &SendRequest,
+    session: &Arc<dyn Session>,
+    thread: Thread,
+    call: impl FnOnce(
+        &crate::plugins::LoadedPlugin,
+        &str,
+        &[u8],
+        &RequestContext<'_>,
+        &Services,
+    ) -> Result<T, PluginError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
     let own_jid = session.own_jid();
     let services = RequestServices {
         runtime: state.runtime.clone(),
@@ -513,7 +565,7 @@ async fn run_plugin<T: Send + 'static>(
         session: Arc::clone(session),
         store: Arc::clone(&state.store),
         device_id: request.device.id.clone(),
-        may_block: !request.route.quick,
+        may_block: thread == Thread::BlockingPool,
     }
     .into_services();
     let route = Arc::clone(&request.route);
@@ -527,7 +579,7 @@ async fn run_plugin<T: Send + 'static>(
             &services,
         )
     };
-    let result = if request.route.quick {
+    let result = if thread == Thread::Caller {
         invoke(request)
     } else {
         // The context borrows from the request, so the blocking pool gets a copy of it.

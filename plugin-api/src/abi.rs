@@ -97,6 +97,8 @@ pub struct RequestContextAbi<'a> {
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
 pub struct PlanAbi {
     pub run_as_job: bool,
+    /// Encode on the host's blocking pool although the route is quick.
+    pub off_thread: bool,
     /// The recipient JID, for the 202 body (empty when inline).
     pub chat_jid: RString,
 }

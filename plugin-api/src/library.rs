@@ -176,6 +176,8 @@ impl PluginLibrary {
             Plan::Job {
                 chat_jid: plan.chat_jid.into_string(),
             }
+        } else if plan.off_thread {
+            Plan::OffThread
         } else {
             Plan::Inline
         })

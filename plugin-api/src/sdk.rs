@@ -19,6 +19,11 @@ pub use crate::request::{Request, RequestContext};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     Inline,
+    /// Inline, but encode on the host's blocking pool although the route is
+    /// [`Route::quick`]: for the requests of a quick route that need to fetch or upload
+    /// (a text with a link preview). `plan` itself ran on an HTTP thread; `encode` may
+    /// block. The same as [`Plan::Inline`] on a route that is not quick.
+    OffThread,
     /// Persist the request, answer 202, encode and send in the background.
     Job {
         chat_jid: String,
@@ -30,10 +35,17 @@ impl From<Plan> for PlanAbi {
         match plan {
             Plan::Inline => PlanAbi {
                 run_as_job: false,
+                off_thread: false,
+                chat_jid: RString::new(),
+            },
+            Plan::OffThread => PlanAbi {
+                run_as_job: false,
+                off_thread: true,
                 chat_jid: RString::new(),
             },
             Plan::Job { chat_jid } => PlanAbi {
                 run_as_job: true,
+                off_thread: false,
                 chat_jid: chat_jid.into(),
             },
         }
@@ -68,7 +80,8 @@ pub struct Route {
     /// The host then calls them on its HTTP threads instead of handing each request to
     /// its blocking pool, which saves two thread hand-offs per request. On a quick route
     /// `fetch` and `upload_media` fail with a 500 `HOST_SERVICE_UNAVAILABLE`;
-    /// [`Host::find_message`] is allowed. Leave it `false` when in doubt.
+    /// [`Host::find_message`] is allowed; a request that needs them returns
+    /// [`Plan::OffThread`] from `plan`. Leave it `false` when in doubt.
     pub quick: bool,
 }
 

