@@ -158,6 +158,15 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// This machine's host name (Linux: `/proc/sys/kernel/hostname`), or `localhost`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::strip_ansi;
@@ -170,13 +179,4 @@ mod tests {
         );
         assert_eq!(strip_ansi("plain"), "plain");
     }
-}
-
-/// This machine's host name (Linux: `/proc/sys/kernel/hostname`), or `localhost`.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }

@@ -13,7 +13,7 @@ const FEATURE: &str = "danger-skip-cert-chain-verify";
 fn feature_tree(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut child = Command::new(cargo)
+    let child = Command::new(cargo)
         .current_dir(workspace)
         .args(["tree", "-e", "features", "--prefix", "none"])
         .args(args)
