@@ -13,6 +13,7 @@ use wuts_plugin_api::Envelope;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Principal;
+use crate::tokens::Cached;
 
 // `wuts users create` mints and hashes its tokens by these paths.
 pub use crate::tokens::{HashedToken, hash_token, new_token};
@@ -58,8 +59,10 @@ impl FromRequest for Caller {
         let (Some(state), Some(token)) = (state, token) else {
             return Either::Left(ready(Err(unauthorized())));
         };
-        if let Some(principal) = state.tokens.verify_cached(token) {
-            return Either::Left(ready(Ok(Caller(principal))));
+        match state.tokens.cached(token) {
+            Cached::Known(principal) => return Either::Left(ready(Ok(Caller(principal)))),
+            Cached::Unknown => return Either::Left(ready(Err(unauthorized()))),
+            Cached::Miss => {}
         }
         let state = state.clone();
         let token = token.to_string();

@@ -54,13 +54,13 @@ pub fn start(state: Arc<AppState>, receiver: mpsc::UnboundedReceiver<String>, wo
     let resume_state = Arc::clone(&state);
     state.runtime.spawn(async move {
         let store = Arc::clone(&resume_state.store);
-        match tokio::task::spawn_blocking(move || store.unfinished_jobs()).await {
-            Ok(Ok(jobs)) => {
-                if !jobs.is_empty() {
-                    tracing::info!(count = jobs.len(), "resuming unfinished jobs");
+        match tokio::task::spawn_blocking(move || store.unfinished_job_ids()).await {
+            Ok(Ok(ids)) => {
+                if !ids.is_empty() {
+                    tracing::info!(count = ids.len(), "resuming unfinished jobs");
                 }
-                for job in jobs {
-                    resume_state.jobs.enqueue(job.id);
+                for id in ids {
+                    resume_state.jobs.enqueue(id);
                 }
             }
             Ok(Err(error)) => tracing::error!(%error, "could not list unfinished jobs"),

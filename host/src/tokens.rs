@@ -7,7 +7,9 @@
 //! constant time.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -44,6 +46,15 @@ pub fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// What [`TokenCache::cached`] knows.
+pub enum Cached {
+    Known(Arc<Principal>),
+    /// No user has this token (as of the last lookup).
+    Unknown,
+    /// Not cached: [`TokenCache::verify`] asks the store.
+    Miss,
+}
+
 /// A credential as the cache keeps it: its principal is shared, so that a verified
 /// request takes a reference, not a copy of the tenant and user ids.
 struct CachedCredential {
@@ -51,11 +62,23 @@ struct CachedCredential {
     principal: Arc<Principal>,
 }
 
+/// How long a token that matched no user is refused without a query: a client that
+/// keeps sending a stale or mistyped token reaches the database once a minute. A token
+/// that is created later was never sent before (tokens are random), so this never
+/// refuses a new user's token.
+const UNKNOWN_TTL: Duration = Duration::from_secs(60);
+/// The most unknown tokens remembered; beyond it the expired ones go, then all.
+const UNKNOWN_MAX: usize = 100_000;
+
 /// Verified principals by lookup prefix, filled on first use of each token. Keyed by
 /// the prefix's bytes, so that a request looks its token up without building a key.
 #[derive(Default)]
 pub struct TokenCache {
     entries: RwLock<HashMap<[u8; 8], Vec<CachedCredential>>>,
+    /// Full hashes of tokens that matched no user, and when they were looked up.
+    unknown: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Lookups that reached the database, for tests and metrics.
+    candidate_queries: AtomicU64,
 }
 
 impl TokenCache {
@@ -66,6 +89,10 @@ impl TokenCache {
         if let Some(known) = self.read().get(&prefix) {
             return Ok(matching(known, &hash));
         }
+        if self.recently_unknown(&hash) {
+            return Ok(None);
+        }
+        self.candidate_queries.fetch_add(1, Ordering::Relaxed);
         let credentials: Vec<CachedCredential> = store
             .token_candidates(&hex::encode(prefix))?
             .into_iter()
@@ -75,6 +102,9 @@ impl TokenCache {
             })
             .collect();
         let found = matching(&credentials, &hash);
+        if found.is_none() {
+            self.remember_unknown(hash);
+        }
         if !credentials.is_empty() {
             self.entries
                 .write()
@@ -84,12 +114,49 @@ impl TokenCache {
         Ok(found)
     }
 
-    /// Whether `token` is already cached (the caller can then verify without blocking).
-    pub fn verify_cached(&self, token: &str) -> Option<Arc<Principal>> {
+    fn recently_unknown(&self, hash: &[u8; 32]) -> bool {
+        self.unknown()
+            .get(hash)
+            .is_some_and(|seen| seen.elapsed() < UNKNOWN_TTL)
+    }
+
+    fn remember_unknown(&self, hash: [u8; 32]) {
+        let mut unknown = self.unknown();
+        if unknown.len() >= UNKNOWN_MAX {
+            unknown.retain(|_, seen| seen.elapsed() < UNKNOWN_TTL);
+            if unknown.len() >= UNKNOWN_MAX {
+                unknown.clear();
+            }
+        }
+        unknown.insert(hash, Instant::now());
+    }
+
+    fn unknown(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Instant>> {
+        self.unknown
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Token lookups that reached the database so far.
+    pub fn queries(&self) -> u64 {
+        self.candidate_queries.load(Ordering::Relaxed)
+    }
+
+    /// What the cache alone can tell about `token` (the caller then answers without
+    /// blocking): its principal, that it matched no user a moment ago, or nothing.
+    pub fn cached(&self, token: &str) -> Cached {
         let hash = digest(token);
-        self.read()
-            .get(&lookup_prefix(&hash))
-            .and_then(|known| matching(known, &hash))
+        if let Some(known) = self.read().get(&lookup_prefix(&hash)) {
+            return match matching(known, &hash) {
+                Some(principal) => Cached::Known(principal),
+                None => Cached::Unknown,
+            };
+        }
+        if self.recently_unknown(&hash) {
+            Cached::Unknown
+        } else {
+            Cached::Miss
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 8], Vec<CachedCredential>>> {
@@ -113,6 +180,50 @@ fn matching(credentials: &[CachedCredential], hash: &[u8]) -> Option<Arc<Princip
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_that_matched_no_user_is_refused_without_a_query_for_a_while() {
+        let dir = std::env::temp_dir().join(format!("wuts-tokens-{}", uuid::Uuid::new_v4()));
+        let store = crate::store::SqliteStore::open(&dir.join("wuts.db")).unwrap();
+        let alice = new_token();
+        let hashed = hash_token(&alice);
+        store
+            .create_user(
+                "acme",
+                "alice",
+                crate::store::Role::User,
+                &hashed.lookup,
+                &hashed.hash,
+            )
+            .unwrap();
+        let cache = TokenCache::default();
+        assert!(cache.verify(&store, &alice).unwrap().is_some());
+        let stale: Vec<String> = (0..10).map(|_| new_token()).collect();
+        for _ in 0..2_000 {
+            for token in &stale {
+                assert!(cache.verify(&store, token).unwrap().is_none());
+            }
+        }
+        assert_eq!(
+            cache.queries(),
+            11,
+            "alice's token and each stale one reached the database once"
+        );
+        // A user created meanwhile (by the CLI, say) is found at once.
+        let bob = new_token();
+        let hashed = hash_token(&bob);
+        store
+            .create_user(
+                "acme",
+                "bob",
+                crate::store::Role::User,
+                &hashed.lookup,
+                &hashed.hash,
+            )
+            .unwrap();
+        assert!(cache.verify(&store, &bob).unwrap().is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn hashes_are_stable_and_lookup_is_their_prefix() {

@@ -342,8 +342,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<LoggedMessage>>;
 
     fn create_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// A job's status, without its request body (`body` is empty).
     fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>>;
-    fn unfinished_jobs(&self) -> StoreResult<Vec<JobRecord>>;
+    /// The ids of jobs still processing, oldest first (their bodies are read when each runs).
+    fn unfinished_job_ids(&self) -> StoreResult<Vec<String>>;
     /// A job still `processing`, by id.
     fn unfinished_job(&self, job_id: &str) -> StoreResult<Option<JobRecord>>;
     fn start_job_attempt(&self, job_id: &str) -> StoreResult<u32>;

@@ -144,6 +144,13 @@ impl SqliteStore {
             .unwrap_or_else(|poison| poison.into_inner());
         work(&mut connection)
     }
+
+    /// The read-only connection (WAL: it reads while the writer writes).
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
 }
 
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
@@ -276,25 +283,26 @@ impl Store for SqliteStore {
         })
     }
 
+    // Token lookups read on the reader connection: a flood of them must not queue
+    // behind, or in front of, the writes.
     fn token_candidates(&self, token_lookup: &str) -> StoreResult<Vec<TokenCandidate>> {
-        self.with(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT token_hash, tenant_id, id, role FROM users WHERE token_lookup = ?1",
-            )?;
-            let candidates = statement
-                .query_map([token_lookup], |row| {
-                    Ok(TokenCandidate {
-                        token_hash: row.get(0)?,
-                        principal: Principal {
-                            tenant_id: row.get(1)?,
-                            user_id: row.get(2)?,
-                            role: Role::parse(&row.get::<_, String>(3)?),
-                        },
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok(candidates)
-        })
+        let reader = self.reader();
+        let mut statement = reader.prepare_cached(
+            "SELECT token_hash, tenant_id, id, role FROM users WHERE token_lookup = ?1",
+        )?;
+        let candidates = statement
+            .query_map([token_lookup], |row| {
+                Ok(TokenCandidate {
+                    token_hash: row.get(0)?,
+                    principal: Principal {
+                        tenant_id: row.get(1)?,
+                        user_id: row.get(2)?,
+                        role: Role::parse(&row.get::<_, String>(3)?),
+                    },
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(candidates)
     }
 
     fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord> {
@@ -544,13 +552,18 @@ impl Store for SqliteStore {
         })
     }
 
+    // Status reads leave the body (up to the route's body limit, megabytes for media)
+    // on disk, and read on the reader connection.
     fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>> {
-        self.with(|connection| {
-            Ok(connection
-                .prepare_cached("SELECT * FROM jobs WHERE id = ?1 AND tenant_id = ?2")?
-                .query_row([job_id, tenant_id], job_from_row)
-                .optional()?)
-        })
+        Ok(self
+            .reader()
+            .prepare_cached(
+                "SELECT id, tenant_id, user_id, device_id, route, X'' AS body, message_id,
+                        chat_jid, status, error, result_json, attempts, created_at, finished_at
+                 FROM jobs WHERE id = ?1 AND tenant_id = ?2",
+            )?
+            .query_row([job_id, tenant_id], job_from_row)
+            .optional()?)
     }
 
     fn unfinished_job(&self, job_id: &str) -> StoreResult<Option<JobRecord>> {
@@ -562,14 +575,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn unfinished_jobs(&self) -> StoreResult<Vec<JobRecord>> {
+    fn unfinished_job_ids(&self) -> StoreResult<Vec<String>> {
         self.with(|connection| {
             let mut statement = connection
-                .prepare("SELECT * FROM jobs WHERE status = 'processing' ORDER BY created_at")?;
-            let jobs = statement
-                .query_map([], job_from_row)?
+                .prepare("SELECT id FROM jobs WHERE status = 'processing' ORDER BY created_at")?;
+            let ids = statement
+                .query_map([], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
-            Ok(jobs)
+            Ok(ids)
         })
     }
 
@@ -804,6 +817,39 @@ mod tests {
                 .is_none()
         );
         assert!(store.find_job(&eve.tenant_id, "job_x").unwrap().is_none());
+    }
+
+    #[test]
+    fn status_reads_and_the_resume_scan_leave_job_bodies_on_disk() {
+        let store = store();
+        let alice = store
+            .create_user("acme", "alice", Role::User, "aa", b"a")
+            .unwrap();
+        let body = vec![b'x'; 4 << 20];
+        let job = JobRecord {
+            id: "job_big".into(),
+            tenant_id: alice.tenant.clone(),
+            user_id: alice.user_id.clone(),
+            device_id: alice.default_device_id.clone(),
+            route: "/send/audio".into(),
+            body: body.clone(),
+            message_id: "3EB0AA".into(),
+            chat_jid: "5511999999999@s.whatsapp.net".into(),
+            status: JobStatus::Processing,
+            error: None,
+            result_json: None,
+            created_at: Utc::now(),
+            finished_at: None,
+            attempts: 0,
+        };
+        store.create_job(&job).unwrap();
+        let status = store.find_job(&alice.tenant, "job_big").unwrap().unwrap();
+        assert!(status.body.is_empty(), "the status read left the body");
+        assert_eq!(status.route, "/send/audio");
+        assert_eq!(status.status, JobStatus::Processing);
+        assert_eq!(store.unfinished_job_ids().unwrap(), ["job_big"]);
+        // The runner still gets the whole request.
+        assert_eq!(store.unfinished_job("job_big").unwrap().unwrap().body, body);
     }
 
     #[test]
