@@ -53,6 +53,7 @@ mod request;
 
 use std::time::{Duration, Instant};
 
+use buffa::encoding::{Tag, WireType};
 use buffa::{Message as _, MessageField};
 use serde_json::json;
 use waproto::whatsapp::message::ExtendedTextMessage;
@@ -85,15 +86,7 @@ impl Plugin for TextPlugin {
     }
 
     fn plan(&self, request: &Request<'_>, _host: &Host<'_>) -> Result<Plan, PluginError> {
-        /// The one field that decides where to encode; the rest is checked in `encode`.
-        #[derive(serde::Deserialize)]
-        struct Probe {
-            #[serde(rename = "linkPreview")]
-            link_preview: Option<serde_json::Value>,
-        }
-        let wants_preview = serde_json::from_slice::<Probe>(request.body)
-            .is_ok_and(|probe| probe.link_preview == Some(serde_json::Value::Bool(true)));
-        Ok(if wants_preview {
+        Ok(if wants_link_preview(request.body) {
             Plan::OffThread
         } else {
             Plan::Inline
@@ -122,7 +115,11 @@ impl Plugin for TextPlugin {
         } else {
             None
         };
-        let message = build(text.text, text.mentioned, quote, preview);
+        let message = if text.mentioned.is_empty() && quote.is_none() && preview.is_none() {
+            encode_conversation(&text.text)
+        } else {
+            build(text.text, text.mentioned, quote, preview).encode_to_vec()
+        };
         let metadata = json!({
             "device_id": request.context.device_id,
             "user_id": request.context.user_id,
@@ -135,7 +132,7 @@ impl Plugin for TextPlugin {
         });
         Ok(Outgoing {
             to,
-            message: message.encode_to_vec(),
+            message,
             nodes: Vec::new(),
             response_extra: Some(json!({ "metadata": metadata })),
             delay,
@@ -143,6 +140,39 @@ impl Plugin for TextPlugin {
             ..Outgoing::default()
         })
     }
+}
+
+/// Whether a body asks for a link preview (`"linkPreview": true`), which fetches: the one
+/// field that decides where to encode; the rest is checked in `encode`. Most texts do
+/// not name it, and then nothing is parsed: only a `\u` escape could spell the key
+/// without its letters.
+fn wants_link_preview(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "linkPreview")]
+        link_preview: Option<serde_json::Value>,
+    }
+    let contains = |needle: &[u8]| body.windows(needle.len()).any(|window| window == needle);
+    if !contains(b"linkPreview") && !contains(b"\\u") {
+        return false;
+    }
+    serde_json::from_slice::<Probe>(body)
+        .is_ok_and(|probe| probe.link_preview == Some(serde_json::Value::Bool(true)))
+}
+
+/// A `Message` whose only field is `conversation`, written as that one field (its tag,
+/// then the text, length-delimited): byte for byte what encoding the whole `Message`
+/// gives (a test holds the two together), without building, sizing and dropping a struct
+/// of hundreds of fields for one, as the buttons plugin's `encode_message` does.
+pub fn encode_conversation(text: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + 8);
+    Tag::new(
+        waproto::tags::message::CONVERSATION,
+        WireType::LengthDelimited,
+    )
+    .encode(&mut bytes);
+    buffa::types::encode_string(text, &mut bytes);
+    bytes
 }
 
 /// The message: a bare `conversation`, or an `extendedTextMessage` when there are
@@ -195,12 +225,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_request_for_a_link_preview_is_encoded_off_thread() {
+        assert!(wants_link_preview(
+            br#"{"number":"1","text":"a","linkPreview":true}"#
+        ));
+        assert!(wants_link_preview(
+            br#"{"number":"1","\u006cinkPreview":true}"#
+        ));
+        assert!(!wants_link_preview(
+            br#"{"number":"1","text":"a","linkPreview":false}"#
+        ));
+        assert!(!wants_link_preview(
+            br#"{"number":"1","text":"see linkPreview"}"#
+        ));
+        assert!(!wants_link_preview(br#"{"number":"1","text":"a"}"#));
+        assert!(!wants_link_preview(b"not json linkPreview"));
+    }
+
+    #[test]
     fn only_text_is_a_bare_conversation() {
         let message = build("Hello *bold* _it_".into(), Vec::new(), None, None);
         assert_eq!(message.conversation.as_deref(), Some("Hello *bold* _it_"));
         assert!(message.extended_text_message.as_option().is_none());
         let back = Message::decode_from_slice(&message.encode_to_vec()).unwrap();
         assert_eq!(back, message);
+        assert_eq!(
+            encode_conversation("Hello *bold* _it_"),
+            message.encode_to_vec(),
+            "the one-field encoding is the whole message's"
+        );
+        let long = "é".repeat(3000);
+        let whole = build(long.clone(), Vec::new(), None, None).encode_to_vec();
+        assert_eq!(encode_conversation(&long), whole);
     }
 
     #[test]

@@ -49,6 +49,16 @@ pub struct TextRequest {
 
 impl TextRequest {
     pub fn parse(request: &Request<'_>) -> Result<TextRequest, PluginError> {
+        if let Some(plain) = plain_text(request.body) {
+            return Ok(plain);
+        }
+        Self::parse_reporting(request)
+    }
+
+    /// The full parse: checks the body against [`schema`], reporting the first problem
+    /// by name. [`plain_text`] settles the common well-formed request without building
+    /// a JSON value; this decides everything else.
+    fn parse_reporting(request: &Request<'_>) -> Result<TextRequest, PluginError> {
         #[derive(Deserialize)]
         struct Body {
             number: Recipient,
@@ -75,6 +85,62 @@ impl TextRequest {
     }
 }
 
+/// The quick way through for the most common request, a plain text to a number: typed,
+/// borrowed deserialisation and the same limits as a yes/no question (the buttons
+/// plugin's `fast` parse, for the same reason). A body that names any other field of the
+/// schema (`null` included), a wrong type, a duplicate key or a broken limit goes to
+/// [`TextRequest::parse_reporting`], which says what is wrong; so this never decides an
+/// error, and a test holds the two to the same answers.
+fn plain_text(body: &[u8]) -> Option<TextRequest> {
+    use std::borrow::Cow;
+
+    use serde::de::IgnoredAny;
+
+    /// Whether a field is present at all, whatever its value.
+    fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| true)
+    }
+
+    #[derive(Deserialize)]
+    struct Plain<'a> {
+        #[serde(borrow)]
+        number: Cow<'a, str>,
+        #[serde(borrow)]
+        text: Cow<'a, str>,
+        #[serde(default, deserialize_with = "present")]
+        mentioned: bool,
+        #[serde(default, deserialize_with = "present")]
+        quoted: bool,
+        #[serde(default, deserialize_with = "present")]
+        delay: bool,
+        #[serde(default, rename = "typingDuration", deserialize_with = "present")]
+        typing_duration: bool,
+        #[serde(default, rename = "linkPreview", deserialize_with = "present")]
+        link_preview: bool,
+        #[serde(default, deserialize_with = "present")]
+        device_id: bool,
+    }
+    let plain: Plain<'_> = serde_json::from_slice(body).ok()?;
+    let others = plain.mentioned
+        || plain.quoted
+        || plain.delay
+        || plain.typing_duration
+        || plain.link_preview
+        || plain.device_id;
+    if others || wuts_plugin_api::fields::length_problem(&plain.text, TEXT_CHARS).is_some() {
+        return None;
+    }
+    Some(TextRequest {
+        to: wuts_plugin_api::normalize_recipient(&plain.number).ok()?,
+        text: plain.text.into_owned(),
+        mentioned: Vec::new(),
+        quoted: None,
+        delay_ms: 0,
+        typing_seconds: 0,
+        link_preview: false,
+    })
+}
+
 /// A bad `text` reads as WUTS documents it.
 fn text_rule(mut error: PluginError) -> PluginError {
     if let Some(field) = error.validation.first_mut()
@@ -99,6 +165,44 @@ mod tests {
             body: &bytes,
             context: RequestContext::default(),
         })
+    }
+
+    /// The quick parse and the full one agree: same request when the quick one takes
+    /// it, and it takes nothing the full one refuses.
+    #[test]
+    fn the_quick_parse_agrees_with_the_full_one() {
+        let bodies = [
+            json!({"number": "5511999999999", "text": "hello"}),
+            json!({"number": "+55 (11) 99999-9999", "text": "olá *bold*"}),
+            json!({"number": "120363025246125486@g.us", "text": "group"}),
+            json!({"number": "5511999999999", "text": "a", "unknown": 1}),
+            json!({"number": "5511999999999", "text": ""}),
+            json!({"number": "5511999999999", "text": "   "}),
+            json!({"number": "5511999999999", "text": "a".repeat(4096)}),
+            json!({"number": "5511999999999", "text": "a".repeat(4097)}),
+            json!({"number": "x", "text": "a"}),
+            json!({"number": 5511999999999_u64, "text": "a"}),
+            json!({"number": "5511999999999", "text": 5}),
+            json!({"number": "5511999999999", "text": "a", "mentioned": null}),
+            json!({"number": "5511999999999", "text": "a", "delay": 10}),
+            json!({"number": "5511999999999", "text": "a", "linkPreview": true}),
+            json!({"number": "5511999999999", "text": "a", "device_id": "x"}),
+            json!({"text": "a"}),
+        ];
+        for body in bodies {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let full = TextRequest::parse_reporting(&Request {
+                route: "/send/text",
+                body: &bytes,
+                context: RequestContext::default(),
+            });
+            if let Some(quick) = super::plain_text(&bytes) {
+                assert_eq!(Ok(quick), full.map_err(|e| e.message), "{body}");
+            }
+        }
+        let duplicate = br#"{"number":"5511999999999","text":"a","text":"b"}"#;
+        assert!(super::plain_text(duplicate).is_none());
+        assert!(super::plain_text(br#"{"number":"5511999999999","text":"hi"}"#).is_some());
     }
 
     fn field(body: Value) -> String {
