@@ -22,14 +22,31 @@ use super::{
 const USER_WEBHOOK_RETRY_ATTEMPTS: u32 = 3;
 const USER_WEBHOOK_TIMEOUT_SECONDS: u32 = 30;
 
-/// The due, eligible heads of each device's queue: unfinished, the lowest unfinished seq
-/// of their device, and their webhook enabled.
+/// The devices with unfinished deliveries, found by seeking the partial index
+/// `deliveries_unfinished` from one device to the next (a loose index scan): a claim costs
+/// a few index seeks per such device, not a pass over every unfinished row. A query that
+/// walked the unfinished rows for their devices' heads read a whole backlog on every
+/// claim (300,000 rows behind one busy receiver in the events benchmark). `INDEXED BY`,
+/// because without statistics the planner preferred the due index and scanned it.
+const UNFINISHED_DEVICES: &str = "
+    WITH RECURSIVE devices(device_id) AS (
+        SELECT MIN(device_id) FROM deliveries INDEXED BY deliveries_unfinished
+        WHERE status IN ('pending', 'sending')
+        UNION ALL
+        SELECT (SELECT MIN(x.device_id) FROM deliveries x INDEXED BY deliveries_unfinished
+                WHERE x.status IN ('pending', 'sending') AND x.device_id > devices.device_id)
+        FROM devices WHERE devices.device_id IS NOT NULL
+    )";
+
+/// The due, eligible heads of each device's queue (after [`UNFINISHED_DEVICES`]):
+/// unfinished, the lowest unfinished seq of their device, and their webhook enabled.
 const DUE_HEADS: &str = "
-    FROM deliveries d
+    FROM devices
+    JOIN deliveries d INDEXED BY deliveries_unfinished ON d.device_id = devices.device_id
+     AND d.seq = (SELECT MIN(x.seq) FROM deliveries x
+                  WHERE x.device_id = devices.device_id AND x.status IN ('pending', 'sending'))
     JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1
-    WHERE d.status IN ('pending', 'sending')
-      AND d.seq = (SELECT MIN(x.seq) FROM deliveries x
-                   WHERE x.device_id = d.device_id AND x.status IN ('pending', 'sending'))";
+    WHERE d.status IN ('pending', 'sending')";
 
 fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
     let headers: String = row.get("headers")?;
@@ -209,8 +226,8 @@ pub fn claim(
         let mut statement = transaction.prepare_cached(&format!(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
                  next_attempt_at = ?2
-             WHERE id IN (SELECT d.id {DUE_HEADS} AND d.next_attempt_at <= ?1
-                          ORDER BY d.next_attempt_at LIMIT ?3)
+             WHERE id IN ({UNFINISHED_DEVICES} SELECT d.id {DUE_HEADS}
+                          AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at LIMIT ?3)
              RETURNING id, event_id, device_id, seq, webhook_id, attempts"
         ))?;
         let rows = statement.query_map(
@@ -272,7 +289,7 @@ pub fn claim(
 /// When the next eligible delivery is due (Unix ms), if any is waiting.
 pub fn next_due_at(connection: &Connection) -> StoreResult<Option<i64>> {
     Ok(connection.query_row(
-        &format!("SELECT MIN(d.next_attempt_at) {DUE_HEADS}"),
+        &format!("{UNFINISHED_DEVICES} SELECT MIN(d.next_attempt_at) {DUE_HEADS}"),
         [],
         |row| row.get(0),
     )?)
