@@ -135,9 +135,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_unfinished ON deliveries(device_id, seq)
         WHERE status IN ('pending', 'sending');
     ",
-    // 5: a delivery row costs three b-tree inserts instead of five (the events benchmark:
-    // a webhook on message.sent cost a send 7.5 us of server CPU): the table is keyed by
-    // its id without a rowid; the due index holds only unfinished rows; the failures
+    // 5: a delivery row costs three b-tree inserts instead of five (every event a webhook
+    // takes writes one; README, "Events and webhooks"): the table is keyed by its id
+    // without a rowid; the due index holds only unfinished rows; the failures
     // listing has a partial index of failed rows, which new (pending) rows never touch.
     // No foreign key to events: SQLite checked it on every insert, and its ON DELETE
     // CASCADE scanned the whole table for each event the retention purge removed (no

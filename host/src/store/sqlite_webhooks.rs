@@ -26,7 +26,7 @@ const USER_WEBHOOK_TIMEOUT_SECONDS: u32 = 30;
 /// `deliveries_unfinished` from one device to the next (a loose index scan): a claim costs
 /// a few index seeks per such device, not a pass over every unfinished row. A query that
 /// walked the unfinished rows for their devices' heads read a whole backlog on every
-/// claim (300,000 rows behind one busy receiver in the events benchmark). `INDEXED BY`,
+/// claim (README, "Events and webhooks"). `INDEXED BY`,
 /// because without statistics the planner preferred the due index and scanned it.
 const UNFINISHED_DEVICES: &str = "
     WITH RECURSIVE devices(device_id) AS (
