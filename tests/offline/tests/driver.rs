@@ -834,12 +834,9 @@ async fn a_client_whose_keys_this_server_never_saw_uploads_them_when_the_digest_
     );
     // Usually not the login upload (the store says there is no need) but the answer to
     // the digest. When the first client was stopped before its store recorded the upload,
-    // the second uploads at login instead (seen under load in CI): either way the keys
-    // reach this server, which is what the stranger's message below needs.
-    let log = bare.server.log();
-    if let Some(digest) = log.iter().position(|line| line.contains("<digest/>")) {
-        assert!(digest < uploaded(&bare.server).unwrap(), "{log:#?}");
-    }
+    // the second uploads at login instead, and may still ask for the digest afterwards
+    // (both seen under load in CI): either way the keys reach this server, which is what
+    // the stranger's message below needs, so the order is not asserted.
     let id = bare
         .server
         .push_inbound(RECIPIENT, &text("from a stranger"))
