@@ -98,10 +98,11 @@ pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Acce
     let quick = request.route.quick;
     // Plan and, when inline, encode in one trip to the blocking pool. Matched in the
     // same statement, so that the plugin's answer is gone before the next await.
-    let prepared = match run_plugin(
+    let prepared = match run_plugin_on(
         state,
         request,
         &session,
+        Thread::for_route(request),
         move |plugin, route, body, context, host| match plugin.plan(route, body, context, host)? {
             Plan::Job { chat_jid } => Ok(Planned::Job { chat_jid }),
             // On a quick route this ran on an HTTP thread; encode where it may block.
@@ -510,30 +511,6 @@ fn session_error(error: SessionError) -> ApiError {
     ApiError::from_session(error, SessionCall::Send)
 }
 
-/// Calls into the plugin: on this thread for a quick route, else on the host runtime's
-/// blocking pool.
-async fn run_plugin<T: Send + 'static>(
-    state: &Arc<AppState>,
-    request: &SendRequest,
-    session: &Arc<dyn Session>,
-    call: impl FnOnce(
-        &crate::plugins::LoadedPlugin,
-        &str,
-        &[u8],
-        &RequestContext<'_>,
-        &Services,
-    ) -> Result<T, PluginError>
-    + Send
-    + 'static,
-) -> Result<T, ApiError> {
-    let thread = if request.route.quick {
-        Thread::Caller
-    } else {
-        Thread::BlockingPool
-    };
-    run_plugin_on(state, request, session, thread, call).await
-}
-
 /// Where a plugin call runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Thread {
@@ -543,6 +520,18 @@ enum Thread {
     BlockingPool,
 }
 
+impl Thread {
+    /// A quick route's calls run on the calling thread, every other route's on the pool.
+    fn for_route(request: &SendRequest) -> Thread {
+        if request.route.quick {
+            Thread::Caller
+        } else {
+            Thread::BlockingPool
+        }
+    }
+}
+
+/// Calls into the plugin on `thread`.
 async fn run_plugin_on<T: Send + 'static>(
     state: &Arc<AppState>,
     request: &SendRequest,
