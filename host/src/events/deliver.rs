@@ -2,8 +2,8 @@
 //! each to its device's webhook (docs/API.md, "Webhooks"), then records the outcome:
 //! delivered, tried again after a backoff, or failed.
 //!
-//! It wakes when stored events may have created deliveries (`EventSink::deliveries_due`),
-//! when a delivery finishes, or when the earliest retry is due. Sends never wait for it:
+//! It wakes when stored events created deliveries it can claim (`EventSink::deliveries_due`,
+//! see [`super::wakeup`]), when a delivery finishes, or when the earliest retry is due. Sends never wait for it:
 //! they only emit. At most `[webhooks] max_in_flight` deliveries are in flight, so a
 //! dead or slow receiver holds rows in the table, not memory. A claim is a lease: the
 //! delivery of a process that died is due again when its lease runs out.
@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::backoff::jittered_delay;
 use super::signature::{header_signature, signed_body};
+use super::wakeup::DeliveryWakeup;
 use super::webhook_target::{self, TargetError};
 use crate::fetch::PublicOnlyResolver;
 use crate::store::{AttemptOutcome, ClaimedDelivery, Store};
@@ -57,7 +58,7 @@ impl DeliverySettings {
 /// Starts the deliverer on the current tokio runtime.
 pub fn start(
     store: Arc<dyn Store>,
-    due: Arc<Notify>,
+    due: Arc<DeliveryWakeup>,
     settings: DeliverySettings,
 ) -> Result<(), reqwest::Error> {
     let mut builder = reqwest::Client::builder()
@@ -84,7 +85,7 @@ pub fn start(
 
 struct Deliverer {
     store: Arc<dyn Store>,
-    due: Arc<Notify>,
+    due: Arc<DeliveryWakeup>,
     client: reqwest::Client,
     slots: Arc<Semaphore>,
     lease: Duration,
@@ -138,12 +139,14 @@ impl Deliverer {
                 // Cannot happen (only this loop acquires); the lease brings it back.
                 break;
             };
+            // Dropped when the attempt is over, which wakes the loop: the device's next
+            // event may be due now.
+            let in_flight = self.due.in_flight_for(&delivery.device_id);
             let deliverer = Arc::clone(self);
             tokio::spawn(async move {
                 deliverer.deliver(delivery).await;
                 drop(slot);
-                // The device's next event may be due now.
-                deliverer.due.notify_one();
+                drop(in_flight);
             });
         }
         if claimed_any {

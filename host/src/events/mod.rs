@@ -7,7 +7,8 @@
 //! - [`sink`]: where every event enters: stored in its device's sequence, then announced.
 //! - [`names`]: every event name this server can emit.
 //! - [`inbound`]: received messages and receipts into the sink, for every driver.
-//! - [`deliver`]: the webhook deliverer ([`signature`], [`backoff`], [`webhook_target`]).
+//! - [`deliver`]: the webhook deliverer ([`signature`], [`backoff`], [`webhook_target`]),
+//!   woken through [`wakeup`].
 
 pub mod backoff;
 pub mod deliver;
@@ -17,6 +18,7 @@ pub mod parse;
 pub mod poll_vote;
 pub mod signature;
 pub mod sink;
+pub mod wakeup;
 pub mod webhook_target;
 
 pub use sink::{EventScope, EventSink};

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::broadcast;
+
+use super::wakeup::DeliveryWakeup;
 
 use crate::store::{NewEvent, Store, StoredEvent};
 
@@ -35,16 +37,19 @@ pub struct EventSink {
 /// Tells live streams and the webhook deliverer about stored events.
 struct Announcer {
     stored: broadcast::Sender<Arc<StoredEvent>>,
-    deliveries_due: Arc<Notify>,
+    deliveries_due: Arc<DeliveryWakeup>,
 }
 
 impl Announcer {
     fn announce(&self, events: Vec<StoredEvent>) {
-        // The deliverer claims due rows from the database when woken: wake it only for a
+        // The deliverer claims due rows from the database when woken: tell it only of a
         // batch that queued some.
-        if events.iter().any(|event| event.queued_delivery) {
-            self.deliveries_due.notify_one();
-        }
+        self.deliveries_due.queued(
+            events
+                .iter()
+                .filter(|event| event.queued_delivery)
+                .map(|event| event.device_id.as_str()),
+        );
         // No stream open is the common case: then nothing is announced.
         if self.stored.receiver_count() > 0 {
             for event in events {
@@ -60,7 +65,7 @@ impl EventSink {
         let (stored, _) = broadcast::channel(BROADCAST_CAPACITY);
         let announcer = Arc::new(Announcer {
             stored,
-            deliveries_due: Arc::new(Notify::new()),
+            deliveries_due: Arc::new(DeliveryWakeup::default()),
         });
         let listener = Arc::clone(&announcer);
         let announce = move |events: Vec<StoredEvent>| listener.announce(events);
@@ -111,8 +116,8 @@ impl EventSink {
         self.announcer.stored.subscribe()
     }
 
-    /// Woken whenever stored events may have created deliveries.
-    pub fn deliveries_due(&self) -> Arc<Notify> {
+    /// Wakes the deliverer when stored events may have created deliveries it can claim.
+    pub fn deliveries_due(&self) -> Arc<DeliveryWakeup> {
         Arc::clone(&self.announcer.deliveries_due)
     }
 

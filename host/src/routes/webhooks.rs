@@ -399,7 +399,7 @@ async fn failures(
 
 fn replayed(state: &Arc<AppState>, count: usize) -> HttpResponse {
     if count > 0 {
-        state.events.deliveries_due().notify_one();
+        state.events.deliveries_due().wake();
     }
     HttpResponse::build(StatusCode::ACCEPTED).json(json!({ "success": true, "replayed": count }))
 }
