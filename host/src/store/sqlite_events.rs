@@ -256,9 +256,11 @@ pub fn after(
     after_seq: i64,
     limit: usize,
 ) -> StoreResult<Vec<StoredEvent>> {
+    // `+ 0`: a bare bound LIMIT re-prepares the statement at every call (see CLAIM in
+    // sqlite_webhooks.rs).
     let mut statement = connection.prepare_cached(
         "SELECT id, device_id, tenant_id, user_id, seq, name, created_at, envelope
-         FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+         FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3 + 0",
     )?;
     let rows = statement.query_map(
         params![device_id, after_seq, limit.min(i64::MAX as usize) as i64],
