@@ -52,7 +52,7 @@ use wuts_e2e::{Server, ServerOptions, Setup, User};
 /// wrk connections for the throughput rounds (as benches/buttons.rs).
 const CONNECTIONS: u32 = 64;
 /// Alternating throughput rounds, each side, and their length.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 const ROUND_SECONDS: u32 = 2;
 /// In-process sends that warm each round's server up.
 const WARM_UP_SENDS: usize = 200;
