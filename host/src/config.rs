@@ -80,6 +80,9 @@ pub struct FetchSettings {
 pub struct JobSettings {
     pub workers: usize,
     pub retention_hours: u64,
+    pub device_wait_seconds: u64,
+    pub max_attempts: u32,
+    pub retry_delay_ms: u64,
 }
 
 /// `[webhooks]`: the deliverer (host/src/events/deliver.rs).

@@ -61,6 +61,9 @@ pub struct ApiError {
     pub message: String,
     pub validation: Vec<ValidationError>,
     pub envelope: Envelope,
+    /// Whether the same request may succeed later (the device was not connected, no ack
+    /// came in time, the connection dropped): a job tries these again (host/src/jobs.rs).
+    pub transient: bool,
 }
 
 impl std::fmt::Display for ApiError {
@@ -83,6 +86,7 @@ impl ApiError {
             message: message.into(),
             validation: Vec::new(),
             envelope: Envelope::Standard,
+            transient: false,
         }
     }
 
@@ -112,11 +116,13 @@ impl ApiError {
     }
 
     pub fn not_connected() -> Self {
-        Self::new(
+        let mut error = Self::new(
             StatusCode::BAD_REQUEST,
             codes::DEVICE_NOT_READY,
             "WhatsApp not connected",
-        )
+        );
+        error.transient = true;
+        error
     }
 
     pub fn too_large(limit: u64) -> Self {
@@ -130,6 +136,21 @@ impl ApiError {
     /// A session's error as HTTP: the one place that decides its status and code, by its
     /// kind. The text is the error's own, so the API answers what the driver said.
     pub fn from_session(error: SessionError, call: SessionCall) -> Self {
+        use SessionError as E;
+        let transient = matches!(
+            error,
+            E::NotConnected
+                | E::Timeout
+                | E::Failed(_)
+                | E::Unreachable { .. }
+                | E::UploadFailed { .. }
+        );
+        let mut answer = Self::from_session_kind(error, call);
+        answer.transient = transient;
+        answer
+    }
+
+    fn from_session_kind(error: SessionError, call: SessionCall) -> Self {
         use SessionError as E;
         let (status, code) = match (call, &error) {
             (_, E::NotConnected) => return Self::not_connected(),
@@ -228,6 +249,7 @@ impl From<PluginError> for ApiError {
             message: error.message,
             validation: error.validation,
             envelope: Envelope::Standard,
+            transient: false,
         }
     }
 }

@@ -430,16 +430,17 @@ fn emit_sent(
 }
 
 /// `message.failed`: the server refused the message, or its ack did not come in time.
+/// A job's failures are the job runner's to announce, once it gives up (it may try again).
 fn emit_failed(state: &AppState, request: &SendRequest, chat_jid: &str, error: &ApiError) {
-    let mut data = serde_json::json!({
+    if request.is_job {
+        return;
+    }
+    let data = serde_json::json!({
         "message_id": request.message_id,
         "chat_jid": chat_jid,
         "error": error.message,
         "error_code": error.code,
     });
-    if request.is_job {
-        data["job_id"] = serde_json::Value::String(request.request_id.clone());
-    }
     state
         .events
         .emit(request.event_scope(), "message.failed", data);

@@ -173,6 +173,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: no query reads `deliveries_due` (claims seek `deliveries_unfinished` device by
     // device), yet every delivery row paid for it on insert and on each status change.
     "DROP INDEX deliveries_due;",
+    // 7: which run of the server holds a job (host/src/jobs.rs): claiming is one
+    // statement, so a job queued twice (the start-up scan and its request) runs once.
+    "ALTER TABLE jobs ADD COLUMN claimed_by TEXT;",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -346,9 +346,10 @@ pub trait Store: Send + Sync + 'static {
     fn find_job(&self, tenant_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>>;
     /// The ids of jobs still processing, oldest first (their bodies are read when each runs).
     fn unfinished_job_ids(&self) -> StoreResult<Vec<String>>;
-    /// A job still `processing`, by id.
-    fn unfinished_job(&self, job_id: &str) -> StoreResult<Option<JobRecord>>;
-    fn start_job_attempt(&self, job_id: &str) -> StoreResult<u32>;
+    /// Claims a job still `processing` for `runner` (one run of the server), counting the
+    /// start in `attempts`, in one statement: `None` when the job is finished, unknown, or
+    /// already this runner's. A job an earlier run claimed (and died holding) is claimed.
+    fn claim_job(&self, job_id: &str, runner: &str) -> StoreResult<Option<JobRecord>>;
     fn finish_job(
         &self,
         job_id: &str,

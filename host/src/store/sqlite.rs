@@ -571,11 +571,16 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn unfinished_job(&self, job_id: &str) -> StoreResult<Option<JobRecord>> {
+    fn claim_job(&self, job_id: &str, runner: &str) -> StoreResult<Option<JobRecord>> {
         self.with(|connection| {
             Ok(connection
-                .prepare_cached("SELECT * FROM jobs WHERE id = ?1 AND status = 'processing'")?
-                .query_row([job_id], job_from_row)
+                .prepare_cached(
+                    "UPDATE jobs SET attempts = attempts + 1, claimed_by = ?2
+                     WHERE id = ?1 AND status = 'processing'
+                       AND (claimed_by IS NULL OR claimed_by != ?2)
+                     RETURNING *",
+                )?
+                .query_row([job_id, runner], job_from_row)
                 .optional()?)
         })
     }
@@ -588,16 +593,6 @@ impl Store for SqliteStore {
                 .query_map([], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             Ok(ids)
-        })
-    }
-
-    fn start_job_attempt(&self, job_id: &str) -> StoreResult<u32> {
-        self.with(|connection| {
-            Ok(connection.query_row(
-                "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
-                [job_id],
-                |row| row.get(0),
-            )?)
         })
     }
 
@@ -854,7 +849,49 @@ mod tests {
         assert_eq!(status.status, JobStatus::Processing);
         assert_eq!(store.unfinished_job_ids().unwrap(), ["job_big"]);
         // The runner still gets the whole request.
-        assert_eq!(store.unfinished_job("job_big").unwrap().unwrap().body, body);
+        assert_eq!(
+            store.claim_job("job_big", "run-1").unwrap().unwrap().body,
+            body
+        );
+    }
+
+    #[test]
+    fn a_job_is_claimed_once_per_run_and_again_after_a_restart() {
+        let store = store();
+        let alice = store
+            .create_user("acme", "alice", Role::User, "aa", b"a")
+            .unwrap();
+        let job = JobRecord {
+            id: "job_1".into(),
+            tenant_id: alice.tenant.clone(),
+            user_id: alice.user_id.clone(),
+            device_id: alice.default_device_id.clone(),
+            route: "/send/audio".into(),
+            body: b"{}".to_vec(),
+            message_id: "3EB0AB".into(),
+            chat_jid: "5511999999999@s.whatsapp.net".into(),
+            status: JobStatus::Processing,
+            error: None,
+            result_json: None,
+            created_at: Utc::now(),
+            finished_at: None,
+            attempts: 0,
+        };
+        store.create_job(&job).unwrap();
+        let claimed = store.claim_job("job_1", "run-1").unwrap().unwrap();
+        assert_eq!(claimed.attempts, 1);
+        assert!(
+            store.claim_job("job_1", "run-1").unwrap().is_none(),
+            "queued twice in one run, it runs once"
+        );
+        // The run died holding it: the next run claims it, and the start is counted.
+        let resumed = store.claim_job("job_1", "run-2").unwrap().unwrap();
+        assert_eq!(resumed.attempts, 2);
+        store
+            .finish_job("job_1", JobStatus::Sent, None, None)
+            .unwrap();
+        assert!(store.claim_job("job_1", "run-3").unwrap().is_none());
+        assert!(store.claim_job("job_unknown", "run-3").unwrap().is_none());
     }
 
     #[test]
