@@ -578,6 +578,16 @@ impl Server {
             .expect("the setup is there until into_setup")
     }
 
+    /// Kills the server (SIGKILL: nothing is flushed, as in a crash) and hands back its
+    /// setup, so that a new server can start on the same files.
+    pub fn kill_into_setup(mut self) -> Setup {
+        let status = self.stop_with(libc::SIGKILL);
+        assert!(!status.success(), "killed: {status:?}");
+        self.setup
+            .take()
+            .expect("the setup is there until into_setup")
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
