@@ -23,11 +23,14 @@ impl DeliveryWakeup {
     /// Deliveries were queued for these devices: wakes the deliverer unless each of them
     /// already has a delivery in flight.
     pub fn queued<'a>(&self, devices: impl IntoIterator<Item = &'a str>) {
+        let mut devices = devices.into_iter().peekable();
+        // Most committed batches queue no delivery: they take no lock.
+        if devices.peek().is_none() {
+            return;
+        }
         let any_idle = {
             let in_flight = self.in_flight();
-            devices
-                .into_iter()
-                .any(|device| !in_flight.contains(device))
+            devices.any(|device| !in_flight.contains(device))
         };
         if any_idle {
             self.notify.notify_one();
