@@ -49,6 +49,15 @@ fn refused(code: &str, message: impl Into<String>) -> PluginError {
 
 impl Fetcher {
     pub fn new(settings: &FetchSettings) -> Result<Fetcher, reqwest::Error> {
+        Fetcher::build(settings, &[])
+    }
+
+    /// [`Fetcher::new`], with names pinned to addresses (`pinned`): the tests' stand-in for
+    /// a public name, since every server they start is on loopback.
+    fn build(
+        settings: &FetchSettings,
+        pinned: &[(&str, SocketAddr)],
+    ) -> Result<Fetcher, reqwest::Error> {
         let allow_private = settings.allow_private_urls;
         let max_redirects = settings.max_redirects;
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
@@ -70,6 +79,9 @@ impl Fetcher {
             .user_agent(concat!("wuts/", env!("CARGO_PKG_VERSION")));
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+        }
+        for (name, address) in pinned {
+            builder = builder.resolve(name, *address);
         }
         Ok(Fetcher {
             client: builder.build()?,
@@ -374,5 +386,68 @@ mod tests {
         );
         assert!(check("http://127.0.0.1/a", true).is_ok());
         assert!(check("https://example.com/a.mp3", false).is_ok());
+    }
+
+    /// A redirect is held to the policy like the first URL: a name that passes (pinned to
+    /// a local server, standing in for a public one) and redirects to loopback, literally
+    /// or by `localhost`, is refused; the name's own page is fetched.
+    #[tokio::test]
+    async fn a_redirect_to_a_private_address_is_refused() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(3) {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = [0u8; 1024];
+                let read = stream.read(&mut head).unwrap_or(0);
+                let head = String::from_utf8_lossy(&head[..read]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let response = match path.as_str() {
+                    "/to-loopback" => format!(
+                        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/page\r\n\
+                         Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                    "/to-localhost" => format!(
+                        "HTTP/1.1 302 Found\r\nLocation: http://localhost:{port}/page\r\n\
+                         Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                    _ => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                        .to_owned(),
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        let settings = FetchSettings {
+            timeout_ms: 5_000,
+            max_bytes: 1024,
+            max_redirects: 5,
+            allow_private_urls: false,
+        };
+        let pinned = SocketAddr::from(([127, 0, 0, 1], port));
+        let fetcher = Fetcher::build(&settings, &[("public.test", pinned)]).unwrap();
+        for path in ["/to-loopback", "/to-localhost"] {
+            let error = fetcher
+                .fetch(&format!("http://public.test:{port}{path}"), 1024)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{path} was followed"));
+            assert_eq!(
+                error.code,
+                codes::URL_FORBIDDEN,
+                "{path}: {}",
+                error.message
+            );
+            assert!(
+                error.message.starts_with("redirect refused"),
+                "{path}: {}",
+                error.message
+            );
+        }
+        let page = fetcher
+            .fetch(&format!("http://public.test:{port}/page"), 1024)
+            .await
+            .expect("the pinned name itself is fetched");
+        assert_eq!(page.bytes, b"ok");
     }
 }
