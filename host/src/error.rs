@@ -245,11 +245,13 @@ impl From<PluginError> for ApiError {
                 .ok()
                 .filter(|status| status.is_client_error() || status.is_server_error())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            // The host's own services answer a plugin these codes when the session is not
+            // connected or an upload failed (plugins/services.rs): they pass like the send's.
+            transient: error.code == codes::DEVICE_NOT_READY || error.code == codes::UPLOAD_FAILED,
             code: error.code,
             message: error.message,
             validation: error.validation,
             envelope: Envelope::Standard,
-            transient: false,
         }
     }
 }
