@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::sync::OnceLock;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wuts_e2e::audio_fixtures::{self as fx, Fixtures};
 use wuts_e2e::checks;
-use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
+use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, unique};
 
 /// How long a job may take to finish (a debug build transcoding a few seconds of audio).
 const JOB_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,31 +54,6 @@ fn assert_queued(status: u16, reply: &Value) -> String {
     job_id
 }
 
-/// Polls `GET /jobs/{id}` (at most `JOB_TIMEOUT`) until the job is no longer processing.
-#[track_caller]
-fn wait_for_job(server: &Server, user: &User, job_id: &str) -> Value {
-    let deadline = Instant::now() + JOB_TIMEOUT;
-    loop {
-        let (status, job) = server.get(&format!("/jobs/{job_id}"), &user.token);
-        assert_eq!(status, 200, "GET /jobs/{job_id}: {job}");
-        assert_eq!(job["job_id"], json!(job_id), "{job}");
-        if job["status"] != json!("processing") {
-            return job;
-        }
-        assert_eq!(
-            job["message_id"],
-            json!(""),
-            "no message id while processing: {job}"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "job {job_id} still processing after {JOB_TIMEOUT:?}:\n{}",
-            server.logs()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Asserts a finished, sent job and returns its message id.
 #[track_caller]
 fn assert_job_sent(job: &Value) -> String {
@@ -108,7 +83,7 @@ fn a_large_clip_is_a_job_that_is_sent_and_reported() {
     let (status, reply) = server.post_json("/send/audio", &user.token, &audio_body());
     let job_id = assert_queued(status, &reply);
 
-    let job = wait_for_job(&server, &user, &job_id);
+    let job = server.wait_for_job(&user, &job_id, JOB_TIMEOUT);
     let message_id = assert_job_sent(&job);
     assert_eq!(job["chat_jid"], json!(PHONE_JID), "{job}");
     let outbox = server.outbox(&user);
@@ -160,7 +135,7 @@ fn a_job_survives_a_sigkill_in_the_middle_of_sending_and_is_sent_once() {
 
     // The sandbox's controls live in memory: the restarted device acknowledges at once.
     let second = Server::start(options);
-    let job = wait_for_job(&second, &user, &job_id);
+    let job = second.wait_for_job(&user, &job_id, JOB_TIMEOUT);
     let message_id = assert_job_sent(&job);
     let outbox = second.outbox(&user);
     let copies = outbox

@@ -47,24 +47,6 @@ fn job(server: &Server, user: &User, job_id: &str) -> Value {
     job
 }
 
-/// Polls until the job is no longer processing.
-#[track_caller]
-fn finished(server: &Server, user: &User, job_id: &str) -> Value {
-    let deadline = Instant::now() + JOB_TIMEOUT;
-    loop {
-        let job = job(server, user, job_id);
-        if job["status"] != json!("processing") {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {job_id} still processing: {job}\n{}",
-            server.logs()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// How many times the WhatsApp server received each message id.
 fn received_counts(rig_whatsapp: &wuts_wa_server::BackgroundServer) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -128,7 +110,7 @@ fn ten_jobs_survive_a_sigkill_mid_way_wait_for_their_device_and_each_arrives_onc
 
     let mut message_ids = Vec::new();
     for id in &jobs {
-        let done = finished(&server, &user, id);
+        let done = server.wait_for_job(&user, id, JOB_TIMEOUT);
         assert_eq!(done["status"], json!("sent"), "{done}\n{}", server.logs());
         message_ids.push(done["message_id"].as_str().unwrap().to_owned());
     }
@@ -168,7 +150,7 @@ fn a_lost_ack_is_tried_again_under_the_same_id_and_a_nack_fails_at_once() {
     ]);
     rig.whatsapp.set_no_ack();
     let lost = queue(&rig.server, &rig.user);
-    let done = finished(&rig.server, &rig.user, &lost);
+    let done = rig.server.wait_for_job(&rig.user, &lost, JOB_TIMEOUT);
     assert_eq!(done["status"], json!("failed"), "{done}");
     let error = done["error"].as_str().unwrap_or_default();
     assert!(
@@ -186,7 +168,7 @@ fn a_lost_ack_is_tried_again_under_the_same_id_and_a_nack_fails_at_once() {
 
     rig.whatsapp.set_ack(Duration::ZERO, Some("479"));
     let refused = queue(&rig.server, &rig.user);
-    let done = finished(&rig.server, &rig.user, &refused);
+    let done = rig.server.wait_for_job(&rig.user, &refused, JOB_TIMEOUT);
     assert_eq!(done["status"], json!("failed"), "{done}");
     assert!(
         done["error"].as_str().unwrap_or_default().contains("479"),
@@ -211,7 +193,7 @@ fn a_job_whose_device_never_connects_fails_after_the_wait_with_the_reason() {
     let job_id = queue(&rig.server, &rig.user);
     rig.whatsapp.set_accepting(false);
     rig.whatsapp.drop_connections();
-    let done = finished(&rig.server, &rig.user, &job_id);
+    let done = rig.server.wait_for_job(&rig.user, &job_id, JOB_TIMEOUT);
     assert_eq!(done["status"], json!("failed"), "{done}");
     assert_eq!(
         done["error"],

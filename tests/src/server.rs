@@ -610,6 +610,32 @@ impl Server {
         (reply.status, reply.json_or_text())
     }
 
+    /// Polls `GET /jobs/{id}` as `user` (at most `timeout`) until the job is no longer
+    /// processing; asserts the status is the job's and shows no message id meanwhile.
+    #[track_caller]
+    pub fn wait_for_job(&self, user: &User, job_id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, job) = self.get(&format!("/jobs/{job_id}"), &user.token);
+            assert_eq!(status, 200, "GET /jobs/{job_id}: {job}");
+            assert_eq!(job["job_id"], json!(job_id), "{job}");
+            if job["status"] != json!("processing") {
+                return job;
+            }
+            assert_eq!(
+                job["message_id"],
+                json!(""),
+                "no message id while processing: {job}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "job {job_id} still processing after {timeout:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// `POST path` with any auth and body.
     pub fn post_raw(&self, path: &str, auth: Auth<'_>, body: Body<'_>) -> Reply {
         self.client.post(path, auth, body)

@@ -819,21 +819,16 @@ mod tests {
         assert!(store.find_job(&eve.tenant_id, "job_x").unwrap().is_none());
     }
 
-    #[test]
-    fn status_reads_and_the_resume_scan_leave_job_bodies_on_disk() {
-        let store = store();
-        let alice = store
-            .create_user("acme", "alice", Role::User, "aa", b"a")
-            .unwrap();
-        let body = vec![b'x'; 4 << 20];
-        let job = JobRecord {
-            id: "job_big".into(),
-            tenant_id: alice.tenant.clone(),
-            user_id: alice.user_id.clone(),
-            device_id: alice.default_device_id.clone(),
+    /// A processing `/send/audio` job of `user`'s default device.
+    fn audio_job(id: &str, user: &crate::store::UserRecord, body: Vec<u8>) -> JobRecord {
+        JobRecord {
+            id: id.into(),
+            tenant_id: user.tenant.clone(),
+            user_id: user.user_id.clone(),
+            device_id: user.default_device_id.clone(),
             route: "/send/audio".into(),
-            body: body.clone(),
-            message_id: "3EB0AA".into(),
+            body,
+            message_id: format!("3EB0{id}"),
             chat_jid: "5511999999999@s.whatsapp.net".into(),
             status: JobStatus::Processing,
             error: None,
@@ -841,8 +836,19 @@ mod tests {
             created_at: Utc::now(),
             finished_at: None,
             attempts: 0,
-        };
-        store.create_job(&job).unwrap();
+        }
+    }
+
+    #[test]
+    fn status_reads_and_the_resume_scan_leave_job_bodies_on_disk() {
+        let store = store();
+        let alice = store
+            .create_user("acme", "alice", Role::User, "aa", b"a")
+            .unwrap();
+        let body = vec![b'x'; 4 << 20];
+        store
+            .create_job(&audio_job("job_big", &alice, body.clone()))
+            .unwrap();
         let status = store.find_job(&alice.tenant, "job_big").unwrap().unwrap();
         assert!(status.body.is_empty(), "the status read left the body");
         assert_eq!(status.route, "/send/audio");
@@ -861,23 +867,9 @@ mod tests {
         let alice = store
             .create_user("acme", "alice", Role::User, "aa", b"a")
             .unwrap();
-        let job = JobRecord {
-            id: "job_1".into(),
-            tenant_id: alice.tenant.clone(),
-            user_id: alice.user_id.clone(),
-            device_id: alice.default_device_id.clone(),
-            route: "/send/audio".into(),
-            body: b"{}".to_vec(),
-            message_id: "3EB0AB".into(),
-            chat_jid: "5511999999999@s.whatsapp.net".into(),
-            status: JobStatus::Processing,
-            error: None,
-            result_json: None,
-            created_at: Utc::now(),
-            finished_at: None,
-            attempts: 0,
-        };
-        store.create_job(&job).unwrap();
+        store
+            .create_job(&audio_job("job_1", &alice, b"{}".to_vec()))
+            .unwrap();
         let claimed = store.claim_job("job_1", "run-1").unwrap().unwrap();
         assert_eq!(claimed.attempts, 1);
         assert!(
