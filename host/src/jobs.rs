@@ -253,9 +253,10 @@ async fn execute(
 
 /// Waits, on a timer, until the session is connected or `limit` has passed.
 async fn wait_for_device(session: &Arc<dyn Session>, limit: Duration) -> Result<(), JobError> {
-    let deadline = tokio::time::Instant::now() + limit;
+    // A wait too long to add to the clock (a configured u64::MAX) has no deadline.
+    let deadline = tokio::time::Instant::now().checked_add(limit);
     while !session.is_connected() {
-        if tokio::time::Instant::now() >= deadline {
+        if deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline) {
             return Err(JobError::DeviceNotConnected(limit.as_secs()));
         }
         tokio::time::sleep(DEVICE_POLL).await;
