@@ -21,6 +21,7 @@ pub struct Settings {
     pub body_limits: BTreeMap<String, u64>,
     pub fetch: FetchSettings,
     pub jobs: JobSettings,
+    pub limits: LimitSettings,
     pub webhooks: WebhookSettings,
     pub events: EventSettings,
     pub log: LogSettings,
@@ -45,6 +46,8 @@ pub struct StoreSettings {
 pub struct SessionSettings {
     pub driver: String,
     pub send_timeout_ms: u64,
+    /// How long one media upload through the device may take.
+    pub upload_timeout_ms: u64,
     /// How long `GET /qr` waits for a pairing code.
     pub qr_timeout_ms: u64,
     /// The WhatsApp WebSocket URL; empty = WhatsApp's own. Tests point it at a local server.
@@ -83,6 +86,16 @@ pub struct JobSettings {
     pub device_wait_seconds: u64,
     pub max_attempts: u32,
     pub retry_delay_ms: u64,
+}
+
+/// `[limits]`: the plugin calls that may block (host/src/work_slots.rs) and every plugin
+/// call's deadline.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub media_calls: usize,
+    pub media_calls_per_tenant: usize,
+    pub media_call_wait_ms: u64,
+    pub plugin_call_timeout_seconds: u64,
 }
 
 /// `[webhooks]`: the deliverer (host/src/events/deliver.rs).

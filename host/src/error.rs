@@ -35,7 +35,16 @@ pub mod codes {
     pub const UPLOAD_FAILED: &str = "UPLOAD_FAILED";
     /// A received message's media could not be fetched or decrypted.
     pub const MEDIA_DOWNLOAD_FAILED: &str = "MEDIA_DOWNLOAD_FAILED";
+    /// Every slot for blocking plugin calls was taken (`[limits] media_calls`): 503.
+    pub const SERVER_BUSY: &str = "SERVER_BUSY";
+    /// The tenant's own slots were taken (`[limits] media_calls_per_tenant`): 503.
+    pub const TENANT_BUSY: &str = "TENANT_BUSY";
+    /// A plugin call outlived `[limits] plugin_call_timeout_seconds`: 504.
+    pub const PLUGIN_TIMEOUT: &str = "PLUGIN_TIMEOUT";
 }
+
+/// What a 503 says to wait when its cause gave no better figure, in seconds.
+const DEFAULT_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// What the host asked of a session when it failed: the same error answers differently
 /// for a send, a plugin's media upload and a device route.
@@ -64,6 +73,8 @@ pub struct ApiError {
     /// Whether the same request may succeed later (the device was not connected, no ack
     /// came in time, the connection dropped): a job tries these again (host/src/jobs.rs).
     pub transient: bool,
+    /// Seconds for `Retry-After`; every 503 has one (5 when not set).
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -87,6 +98,7 @@ impl ApiError {
             validation: Vec::new(),
             envelope: Envelope::Standard,
             transient: false,
+            retry_after: None,
         }
     }
 
@@ -252,6 +264,7 @@ impl From<PluginError> for ApiError {
             message: error.message,
             validation: error.validation,
             envelope: Envelope::Standard,
+            retry_after: None,
         }
     }
 }
@@ -262,7 +275,15 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self.body())
+        let mut response = HttpResponse::build(self.status);
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE)
+                .then_some(DEFAULT_RETRY_AFTER_SECONDS));
+        if let Some(seconds) = retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+        }
+        response.json(self.body())
     }
 }
 

@@ -14,7 +14,8 @@
 //! - [`send_path`]: plan -> encode (plugin) -> send (session) -> log, shared by the HTTP
 //!   handlers and the [`jobs`] runner, which the handlers reach through its
 //!   [`job_queue`].
-//! - [`plugins`]: loading plugin libraries and the services they get.
+//! - [`plugins`]: loading plugin libraries and the services they get; [`work_slots`]
+//!   bounds the plugin calls that may block, overall and per tenant.
 //! - [`session`]: the session drivers (sandbox, whatsapp).
 //! - [`events`]: inbound events; [`events::parse`] turns a received message into event data.
 //! - [`store`]: persistence (embedded SQLite).
@@ -44,5 +45,6 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod tokens;
+pub mod work_slots;
 
 pub use server::run;

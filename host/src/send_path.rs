@@ -16,6 +16,7 @@ use crate::plugins::services::RequestServices;
 use crate::session::{DeviceIdentity, OutgoingMessage, Session, SessionError, send_timeout};
 use crate::state::AppState;
 use crate::store::{DeviceRecord, JobRecord, JobStatus, LogEntry};
+use crate::work_slots::Wait;
 
 /// One plugin request, ready to run.
 #[derive(Clone)]
@@ -555,6 +556,7 @@ async fn run_plugin_on<T: Send + 'static>(
         session: Arc::clone(session),
         store: Arc::clone(&state.store),
         device_id: request.device.id.clone(),
+        upload_timeout: Duration::from_millis(state.settings.session.upload_timeout_ms),
         may_block: thread == Thread::BlockingPool,
     }
     .into_services();
@@ -572,9 +574,38 @@ async fn run_plugin_on<T: Send + 'static>(
     let result = if thread == Thread::Caller {
         invoke(request)
     } else {
+        // A job waits for its slots; a request waits a bounded time, then is refused.
+        let wait = if request.is_job {
+            Wait::Unbounded
+        } else {
+            Wait::Bounded
+        };
+        let permit = state
+            .work_slots
+            .acquire(&request.device.tenant_id, wait)
+            .await
+            .map_err(|error| request.failure(error))?;
         // The context borrows from the request, so the blocking pool gets a copy of it.
-        let request = request.clone();
-        blocking(state, move || invoke(&request)).await?
+        let copy = request.clone();
+        let call = state.runtime.spawn_blocking(move || {
+            // Held by the thread, not the answer: a call past its deadline keeps its
+            // slots until it really ends.
+            let _permit = permit;
+            invoke(&copy)
+        });
+        let deadline =
+            Duration::from_secs(state.settings.limits.plugin_call_timeout_seconds.max(1));
+        match tokio::time::timeout(deadline, call).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(error)) => {
+                return Err(ApiError::internal(format!("internal task failed: {error}")));
+            }
+            Err(_) => {
+                tracing::error!(request_id = %request.request_id, plugin = %request.route.plugin.name,
+                    deadline_seconds = deadline.as_secs(), "a plugin call outlived its deadline");
+                return Err(request.failure(plugin_timeout(deadline)));
+            }
+        }
     };
     result.map_err(|error| {
         if error.code == "PLUGIN_PANIC" {
@@ -582,6 +613,18 @@ async fn run_plugin_on<T: Send + 'static>(
         }
         request.failure(ApiError::from(error))
     })
+}
+
+/// A plugin call that did not answer within `[limits] plugin_call_timeout_seconds`.
+fn plugin_timeout(deadline: Duration) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::GATEWAY_TIMEOUT,
+        crate::error::codes::PLUGIN_TIMEOUT,
+        format!(
+            "the message was not ready within {} s; try again later",
+            deadline.as_secs()
+        ),
+    )
 }
 
 /// Runs blocking work on the host runtime's blocking pool.

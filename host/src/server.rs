@@ -21,6 +21,7 @@ use crate::session::{DeviceIdentity, DeviceReports, SessionDriver, SessionManage
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
 use crate::tokens::TokenCache;
+use crate::work_slots::WorkSlots;
 
 /// How long one session may take to disconnect at shutdown. The WhatsApp client bounds
 /// its own flushes at 5 s each (inbound commits, outbound receipts) before it writes the
@@ -192,6 +193,7 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         events,
         reports,
         fetcher: Arc::new(Fetcher::new(&settings.fetch)?),
+        work_slots: Arc::new(WorkSlots::new(&settings.limits)),
         sessions: Arc::new(SessionManager::new(driver)),
         tokens: Arc::new(TokenCache::default()),
         plugins: Arc::new(plugins),

@@ -11,6 +11,7 @@ use crate::plugins::PluginRegistry;
 use crate::session::SessionManager;
 use crate::store::Store;
 use crate::tokens::TokenCache;
+use crate::work_slots::WorkSlots;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -19,6 +20,8 @@ pub struct AppState {
     pub sessions: Arc<SessionManager>,
     pub plugins: Arc<PluginRegistry>,
     pub fetcher: Arc<Fetcher>,
+    /// Slots for the plugin calls that may block (downloads, transcodes, uploads).
+    pub work_slots: Arc<WorkSlots>,
     /// The host's own multi-thread runtime: sessions, jobs and plugin calls run here,
     /// not on actix's per-worker runtimes.
     pub runtime: tokio::runtime::Handle,

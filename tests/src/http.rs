@@ -41,6 +41,8 @@ pub enum Body<'a> {
 pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
+    /// The `Retry-After` header, when there was one.
+    pub retry_after: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -173,11 +175,15 @@ fn finish(path: &str, result: Result<ureq::http::Response<ureq::Body>, ureq::Err
     let mut response =
         result.unwrap_or_else(|e| panic!("HTTP call to {path} failed without a response: {e}"));
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header("content-type");
+    let retry_after = header("retry-after");
     let body = response
         .body_mut()
         .with_config()
@@ -187,6 +193,7 @@ fn finish(path: &str, result: Result<ureq::http::Response<ureq::Body>, ureq::Err
     Reply {
         status,
         content_type,
+        retry_after,
         body,
     }
 }

@@ -9,7 +9,7 @@ use wuts_plugin_api::{FetchedUrl, MediaKind, MediaReference, PluginError, SentMe
 
 use crate::error::{ApiError, SessionCall};
 use crate::fetch::Fetcher;
-use crate::session::{MediaUpload, Session};
+use crate::session::{MediaUpload, Session, SessionError};
 use crate::store::Store;
 
 pub struct RequestServices {
@@ -18,6 +18,8 @@ pub struct RequestServices {
     pub session: Arc<dyn Session>,
     pub store: Arc<dyn Store>,
     pub device_id: String,
+    /// `[session] upload_timeout_ms`: the deadline of one media upload.
+    pub upload_timeout: std::time::Duration,
     /// False on a quick route's call, which runs on an HTTP thread: a call that blocks
     /// on the runtime there would stall every connection of that thread (and tokio
     /// refuses it), so fetch and upload_media are refused instead.
@@ -61,12 +63,18 @@ impl HostServices for RequestServices {
             kind,
             mimetype: mimetype.to_string(),
         };
-        self.runtime
-            .block_on(self.session.upload_media(upload))
-            .map_err(|error| {
-                let error = ApiError::from_session(error, SessionCall::Upload);
-                PluginError::new(error.status.as_u16(), error.code, error.message)
-            })
+        let uploading =
+            tokio::time::timeout(self.upload_timeout, self.session.upload_media(upload));
+        let uploaded = match self.runtime.block_on(uploading) {
+            Ok(uploaded) => uploaded,
+            Err(_) => Err(SessionError::UploadFailed {
+                reason: format!("no answer within {} s", self.upload_timeout.as_secs_f64()),
+            }),
+        };
+        uploaded.map_err(|error| {
+            let error = ApiError::from_session(error, SessionCall::Upload);
+            PluginError::new(error.status.as_u16(), error.code, error.message)
+        })
     }
 
     fn find_message(&self, message_id: &str) -> Option<SentMessage> {
@@ -120,6 +128,7 @@ mod tests {
             session,
             store: Arc::new(SqliteStore::open(&dir.join("wuts.db")).unwrap()),
             device_id: device.device_id,
+            upload_timeout: std::time::Duration::from_secs(1),
             may_block: false,
         }
     }

@@ -136,6 +136,7 @@ fn controls_body(device: &DeviceRecord, session: &SandboxSession) -> Value {
         "device_id": device.id,
         "connected": controls.connected,
         "ack_delay_ms": controls.ack_delay_ms,
+        "upload_delay_ms": controls.upload_delay_ms,
         "fail": controls.fail,
         // The chat presences shown ("typing..." before a text with typingDuration).
         "presences": presences,
@@ -196,6 +197,14 @@ fn apply_changes(
                     )));
                 }
             },
+            ("upload_delay_ms", value) => match value.as_u64() {
+                Some(delay) if delay <= MAX_ACK_DELAY_MS => controls.upload_delay_ms = delay,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "upload_delay_ms: must be a whole number from 0 to {MAX_ACK_DELAY_MS}"
+                    )));
+                }
+            },
             ("fail", Value::Null) => controls.fail = None,
             ("fail", Value::String(text)) if !text.is_empty() && text.len() <= 200 => {
                 controls.fail = Some(text.clone())
@@ -208,7 +217,7 @@ fn apply_changes(
             ("device_id", _) => {}
             (other, _) => {
                 return Err(ApiError::bad_request(format!(
-                    "{other}: unknown field; connected, ack_delay_ms and fail are accepted"
+                    "{other}: unknown field; connected, ack_delay_ms, upload_delay_ms and fail are accepted"
                 )));
             }
         }
@@ -710,7 +719,7 @@ mod tests {
     fn state_changes_apply_only_when_every_field_is_valid() {
         let controls = apply_changes(
             SandboxControls::default(),
-            &changes(json!({"connected": false, "ack_delay_ms": 5, "fail": "boom"})),
+            &changes(json!({"connected": false, "ack_delay_ms": 5, "upload_delay_ms": 7, "fail": "boom"})),
         )
         .unwrap();
         assert_eq!(
@@ -718,6 +727,7 @@ mod tests {
             SandboxControls {
                 connected: false,
                 ack_delay_ms: 5,
+                upload_delay_ms: 7,
                 fail: Some("boom".into())
             }
         );
@@ -727,6 +737,7 @@ mod tests {
             json!({"connected": "no"}),
             json!({"ack_delay_ms": -1}),
             json!({"ack_delay_ms": 1.5}),
+            json!({"upload_delay_ms": "1"}),
             json!({"fail": 3}),
             json!({"other": 1}),
         ] {

@@ -73,6 +73,8 @@ impl SessionDriver for SandboxDriver {
 pub struct SandboxControls {
     pub connected: bool,
     pub ack_delay_ms: u64,
+    /// How long the "media server" takes to answer an upload.
+    pub upload_delay_ms: u64,
     /// When set, every send fails with this text.
     pub fail: Option<String>,
 }
@@ -82,6 +84,7 @@ impl Default for SandboxControls {
         SandboxControls {
             connected: true,
             ack_delay_ms: 0,
+            upload_delay_ms: 0,
             fail: None,
         }
     }
@@ -245,8 +248,12 @@ impl Session for SandboxSession {
     }
 
     async fn upload_media(&self, upload: MediaUpload) -> Result<MediaReference, SessionError> {
-        if !self.controls().connected {
+        let controls = self.controls();
+        if !controls.connected {
             return Err(SessionError::NotConnected);
+        }
+        if controls.upload_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(controls.upload_delay_ms)).await;
         }
         let id = uuid::Uuid::new_v4().to_string();
         let sha256 = Sha256::digest(&upload.bytes).to_vec();

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Every run has a deadline, and the pipeline is set to Null on every way out (drop guard),
-//! so no streaming thread outlives the call.
+//! so no streaming thread outlives the call; the teardown has a deadline too, so a stuck
+//! element cannot hold the caller.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -81,13 +82,36 @@ pub(crate) struct Encoded {
     pub declared: Option<gst::ClockTime>,
 }
 
+/// How long setting a pipeline to Null may take before the call goes on without waiting.
+const TEARDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Sets the pipeline to Null when dropped, whichever way `run` returns.
 struct NullOnDrop(gst::Pipeline);
 
 impl Drop for NullOnDrop {
     fn drop(&mut self) {
-        // Nothing useful can be done if teardown fails; the pipeline is dropped either way.
-        let _ = self.0.set_state(gst::State::Null);
+        stop_within(&self.0, TEARDOWN_DEADLINE);
+    }
+}
+
+/// Sets `pipeline` to Null on a thread of its own and waits for it up to `deadline`.
+/// Null waits for every streaming thread to leave its element, so an element stuck in a
+/// loop would hold the caller, and its transcode slot, for ever; past the deadline the
+/// teardown goes on alone and the caller returns. Whether it finished in time.
+fn stop_within(pipeline: &gst::Pipeline, deadline: Duration) -> bool {
+    let (done, finished) = std::sync::mpsc::channel();
+    let stopping = pipeline.clone();
+    let spawned = std::thread::Builder::new()
+        .name("wuts-audio-teardown".into())
+        .spawn(move || {
+            // Nothing useful can be done if teardown fails; the pipeline is dropped either way.
+            let _ = stopping.set_state(gst::State::Null);
+            let _ = done.send(());
+        });
+    match spawned {
+        Ok(_) => finished.recv_timeout(deadline).is_ok(),
+        // No thread to spare: tear down here rather than leave the pipeline running.
+        Err(_) => pipeline.set_state(gst::State::Null).is_ok(),
     }
 }
 
@@ -648,5 +672,52 @@ mod tests {
         assert_eq!(kept_range(1000, 160, window), Some((0, 100)));
         assert_eq!(kept_range(1100, 160, window), None);
         assert_eq!(kept_range(5, 10, SampleWindow::default()), Some((0, 10)));
+    }
+
+    /// A streaming thread that never leaves its element (here, a sink callback that
+    /// waits on a channel) would make `set_state(Null)` wait for ever.
+    #[test]
+    fn a_stuck_streaming_thread_does_not_hold_the_teardown() {
+        super::super::init().expect("GStreamer is installed");
+        let pipeline = gst::Pipeline::new();
+        let source = make("audiotestsrc", "stuck-source").unwrap();
+        let sink = gst_app::AppSink::builder().sync(false).build();
+        pipeline.add_many([&source, sink.upcast_ref()]).unwrap();
+        source.link(&sink).unwrap();
+        let (entered, in_sink) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |_| {
+                    let _ = entered.send(());
+                    // Returns once `release` is dropped.
+                    let _ = lock(&released).recv();
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        pipeline.set_state(gst::State::Playing).unwrap();
+        in_sink
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the streaming thread reached the sink");
+
+        let started = Instant::now();
+        let stopped = stop_within(&pipeline, Duration::from_millis(300));
+        let waited = started.elapsed();
+        assert!(
+            !stopped,
+            "the teardown cannot finish while the thread is stuck"
+        );
+        assert!(
+            waited < Duration::from_secs(3),
+            "the caller waited {waited:?}"
+        );
+
+        drop(release);
+        assert!(
+            stop_within(&pipeline, Duration::from_secs(10)),
+            "once the thread leaves, the pipeline stops"
+        );
     }
 }
