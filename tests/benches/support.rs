@@ -28,6 +28,21 @@ pub fn use_release_build() {
             "wuts-plugin-audio",
             "-p",
             "wuts-plugin-text",
+            // The soak benchmark loads every plugin.
+            "-p",
+            "wuts-plugin-location",
+            "-p",
+            "wuts-plugin-contact",
+            "-p",
+            "wuts-plugin-reaction",
+            "-p",
+            "wuts-plugin-template",
+            "-p",
+            "wuts-plugin-poll",
+            "-p",
+            "wuts-plugin-list",
+            "-p",
+            "wuts-plugin-message-ops",
         ])
         .status()
         .expect("cargo runs");

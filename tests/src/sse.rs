@@ -36,8 +36,17 @@ pub fn open(
     query: &str,
     last_event_id: Option<&str>,
 ) -> Result<EventStream, (u16, Value)> {
-    let address = server
-        .base_url()
+    open_at(server.base_url(), token, query, last_event_id)
+}
+
+/// [`open`] on the server at `base_url` (`http://127.0.0.1:PORT`), from any thread.
+pub fn open_at(
+    base_url: &str,
+    token: &str,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> Result<EventStream, (u16, Value)> {
+    let address = base_url
         .strip_prefix("http://")
         .expect("an http base URL");
     let mut socket = TcpStream::connect(address).expect("the server accepts connections");
