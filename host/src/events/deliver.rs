@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::backoff::jittered_delay;
 use super::signature::{header_signature, signed_body};
@@ -71,8 +71,11 @@ pub fn start(
     if !settings.allow_private {
         builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
     }
+    let (finished, outcomes) = mpsc::unbounded_channel();
+    tokio::spawn(record_outcomes(Arc::clone(&store), outcomes));
     let deliverer = Arc::new(Deliverer {
         store,
+        finished,
         due,
         client: builder.build()?,
         slots: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
@@ -85,11 +88,54 @@ pub fn start(
 
 struct Deliverer {
     store: Arc<dyn Store>,
+    /// Where attempts' outcomes go to be recorded (see [`record_outcomes`]).
+    finished: mpsc::UnboundedSender<Finished>,
     due: Arc<DeliveryWakeup>,
     client: reqwest::Client,
     slots: Arc<Semaphore>,
     lease: Duration,
     allow_private: bool,
+}
+
+/// An attempt's outcome on its way to the store, and who waits for it.
+struct Finished {
+    delivery_id: String,
+    outcome: AttemptOutcome,
+    done: oneshot::Sender<bool>,
+}
+
+/// The most outcomes recorded in one transaction (the in-flight cap bounds it anyway).
+const MAX_RECORD_BATCH: usize = 256;
+
+/// Records outcomes in batches: whatever finished while the last batch was written goes
+/// in the next transaction, so the writer commits once per batch rather than once per
+/// delivery (what a delivery cost the sends beside it, README "Events and webhooks").
+/// The channel holds at most one outcome per delivery in flight.
+async fn record_outcomes(store: Arc<dyn Store>, mut outcomes: mpsc::UnboundedReceiver<Finished>) {
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_RECORD_BATCH {
+            match outcomes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (rows, waiters): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|finished| ((finished.delivery_id, finished.outcome), finished.done))
+            .unzip();
+        let store = Arc::clone(&store);
+        let stored = tokio::task::spawn_blocking(move || store.finish_delivery_attempts(&rows))
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|stored| stored.map_err(|error| error.to_string()));
+        if let Err(error) = &stored {
+            tracing::error!(%error, "webhook deliveries: recording outcomes failed");
+        }
+        for waiter in waiters {
+            let _ = waiter.send(stored.is_ok());
+        }
+    }
 }
 
 /// Why an attempt got no HTTP answer.
@@ -183,11 +229,15 @@ impl Deliverer {
                 attempt = delivery.attempt, %error, "webhook delivery failed"
             ),
         }
-        let store = Arc::clone(&self.store);
-        let id = delivery.id.clone();
-        let stored =
-            tokio::task::spawn_blocking(move || store.finish_delivery_attempt(&id, &outcome)).await;
-        if !matches!(stored, Ok(Ok(()))) {
+        // Waits for the record: the device's next delivery is claimed only after it.
+        let (done, recorded) = oneshot::channel();
+        let finished = Finished {
+            delivery_id: delivery.id.clone(),
+            outcome,
+            done,
+        };
+        let stored = self.finished.send(finished).is_ok() && recorded.await.unwrap_or(false);
+        if !stored {
             // The lease brings the delivery back; the receiver may see it twice.
             tracing::error!(delivery = %delivery.id, "could not record a webhook attempt");
         }

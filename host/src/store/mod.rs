@@ -413,11 +413,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// When the next claimable delivery is due (Unix ms).
     fn next_delivery_due_at(&self) -> StoreResult<Option<i64>>;
+    /// Records attempts' outcomes, all in one transaction.
+    fn finish_delivery_attempts(&self, finished: &[(String, AttemptOutcome)]) -> StoreResult<()>;
     fn finish_delivery_attempt(
         &self,
         delivery_id: &str,
         outcome: &AttemptOutcome,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        self.finish_delivery_attempts(&[(delivery_id.to_owned(), outcome.clone())])
+    }
     fn delivery_failures(&self, device_id: &str, limit: usize)
     -> StoreResult<Vec<DeliveryFailure>>;
     fn delivery_failure(&self, delivery_id: &str) -> StoreResult<Option<DeliveryFailure>>;

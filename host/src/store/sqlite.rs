@@ -717,12 +717,15 @@ impl Store for SqliteStore {
         self.with(|connection| sqlite_webhooks::next_due_at(connection))
     }
 
-    fn finish_delivery_attempt(
-        &self,
-        delivery_id: &str,
-        outcome: &AttemptOutcome,
-    ) -> StoreResult<()> {
-        self.with(|connection| sqlite_webhooks::finish_attempt(connection, delivery_id, outcome))
+    fn finish_delivery_attempts(&self, finished: &[(String, AttemptOutcome)]) -> StoreResult<()> {
+        self.with(|connection| {
+            let transaction = connection.transaction()?;
+            for (delivery_id, outcome) in finished {
+                sqlite_webhooks::finish_attempt(&transaction, delivery_id, outcome)?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
     }
 
     fn delivery_failures(

@@ -309,26 +309,30 @@ pub fn finish_attempt(
     outcome: &AttemptOutcome,
 ) -> StoreResult<()> {
     let now = timestamp(Utc::now());
+    // Cached: the deliverer records an outcome per delivery.
     match outcome {
-        AttemptOutcome::Delivered { status } => connection.execute(
-            "UPDATE deliveries SET status = 'delivered', last_status = ?2, last_error = NULL,
+        AttemptOutcome::Delivered { status } => connection
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'delivered', last_status = ?2, last_error = NULL,
                  finished_at = ?3 WHERE id = ?1 AND status = 'sending'",
-            params![delivery_id, status, now],
-        )?,
+            )?
+            .execute(params![delivery_id, status, now])?,
         AttemptOutcome::Retry {
             at_ms,
             status,
             error,
-        } => connection.execute(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, last_status = ?3,
+        } => connection
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, last_status = ?3,
                  last_error = ?4 WHERE id = ?1 AND status = 'sending'",
-            params![delivery_id, at_ms, status, error],
-        )?,
-        AttemptOutcome::Failed { status, error } => connection.execute(
-            "UPDATE deliveries SET status = 'failed', last_status = ?2, last_error = ?3,
+            )?
+            .execute(params![delivery_id, at_ms, status, error])?,
+        AttemptOutcome::Failed { status, error } => connection
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'failed', last_status = ?2, last_error = ?3,
                  finished_at = ?4 WHERE id = ?1 AND status = 'sending'",
-            params![delivery_id, status, error, now],
-        )?,
+            )?
+            .execute(params![delivery_id, status, error, now])?,
     };
     Ok(())
 }
@@ -568,6 +572,46 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn outcomes_of_several_devices_are_recorded_in_one_batch() {
+        let (store, user) = store_and_user();
+        let principal = principal_of(&store, &user);
+        let second = store.create_device(&principal, "second").unwrap();
+        let first_id = user.default_device_id.clone();
+        store.set_webhook(&webhook_for(&user, &first_id)).unwrap();
+        store.set_webhook(&webhook_for(&user, &second.id)).unwrap();
+        emit(&store, &user, &first_id, 2);
+        emit(&store, &user, &second.id, 1);
+        let claimed = store.claim_deliveries(now(), now() + 60_000, 10).unwrap();
+        assert_eq!(claimed.len(), 2);
+        let of = |device: &str| claimed.iter().find(|d| d.device_id == device).unwrap();
+        store
+            .finish_delivery_attempts(&[
+                (
+                    of(&first_id).id.clone(),
+                    AttemptOutcome::Delivered { status: 200 },
+                ),
+                (
+                    of(&second.id).id.clone(),
+                    AttemptOutcome::Failed {
+                        status: Some(410),
+                        error: "HTTP 410".into(),
+                    },
+                ),
+            ])
+            .unwrap();
+        // The first device's next event is due; the second's delivery is a failure.
+        let next = store.claim_deliveries(now(), now() + 60_000, 10).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(
+            (next[0].device_id.as_str(), next[0].seq),
+            (first_id.as_str(), 2)
+        );
+        let failures = store.delivery_failures(&second.id, 10).unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].last_status, Some(410));
     }
 
     #[test]
