@@ -112,6 +112,9 @@ fn serve(settings: Settings) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wuts-host")
+        // Tokio's default, 512, would let a burst of requests pile up threads; past this
+        // bound blocking work waits in the pool's queue.
+        .max_blocking_threads(settings.blocking_threads())
         .build()
         .map_err(|error| format!("cannot start the runtime: {error}"))?;
     runtime

@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub bind: SocketAddr,
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
+    /// Threads of the host runtime's blocking pool (at least `[limits] media_calls` + 8).
+    pub blocking_threads: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +98,26 @@ pub struct LimitSettings {
     pub media_calls_per_tenant: usize,
     pub media_call_wait_ms: u64,
     pub plugin_call_timeout_seconds: u64,
+}
+
+impl LimitSettings {
+    /// The host's slots for blocking plugin calls: `media_calls`, 0 meaning two per core.
+    pub fn media_call_slots(&self) -> usize {
+        match self.media_calls {
+            0 => 2 * std::thread::available_parallelism().map_or(1, usize::from),
+            slots => slots,
+        }
+    }
+}
+
+impl Settings {
+    /// The blocking pool's size: `[server] blocking_threads`, and never so few that the
+    /// plugin calls in their slots could take every thread from the store's calls.
+    pub fn blocking_threads(&self) -> usize {
+        self.server
+            .blocking_threads
+            .max(self.limits.media_call_slots() + 8)
+    }
 }
 
 /// `[webhooks]`: the deliverer (host/src/events/deliver.rs).

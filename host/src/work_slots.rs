@@ -46,10 +46,7 @@ pub enum Wait {
 
 impl WorkSlots {
     pub fn new(settings: &LimitSettings) -> Self {
-        let overall_limit = match settings.media_calls {
-            0 => 2 * std::thread::available_parallelism().map_or(1, usize::from),
-            limit => limit,
-        };
+        let overall_limit = settings.media_call_slots();
         let per_tenant_limit = match settings.media_calls_per_tenant {
             0 => (overall_limit / 2).max(1),
             limit => limit.min(overall_limit),

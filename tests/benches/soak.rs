@@ -16,17 +16,18 @@
 //! - a `GET /events` reader that reconnects every 5 s with `Last-Event-ID`;
 //! - two tenants with a webhook on their events, to a receiver started here.
 //!
-//! Every 10 s the server's RSS, open file descriptors and threads are sampled. Verdicts:
-//! no 5xx and no unexpected status, RSS growth from the steady state's start to the end
-//! under 10%, descriptors and threads flat (at most 16 and 8 more at the end than at the
-//! start), every job sent.
+//! Every 10 s the server's RSS, open file descriptors and threads are sampled, and once
+//! idle before the load and 15 s after it. Verdicts: no 5xx and no unexpected status, RSS
+//! growth from the steady state's start to the end under 10%, descriptors flat (at most 16
+//! more at the end), threads within their configured bound under load, and both back to
+//! their idle level (+16 descriptors, +8 threads) after it; every job sent.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,12 @@ const TENANTS: usize = 4;
 /// Tenants (the first ones) with a webhook.
 const HOOKED_TENANTS: usize = 2;
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+/// Most threads the server may have: the blocking pool (`[server] blocking_threads`, 32),
+/// the runtime's and actix's workers, the log writer, and the audio plugin's streaming
+/// threads (four per transcode, in `[limits] media_calls` slots).
+const THREAD_BOUND: usize = 64;
+/// How long the server is left idle after the load before its last sample.
+const IDLE_AFTER: Duration = Duration::from_secs(15);
 const JOB_EVERY: Duration = Duration::from_millis(200);
 /// Jobs still running at the end may take this long to finish.
 const JOB_GRACE: Duration = Duration::from_secs(120);
@@ -92,6 +99,7 @@ fn main() {
         "soak: {seconds} s ({warm_up} s warm-up), {CONNECTIONS} connections over {TENANTS} tenants, a job every {} ms, pid {pid}",
         JOB_EVERY.as_millis()
     );
+    let before = Sample::take(pid, Duration::ZERO);
 
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -104,7 +112,11 @@ fn main() {
         })
         .collect();
     let jobs = {
-        let (base, user, stop) = (server.base_url().to_owned(), users[2].clone(), Arc::clone(&stop));
+        let (base, user, stop) = (
+            server.base_url().to_owned(),
+            users[2].clone(),
+            Arc::clone(&stop),
+        );
         thread::spawn(move || run_jobs(&base, &user, &stop))
     };
     let events_read = Arc::new(AtomicUsize::new(0));
@@ -115,17 +127,21 @@ fn main() {
     };
 
     let mut samples = Vec::new();
-    println!("   t s   RSS MiB   fds  threads  server CPU s");
+    println!("   t s   RSS MiB  anon MiB   fds  threads  server CPU s  store MiB");
     while started.elapsed() < Duration::from_secs(seconds) {
-        thread::sleep(SAMPLE_EVERY.min(Duration::from_secs(seconds).saturating_sub(started.elapsed())));
+        thread::sleep(
+            SAMPLE_EVERY.min(Duration::from_secs(seconds).saturating_sub(started.elapsed())),
+        );
         let sample = Sample::take(pid, started.elapsed());
         println!(
-            "{:6.0} {:9.1} {:5} {:8} {:13.1}",
+            "{:6.0} {:9.1} {:9.1} {:5} {:8} {:13.1} {:10.1}",
             sample.at.as_secs_f64(),
             sample.rss_mib,
+            sample.anon_mib,
             sample.fds,
             sample.threads,
-            sample.cpu_seconds
+            sample.cpu_seconds,
+            store_mib(&server),
         );
         samples.push(sample);
     }
@@ -138,9 +154,22 @@ fn main() {
     }
     let jobs = jobs.join().expect("the job thread");
     stream.join().expect("the event stream thread");
+    // Idle threads leave the blocking pool after 10 s.
+    thread::sleep(IDLE_AFTER);
+    let after = Sample::take(pid, started.elapsed());
     drop(server);
 
-    report(&counts, &jobs, &samples, warm_up, seconds, &receiver, &events_read);
+    let idle = Idle { before, after };
+    report(
+        &counts,
+        &jobs,
+        &samples,
+        &idle,
+        warm_up,
+        seconds,
+        &receiver,
+        &events_read,
+    );
 }
 
 fn env_seconds(name: &str, default: u64) -> u64 {
@@ -220,7 +249,11 @@ impl Plan {
         };
         let clip = base64(&wav(1.0));
         let mut steps = vec![
-            good("text", "/send/text", json!({"number": PHONE, "text": "soak"})),
+            good(
+                "text",
+                "/send/text",
+                json!({"number": PHONE, "text": "soak"}),
+            ),
             good("buttons", "/send/buttons", example_buttons_body()),
             good(
                 "location",
@@ -302,8 +335,18 @@ impl Plan {
             read("devices", "/devices", 200),
             read("health", "/health", 200),
             read("outbox", "/sandbox/outbox?limit=1", 200),
-            read("unknown job", "/jobs/00000000-0000-4000-8000-000000000000", 404),
-            bad("malformed JSON", "POST", "/send/text", "{\"number\": ".into(), 400),
+            read(
+                "unknown job",
+                "/jobs/00000000-0000-4000-8000-000000000000",
+                404,
+            ),
+            bad(
+                "malformed JSON",
+                "POST",
+                "/send/text",
+                "{\"number\": ".into(),
+                400,
+            ),
             bad("missing field", "POST", "/send/buttons", "{}".into(), 400),
             bad(
                 "over the body limit",
@@ -363,7 +406,10 @@ impl Plan {
         let mut counts: BTreeMap<&'static str, Count> = BTreeMap::new();
         let mut sent = Sent::default();
         // A text and a buttons message first, for the steps that refer to them.
-        let primers = self.steps.iter().filter(|s| s.name == "text" || s.name == "buttons");
+        let primers = self
+            .steps
+            .iter()
+            .filter(|s| s.name == "text" || s.name == "buttons");
         let cycle = self.steps.iter().cycle().skip(offset % self.steps.len());
         for step in primers.chain(cycle) {
             if stop.load(Ordering::Relaxed) {
@@ -373,7 +419,10 @@ impl Plan {
             let url = format!("{}{path}", self.base);
             let authorization = format!("Bearer {}", step.token);
             let result = match (step.method, &step.body) {
-                ("GET", _) => agent.get(&url).header("Authorization", &authorization).call(),
+                ("GET", _) => agent
+                    .get(&url)
+                    .header("Authorization", &authorization)
+                    .call(),
                 (method, Some(body)) => {
                     let body = sent.fill(body);
                     let request = match method {
@@ -529,6 +578,8 @@ fn read_events(base: &str, token: &str, stop: &AtomicBool, read: &AtomicUsize) {
 struct Sample {
     at: Duration,
     rss_mib: f64,
+    /// The anonymous part of the RSS (heap, stacks), in MiB: what a leak would grow.
+    anon_mib: f64,
     fds: usize,
     threads: usize,
     cpu_seconds: f64,
@@ -543,9 +594,16 @@ impl Sample {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0);
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count());
+        let anon_kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("RssAnon:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0.0);
         Sample {
             at,
             rss_mib: support::rss_mib(pid),
+            anon_mib: anon_kib / 1024.0,
             fds,
             threads,
             cpu_seconds: support::cpu_seconds(pid),
@@ -553,10 +611,18 @@ impl Sample {
     }
 }
 
+/// The server idle before the load and after it.
+struct Idle {
+    before: Sample,
+    after: Sample,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn report(
     counts: &BTreeMap<&'static str, Count>,
     jobs: &Jobs,
     samples: &[Sample],
+    idle: &Idle,
     warm_up: u64,
     seconds: u64,
     receiver: &Receiver,
@@ -590,8 +656,14 @@ fn report(
         jobs.failed.len(),
         jobs.unfinished,
         jobs.refused.len(),
-        jobs.failed.first().map(|f| format!("; e.g. {f}")).unwrap_or_default(),
-        jobs.refused.first().map(|f| format!("; e.g. {f}")).unwrap_or_default(),
+        jobs.failed
+            .first()
+            .map(|f| format!("; e.g. {f}"))
+            .unwrap_or_default(),
+        jobs.refused
+            .first()
+            .map(|f| format!("; e.g. {f}"))
+            .unwrap_or_default(),
     );
     println!(
         "webhook deliveries received: {}; events read from GET /events: {}",
@@ -612,23 +684,42 @@ fn report(
     let (threads_min, threads_max) = min_max(steady.iter().map(|s| s.threads));
     let cpu = (last.cpu_seconds - first.cpu_seconds) / (last.at - first.at).as_secs_f64();
     println!(
-        "steady state ({:.0} s to {:.0} s): RSS {:.1} -> {:.1} MiB ({growth:+.1}%); fds {} -> {} (min {fd_min}, max {fd_max}); threads {} -> {} (min {threads_min}, max {threads_max}); server CPU {cpu:.2} cores",
+        "steady state ({:.0} s to {:.0} s): RSS {:.1} -> {:.1} MiB ({growth:+.1}%; anonymous {:.1} -> {:.1}); fds {} -> {} (min {fd_min}, max {fd_max}); threads {} -> {} (min {threads_min}, max {threads_max}); server CPU {cpu:.2} cores",
         first.at.as_secs_f64(),
         last.at.as_secs_f64(),
         first.rss_mib,
         last.rss_mib,
+        first.anon_mib,
+        last.anon_mib,
         first.fds,
         last.fds,
         first.threads,
         last.threads,
     );
 
+    println!(
+        "idle before the load: RSS {:.1} MiB, {} fds, {} threads; {} s after it: RSS {:.1} MiB, {} fds, {} threads",
+        idle.before.rss_mib,
+        idle.before.fds,
+        idle.before.threads,
+        IDLE_AFTER.as_secs(),
+        idle.after.rss_mib,
+        idle.after.fds,
+        idle.after.threads,
+    );
+
     let verdicts = [
         ("no 5xx", total.server_errors == 0),
         ("every status as expected", total.unexpected == 0),
         ("RSS growth under 10%", growth < 10.0),
-        ("file descriptors flat (<= 16 more)", last.fds <= first.fds + 16),
-        ("threads flat (<= 8 more)", last.threads <= first.threads + 8),
+        (
+            "file descriptors flat (<= 16 more at the end, and back after the load)",
+            last.fds <= first.fds + 16 && idle.after.fds <= idle.before.fds + 16,
+        ),
+        (
+            "threads flat (bounded under load; back to idle + 8 after it)",
+            threads_max <= THREAD_BOUND && idle.after.threads <= idle.before.threads + 8,
+        ),
         (
             "every job sent",
             jobs.queued > 0 && jobs.sent == jobs.queued && jobs.refused.is_empty(),
@@ -643,6 +734,15 @@ fn report(
     if failed {
         std::process::exit(1);
     }
+}
+
+/// The database and its write-ahead log, in MiB.
+fn store_mib(server: &Server) -> f64 {
+    let database = server.setup().store_path();
+    let mut wal = database.clone().into_os_string();
+    wal.push("-wal");
+    let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    (size(&database) + size(std::path::Path::new(&wal))) as f64 / (1024.0 * 1024.0)
 }
 
 fn min_max(values: impl Iterator<Item = usize>) -> (usize, usize) {
