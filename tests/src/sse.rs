@@ -46,9 +46,7 @@ pub fn open_at(
     query: &str,
     last_event_id: Option<&str>,
 ) -> Result<EventStream, (u16, Value)> {
-    let address = base_url
-        .strip_prefix("http://")
-        .expect("an http base URL");
+    let address = base_url.strip_prefix("http://").expect("an http base URL");
     let mut socket = TcpStream::connect(address).expect("the server accepts connections");
     let mut head = format!(
         "GET /events{query} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n"
