@@ -27,6 +27,31 @@ pub use sniff::sniff_mime;
 
 use profile::Profile;
 
+/// The container readers [`transcode`] runs before decoding, callable on their own for the
+/// fuzz targets (tests/fuzz); not part of this crate's API.
+#[doc(hidden)]
+pub mod readers {
+    /// The media type GStreamer's type finders give `input` (after [`super::init`]).
+    pub fn detect(input: &[u8]) -> Result<String, super::AudioError> {
+        super::detect::detect(input).map(|detected| detected.mime)
+    }
+
+    /// Seconds of audio a WAV header declares.
+    pub fn wav_declared_seconds(input: &[u8]) -> Option<f64> {
+        super::wav_header::declared_seconds(input)
+    }
+
+    /// Whether an MP4's top-level boxes lack the index.
+    pub fn mp4_missing_index(input: &[u8]) -> bool {
+        super::mp4_index::missing_index(input)
+    }
+
+    /// An MP3's gapless info: samples to skip, samples to keep, its sample rate.
+    pub fn mp3_gapless(input: &[u8]) -> Option<(u64, u64, u32)> {
+        super::mp3_gapless::gapless_info(input).map(|info| (info.skip, info.keep, info.rate))
+    }
+}
+
 /// Media type of every output.
 pub const OUTPUT_MIME: &str = "audio/ogg; codecs=opus";
 

@@ -14,7 +14,7 @@
 //! element cannot hold the caller.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
@@ -35,6 +35,14 @@ const MSG_LINK_FAILED: &str = "wuts-audio-link-failed";
 const NO_STREAM_WAIT: Duration = Duration::from_secs(10);
 /// How often the wait above is checked.
 const STREAMLESS_POLL: Duration = Duration::from_millis(250);
+
+/// Longest a parser's first buffer waits for decodebin to expose the parser's pad (see
+/// [`hold_parsers_until_exposed`]); it takes microseconds.
+const EXPOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Parsers that read the file in a task of their own (pull mode) and push their first
+/// buffer as soon as they have read the header.
+const PULL_MODE_PARSERS: [&str; 2] = ["aiffparse", "wavparse"];
 
 /// Names of the elements after the decoder; errors there are ours, not the input's.
 const ENCODER_SIDE: [&str; 4] = [
@@ -122,6 +130,27 @@ struct Shared {
     has_video: AtomicBool,
     counter: Mutex<Option<Counter>>,
     output: Mutex<Vec<u8>>,
+    /// Whether decodebin has exposed its pads (or the run is over): what a parser's first
+    /// buffer waits for.
+    exposed: Mutex<bool>,
+    exposed_changed: Condvar,
+}
+
+impl Shared {
+    fn set_exposed(&self) {
+        *lock(&self.exposed) = true;
+        self.exposed_changed.notify_all();
+    }
+}
+
+/// Releases every parser still waiting for decodebin when the run ends, whichever way, so
+/// that none holds the teardown.
+struct ReleaseParsers(Arc<Shared>);
+
+impl Drop for ReleaseParsers {
+    fn drop(&mut self) {
+        self.0.set_exposed();
+    }
 }
 
 /// Sample bookkeeping of the probe.
@@ -157,6 +186,8 @@ pub(crate) fn run(
     });
     let pipeline = gst::Pipeline::new();
     let guard = NullOnDrop(pipeline.clone());
+    // Declared after `guard`, so dropped before it: waiting parsers go on before teardown.
+    let _release = ReleaseParsers(Arc::clone(&shared));
 
     let source = byte_source(input)?;
     let decodebin = make("decodebin", "wuts-decodebin")?;
@@ -209,6 +240,7 @@ pub(crate) fn run(
     .map_err(|err| internal("linking the encoder chain", err))?;
 
     skip_video_decoders(&decodebin);
+    hold_parsers_until_exposed(&decodebin, &shared);
     link_first_audio_pad(&decodebin, &convert, &shared);
     let probe_pad = capsfilter
         .static_pad("src")
@@ -431,12 +463,57 @@ fn skip_video_decoders(decodebin: &gst::Element) {
     });
 }
 
+/// Holds the first buffer of a pull-mode parser ([`PULL_MODE_PARSERS`]) until decodebin has
+/// exposed its pads (at most [`EXPOSE_WAIT`]). Such a parser pushes from a task of its own
+/// as soon as it has read the header, which can be before decodebin, on the typefinder's
+/// thread, has exposed the parser's pad: the push then fails (not-linked), the parser posts
+/// an error and stops, and decodebin drops the error (the parser is still being plugged),
+/// so the pipeline would wait for nothing until the deadline. Caps and other events pass:
+/// decodebin needs the caps to expose the pad.
+fn hold_parsers_until_exposed(decodebin: &gst::Element, shared: &Arc<Shared>) {
+    let Some(bin) = decodebin.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    let shared = Arc::clone(shared);
+    bin.connect_element_added(move |_, element| {
+        let is_pull_mode_parser = element
+            .factory()
+            .is_some_and(|factory| PULL_MODE_PARSERS.contains(&factory.name().as_str()));
+        let Some(src) = element.static_pad("src").filter(|_| is_pull_mode_parser) else {
+            return;
+        };
+        let shared = Arc::clone(&shared);
+        src.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |pad, _| {
+                // Only a parser whose pad leads straight to decodebin's own (not yet exposed)
+                // pad waits; one feeding a decoder (an MP3 in a WAV) must go on, or the
+                // decoder could never learn the caps decodebin waits for.
+                let feeds_an_element = pad
+                    .peer()
+                    .is_some_and(|peer| peer.parent_element().is_some());
+                if !feeds_an_element {
+                    let exposed = lock(&shared.exposed);
+                    let _ = shared.exposed_changed.wait_timeout_while(
+                        exposed,
+                        EXPOSE_WAIT,
+                        |exposed| !*exposed,
+                    );
+                }
+                gst::PadProbeReturn::Remove
+            },
+        );
+    });
+}
+
 /// Links the first raw audio pad decodebin exposes; notes video pads; reports "no audio"
 /// when decodebin has exposed everything and none was audio.
 fn link_first_audio_pad(decodebin: &gst::Element, convert: &gst::Element, shared: &Arc<Shared>) {
     let convert = convert.downgrade();
     let on_pad = Arc::clone(shared);
     decodebin.connect_pad_added(move |element, pad| {
+        // Whatever this pad is, decodebin has exposed its pads once this handler is done.
+        let _exposed = ReleaseParsers(Arc::clone(&on_pad));
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
             return;
@@ -458,6 +535,7 @@ fn link_first_audio_pad(decodebin: &gst::Element, convert: &gst::Element, shared
     });
     let on_done = Arc::clone(shared);
     decodebin.connect_no_more_pads(move |element| {
+        on_done.set_exposed();
         if !on_done.audio_linked.load(Ordering::SeqCst) {
             post_application(element, MSG_NO_AUDIO);
         }
@@ -672,6 +750,58 @@ mod tests {
         assert_eq!(kept_range(1000, 160, window), Some((0, 100)));
         assert_eq!(kept_range(1100, 160, window), None);
         assert_eq!(kept_range(5, 10, SampleWindow::default()), Some((0, 10)));
+    }
+
+    /// An AIFF file: `seconds` of a 440 Hz tone, 16-bit mono at 8 kHz.
+    fn aiff_tone(seconds: f64) -> Vec<u8> {
+        let frames = (8000.0 * seconds) as u32;
+        let samples: Vec<u8> = (0..frames)
+            .flat_map(|i| {
+                let phase = f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0;
+                ((phase.sin() * 8000.0) as i16).to_be_bytes()
+            })
+            .collect();
+        let mut comm = 1u16.to_be_bytes().to_vec(); // channels
+        comm.extend_from_slice(&frames.to_be_bytes());
+        comm.extend_from_slice(&16u16.to_be_bytes()); // bits per sample
+        // 8000 as an 80-bit extended float: exponent 16383 + 12, mantissa 8000 << 51.
+        comm.extend_from_slice(&[0x40, 0x0B, 0xFA, 0, 0, 0, 0, 0, 0, 0]);
+        let mut ssnd = vec![0u8; 8]; // offset, block size
+        ssnd.extend_from_slice(&samples);
+        let mut chunks = Vec::new();
+        for (id, body) in [(b"COMM", &comm), (b"SSND", &ssnd)] {
+            chunks.extend_from_slice(id);
+            chunks.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            chunks.extend_from_slice(body);
+        }
+        let mut file = b"FORM".to_vec();
+        file.extend_from_slice(&(chunks.len() as u32 + 4).to_be_bytes());
+        file.extend_from_slice(b"AIFF");
+        file.extend_from_slice(&chunks);
+        file
+    }
+
+    /// aiffparse pushes its first buffer from a task of its own as soon as it has read the
+    /// header, which could come before decodebin had exposed its pad: the push failed
+    /// (not-linked), decodebin dropped the parser's error (the parser was still being
+    /// plugged) and the pipeline waited for nothing until the deadline. The audio fuzz
+    /// target found it: about one transcode in five of a valid AIFF file hung.
+    #[test]
+    fn an_aiff_file_never_stalls_the_pipeline() {
+        let aiff = aiff_tone(0.3);
+        let options = super::super::TranscodeOptions {
+            deadline: Duration::from_secs(10),
+            ..Default::default()
+        };
+        for run in 0..100 {
+            let started = Instant::now();
+            let result = super::super::transcode(&aiff, &options);
+            assert!(
+                result.is_ok(),
+                "run {run}: {result:?} after {:?}",
+                started.elapsed()
+            );
+        }
     }
 
     /// A streaming thread that never leaves its element (here, a sink callback that

@@ -1,0 +1,14 @@
+//! The contact plugin (`POST /send/contact`, `POST /send/contacts`): the fuzz input is the
+//! JSON request body, sent to both routes.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use wuts_fuzz::PluginHarness;
+use wuts_plugin_contact::ContactPlugin;
+
+static HARNESS: LazyLock<PluginHarness<ContactPlugin>> =
+    LazyLock::new(|| PluginHarness::with_contexts(2));
+
+fuzz_target!(|body: &[u8]| HARNESS.run(body));
