@@ -38,14 +38,13 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use wuts_e2e::{Server, ServerOptions, Setup, User};
 
@@ -223,26 +222,14 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
         let arrivals = Arc::new(Arrivals::default());
         let data = web::Data::from(Arc::clone(&arrivals));
-        thread::spawn(move || {
-            let system = actix_web::rt::System::new();
-            system.block_on(async move {
-                HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .route("/hook", web::post().to(take_delivery))
-                })
-                .workers(1)
-                .listen(listener)
-                .expect("listens")
-                .run()
-                .await
-                .expect("serves");
-            });
+        let address = support::serve_on_loopback(move |config| {
+            config
+                .app_data(data.clone())
+                .route("/hook", web::post().to(take_delivery));
         });
+        let url = format!("http://{address}/hook");
         thread::sleep(Duration::from_millis(300));
         Self { url, arrivals }
     }

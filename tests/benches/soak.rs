@@ -25,13 +25,12 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use wuts_e2e::{PHONE, Server, ServerOptions, User, example_buttons_body, sse, unique};
 
@@ -790,26 +789,14 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
         let count = Arc::new(AtomicUsize::new(0));
         let data = web::Data::from(Arc::clone(&count));
-        thread::spawn(move || {
-            let system = actix_web::rt::System::new();
-            system.block_on(async move {
-                HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .route("/hook", web::post().to(take_delivery))
-                })
-                .workers(1)
-                .listen(listener)
-                .expect("listens")
-                .run()
-                .await
-                .expect("serves");
-            });
+        let address = support::serve_on_loopback(move |config| {
+            config
+                .app_data(data.clone())
+                .route("/hook", web::post().to(take_delivery));
         });
+        let url = format!("http://{address}/hook");
         Receiver { url, count }
     }
 

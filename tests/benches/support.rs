@@ -85,6 +85,28 @@ pub fn build_offline_release() {
     assert!(status.success(), "the release build of wuts-offline failed");
 }
 
+/// Serves `configure`'s routes on a free loopback port (actix-web, one worker, on a
+/// thread of its own, for the whole run): the benchmarks' webhook receivers. Its address.
+pub fn serve_on_loopback(
+    configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("bound");
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+                .workers(1)
+                .listen(listener)
+                .expect("listens")
+                .run()
+                .await
+                .expect("serves");
+        });
+    });
+    address
+}
+
 /// One wrk run's figures.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadResult {

@@ -465,14 +465,25 @@ mod tests {
         Utc::now().timestamp_millis()
     }
 
-    #[test]
-    fn only_the_lowest_unfinished_seq_of_each_device_is_claimed() {
+    /// A user whose default device and a second one each have a webhook.
+    fn two_hooked_devices() -> (
+        Arc<dyn Store>,
+        UserRecord,
+        String,
+        crate::store::DeviceRecord,
+    ) {
         let (store, user) = store_and_user();
         let principal = principal_of(&store, &user);
         let second = store.create_device(&principal, "second").unwrap();
         let first_id = user.default_device_id.clone();
         store.set_webhook(&webhook_for(&user, &first_id)).unwrap();
         store.set_webhook(&webhook_for(&user, &second.id)).unwrap();
+        (store, user, first_id, second)
+    }
+
+    #[test]
+    fn only_the_lowest_unfinished_seq_of_each_device_is_claimed() {
+        let (store, user, first_id, second) = two_hooked_devices();
         emit(&store, &user, &first_id, 3);
         emit(&store, &user, &second.id, 2);
 
@@ -576,12 +587,7 @@ mod tests {
 
     #[test]
     fn outcomes_of_several_devices_are_recorded_in_one_batch() {
-        let (store, user) = store_and_user();
-        let principal = principal_of(&store, &user);
-        let second = store.create_device(&principal, "second").unwrap();
-        let first_id = user.default_device_id.clone();
-        store.set_webhook(&webhook_for(&user, &first_id)).unwrap();
-        store.set_webhook(&webhook_for(&user, &second.id)).unwrap();
+        let (store, user, first_id, second) = two_hooked_devices();
         emit(&store, &user, &first_id, 2);
         emit(&store, &user, &second.id, 1);
         let claimed = store.claim_deliveries(now(), now() + 60_000, 10).unwrap();
