@@ -176,6 +176,17 @@ const MIGRATIONS: &[&str] = &[
     // 7: which run of the server holds a job (host/src/jobs.rs): claiming is one
     // statement, so a job queued twice (the start-up scan and its request) runs once.
     "ALTER TABLE jobs ADD COLUMN claimed_by TEXT;",
+    // 8: administration (docs/API.md, "Administration"): a user's email (lowercased,
+    // unique in its tenant), whether it may sign in, when it last changed (NULL: never
+    // since it was created); when a tenant last changed; a tenant's users found by index.
+    "
+    ALTER TABLE users ADD COLUMN email TEXT;
+    ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN updated_at TEXT;
+    ALTER TABLE tenants ADD COLUMN updated_at TEXT;
+    CREATE INDEX users_by_tenant ON users(tenant_id);
+    CREATE UNIQUE INDEX users_by_email ON users(tenant_id, email) WHERE email IS NOT NULL;
+    ",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -4,10 +4,12 @@
 //!
 //! Calls block: async callers go through `tokio::task::spawn_blocking`.
 
+mod accounts;
 mod message_log;
 mod migrations;
 mod sql_time;
 mod sqlite;
+mod sqlite_accounts;
 mod sqlite_events;
 mod sqlite_webhooks;
 mod webhooks;
@@ -15,6 +17,7 @@ mod webhooks;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use accounts::{AccountChange, AccountRecord, NewAccount, Removed, TenantRecord};
 pub use sqlite::SqliteStore;
 pub use webhooks::{
     AttemptOutcome, ClaimedDelivery, DeliveryFailure, UserWebhookRecord, WebhookRecord,
@@ -35,6 +38,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("message log: {0}")]
     Writer(String),
+    /// The change would leave a tenant without an active admin.
+    #[error("the tenant would be left without an active admin")]
+    LastAdmin,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -279,7 +285,46 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &[u8],
     ) -> StoreResult<UserRecord>;
     fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+    /// Credentials of active users whose token hash starts with `token_lookup`.
     fn token_candidates(&self, token_lookup: &str) -> StoreResult<Vec<TokenCandidate>>;
+
+    // Administration (docs/API.md, "Administration"): every call is scoped by tenant, so
+    // another tenant's user reads as unknown.
+    fn account(&self, tenant_id: &str, user_id: &str) -> StoreResult<Option<AccountRecord>>;
+    fn accounts(&self, tenant_id: &str) -> StoreResult<Vec<AccountRecord>>;
+    /// The tenant of a user, by the user's id alone (the CLI names users by id).
+    fn tenant_of_user(&self, user_id: &str) -> StoreResult<Option<String>>;
+    /// `Conflict` when the tenant has a user with this email.
+    fn create_account(&self, account: &NewAccount) -> StoreResult<AccountRecord>;
+    /// The account before and after; `LastAdmin` when no active admin would be left.
+    fn change_account(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        change: AccountChange,
+    ) -> StoreResult<Option<(AccountRecord, AccountRecord)>>;
+    /// Replaces the user's token (the old one stops matching at once in the store;
+    /// the caller forgets it in the token cache).
+    fn set_token(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        token_lookup: &str,
+        token_hash: &[u8],
+    ) -> StoreResult<bool>;
+    /// Deletes the user and everything stored for it; `LastAdmin` for the last active
+    /// admin.
+    fn remove_account(&self, tenant_id: &str, user_id: &str) -> StoreResult<Option<Removed>>;
+    /// A new tenant and its first user; `Conflict` when the name is taken.
+    fn register_tenant(
+        &self,
+        name: &str,
+        first: NewAccount,
+    ) -> StoreResult<(TenantRecord, AccountRecord)>;
+    fn tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+    fn tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRecord>>;
+    /// Deletes the tenant and everything stored for it.
+    fn remove_tenant(&self, tenant_id: &str) -> StoreResult<Option<(TenantRecord, Removed)>>;
 
     fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord>;
     /// Devices the principal may use: its own (all of the tenant's for an admin).

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::message_log::MessageLog;
 use super::sql_time::{parse_time, timestamp};
+use super::{AccountChange, AccountRecord, NewAccount, Removed, TenantRecord, sqlite_accounts};
 use super::{AttemptOutcome, ClaimedDelivery, DeliveryFailure, UserWebhookRecord, WebhookRecord};
 use super::{
     DeviceRecord, EventsCommitted, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage,
@@ -35,8 +36,8 @@ pub struct SqliteStore {
     devices: RwLock<DeviceCache>,
 }
 
-/// Devices found before: they are never deleted or moved, so a found one can be
-/// remembered. Kept by device id and, for defaults, by user id; whether a caller may
+/// Devices found before: they are never moved, and a deleted one (its user's or
+/// tenant's removal) is forgotten here, so a found one can be remembered. Kept by device id and, for defaults, by user id; whether a caller may
 /// use a remembered device is read from the device itself, by the rule the query
 /// applies, so that a lookup builds no key (every send asks).
 #[derive(Default)]
@@ -151,6 +152,17 @@ impl SqliteStore {
     }
 
     /// The read-only connection (WAL: it reads while the writer writes).
+    /// Removed devices leave the device cache, and their webhooks the event appender's.
+    fn forget_devices(&self, removed: &Removed) {
+        let mut devices = self.devices.write().unwrap_or_else(|p| p.into_inner());
+        for (device_id, user_id) in &removed.devices {
+            devices.by_id.remove(device_id);
+            devices.default_of_user.remove(user_id);
+        }
+        drop(devices);
+        self.event_appender.webhooks_changed();
+    }
+
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.reader
             .lock()
@@ -293,7 +305,7 @@ impl Store for SqliteStore {
     fn token_candidates(&self, token_lookup: &str) -> StoreResult<Vec<TokenCandidate>> {
         let reader = self.reader();
         let mut statement = reader.prepare_cached(
-            "SELECT token_hash, tenant_id, id, role FROM users WHERE token_lookup = ?1",
+            "SELECT token_hash, tenant_id, id, role FROM users WHERE token_lookup = ?1 AND active = 1",
         )?;
         let candidates = statement
             .query_map([token_lookup], |row| {
@@ -308,6 +320,96 @@ impl Store for SqliteStore {
             })?
             .collect::<Result<_, _>>()?;
         Ok(candidates)
+    }
+
+    fn account(&self, tenant_id: &str, user_id: &str) -> StoreResult<Option<AccountRecord>> {
+        self.with(|connection| sqlite_accounts::account(connection, tenant_id, user_id))
+    }
+
+    fn accounts(&self, tenant_id: &str) -> StoreResult<Vec<AccountRecord>> {
+        self.with(|connection| sqlite_accounts::accounts(connection, tenant_id))
+    }
+
+    fn tenant_of_user(&self, user_id: &str) -> StoreResult<Option<String>> {
+        self.with(|connection| {
+            Ok(connection
+                .query_row(
+                    "SELECT tenant_id FROM users WHERE id = ?1",
+                    [user_id],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn create_account(&self, account: &NewAccount) -> StoreResult<AccountRecord> {
+        self.with(|connection| {
+            let transaction = connection.transaction()?;
+            let created = sqlite_accounts::create_account(&transaction, account)?;
+            transaction.commit()?;
+            Ok(created)
+        })
+    }
+
+    fn change_account(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        change: AccountChange,
+    ) -> StoreResult<Option<(AccountRecord, AccountRecord)>> {
+        self.with(|connection| {
+            sqlite_accounts::change_account(connection, tenant_id, user_id, change)
+        })
+    }
+
+    fn set_token(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        token_lookup: &str,
+        token_hash: &[u8],
+    ) -> StoreResult<bool> {
+        self.with(|connection| {
+            sqlite_accounts::set_token(connection, tenant_id, user_id, token_lookup, token_hash)
+        })
+    }
+
+    fn remove_account(&self, tenant_id: &str, user_id: &str) -> StoreResult<Option<Removed>> {
+        // What the log writer holds is committed first, so none of it lands after the
+        // user's rows are gone.
+        self.flush_message_log()?;
+        let removed = self
+            .with(|connection| sqlite_accounts::remove_account(connection, tenant_id, user_id))?;
+        if let Some(removed) = &removed {
+            self.forget_devices(removed);
+        }
+        Ok(removed)
+    }
+
+    fn register_tenant(
+        &self,
+        name: &str,
+        first: NewAccount,
+    ) -> StoreResult<(TenantRecord, AccountRecord)> {
+        self.with(|connection| sqlite_accounts::register_tenant(connection, name, first))
+    }
+
+    fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        self.with(|connection| sqlite_accounts::tenants(connection))
+    }
+
+    fn tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRecord>> {
+        self.with(|connection| sqlite_accounts::tenant(connection, tenant_id))
+    }
+
+    fn remove_tenant(&self, tenant_id: &str) -> StoreResult<Option<(TenantRecord, Removed)>> {
+        self.flush_message_log()?;
+        let removed =
+            self.with(|connection| sqlite_accounts::remove_tenant(connection, tenant_id))?;
+        if let Some((_, removed)) = &removed {
+            self.forget_devices(removed);
+        }
+        Ok(removed)
     }
 
     fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord> {
