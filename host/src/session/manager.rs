@@ -54,6 +54,21 @@ impl SessionManager {
             .cloned()
     }
 
+    /// A deleted device: its open session is removed (unlinked and stopped), or, when it
+    /// has none, the driver forgets what it keeps of it. Called after the device's row
+    /// is deleted, so no new request finds the device to open it again.
+    pub async fn remove(&self, device: &DeviceIdentity) -> Result<(), SessionError> {
+        let open = self
+            .sessions
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .remove(&device.device_id);
+        match open {
+            Some(session) => session.remove().await,
+            None => self.driver.forget(device).await,
+        }
+    }
+
     /// Every open session, for shutdown.
     pub fn all(&self) -> Vec<Arc<dyn Session>> {
         self.sessions

@@ -202,6 +202,12 @@ pub trait Session: Send + Sync + 'static {
 
     async fn disconnect(&self) -> Result<(), SessionError>;
 
+    /// The device is being deleted: unlinks it from its phone when it can (a paired
+    /// device that is connected), stops it for good and forgets its credentials.
+    async fn remove(&self) -> Result<(), SessionError> {
+        self.disconnect().await
+    }
+
     /// The current pairing QR code, waiting up to `wait` for one to appear.
     async fn qr_code(&self, wait: Duration) -> Result<QrCode, SessionError>;
 
@@ -222,6 +228,12 @@ pub trait SessionDriver: Send + Sync + 'static {
         &self,
         device: &DeviceIdentity,
     ) -> Result<std::sync::Arc<dyn Session>, SessionError>;
+
+    /// A deleted device that has no open session: drops whatever the driver keeps of it
+    /// (the WhatsApp driver's credentials).
+    async fn forget(&self, _device: &DeviceIdentity) -> Result<(), SessionError> {
+        Ok(())
+    }
 }
 
 /// How long to wait for a send's acknowledgement, as configured.

@@ -167,6 +167,10 @@ impl SessionDriver for WhatsappDriver {
     async fn open(&self, device: &DeviceIdentity) -> Result<Arc<dyn Session>, SessionError> {
         Ok(self.open_session(device))
     }
+
+    async fn forget(&self, device: &DeviceIdentity) -> Result<(), SessionError> {
+        self.credentials.forget(device).await
+    }
 }
 
 /// Hands the device's reports to the host in order, off the client's read loop, after
@@ -411,6 +415,31 @@ impl Inner {
         })
     }
 
+    /// Logs the device out and forgets it: WhatsApp is asked to unlink the companion
+    /// when the client is connected (`Client::logout` sends the request only then and
+    /// tears down locally either way), then the client stops and the credentials go.
+    async fn remove(self: &Arc<Self>) -> Result<(), SessionError> {
+        let client = self
+            .lifecycle
+            .lock()
+            .await
+            .as_ref()
+            .map(|running| Arc::clone(&running.client));
+        if let Some(client) = client {
+            let logout = client.logout();
+            if tokio::time::timeout(self.driver.settings.connect_timeout, logout)
+                .await
+                .is_err()
+            {
+                tracing::warn!(device = %self.device.device_id, "WhatsApp logout did not finish in time");
+            }
+        }
+        self.stop().await;
+        self.driver.credentials.forget(&self.device).await?;
+        *self.backend.lock().await = None;
+        Ok(())
+    }
+
     /// Stops the client, keeping its credentials.
     async fn stop(self: &Arc<Self>) {
         let mut lifecycle = self.lifecycle.lock().await;
@@ -566,6 +595,13 @@ impl Session for WhatsappSession {
         self.inner
             .on_runtime(async move { inner.stop().await })
             .await
+    }
+
+    async fn remove(&self) -> Result<(), SessionError> {
+        let inner = Arc::clone(&self.inner);
+        self.inner
+            .on_runtime(async move { inner.remove().await })
+            .await?
     }
 
     async fn qr_code(&self, wait: Duration) -> Result<QrCode, SessionError> {
