@@ -62,6 +62,22 @@ struct CachedCredential {
     principal: Arc<Principal>,
 }
 
+/// The credentials under one lookup prefix, and when the store was asked for them.
+struct CachedEntry {
+    credentials: Vec<CachedCredential>,
+    fetched: Instant,
+}
+
+impl CachedEntry {
+    fn fresh(&self) -> Option<&[CachedCredential]> {
+        (self.fetched.elapsed() < KNOWN_TTL).then_some(self.credentials.as_slice())
+    }
+}
+
+/// How long a verified token is trusted without asking the store again: what the CLI
+/// changes on a running server's database (a deactivation, a deletion, a rotation)
+/// reaches its requests within this. The HTTP routes clear the cache at once.
+pub const KNOWN_TTL: Duration = Duration::from_secs(60);
 /// How long a token that matched no user is refused without a query: a client that
 /// keeps sending a stale or mistyped token reaches the database once a minute. A token
 /// that is created later was never sent before (tokens are random), so this never
@@ -74,7 +90,7 @@ const UNKNOWN_MAX: usize = 100_000;
 /// the prefix's bytes, so that a request looks its token up without building a key.
 #[derive(Default)]
 pub struct TokenCache {
-    entries: RwLock<HashMap<[u8; 8], Vec<CachedCredential>>>,
+    entries: RwLock<HashMap<[u8; 8], CachedEntry>>,
     /// Full hashes of tokens that matched no user, and when they were looked up.
     unknown: Mutex<HashMap<[u8; 32], Instant>>,
     /// Lookups that reached the database, for tests and metrics.
@@ -86,7 +102,7 @@ impl TokenCache {
     pub fn verify(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Arc<Principal>>> {
         let hash = digest(token);
         let prefix = lookup_prefix(&hash);
-        if let Some(known) = self.read().get(&prefix) {
+        if let Some(known) = self.read().get(&prefix).and_then(CachedEntry::fresh) {
             return Ok(matching(known, &hash));
         }
         if self.recently_unknown(&hash) {
@@ -105,11 +121,20 @@ impl TokenCache {
         if found.is_none() {
             self.remember_unknown(hash);
         }
-        if !credentials.is_empty() {
-            self.entries
-                .write()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .insert(prefix, credentials);
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if credentials.is_empty() {
+            entries.remove(&prefix);
+        } else {
+            entries.insert(
+                prefix,
+                CachedEntry {
+                    credentials,
+                    fetched: Instant::now(),
+                },
+            );
         }
         Ok(found)
     }
@@ -137,6 +162,22 @@ impl TokenCache {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
+    /// Forgets what the cache knows of these users (after a token rotation, a role or
+    /// `active` change, a deletion), and every token remembered as unknown (a
+    /// reactivated user's token was one): their next request asks the store.
+    pub fn forget_users(&self, user_ids: &[&str]) {
+        self.entries
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .retain(|_, entry| {
+                !entry
+                    .credentials
+                    .iter()
+                    .any(|credential| user_ids.contains(&credential.principal.user_id.as_str()))
+            });
+        self.unknown().clear();
+    }
+
     /// Token lookups that reached the database so far.
     pub fn queries(&self) -> u64 {
         self.candidate_queries.load(Ordering::Relaxed)
@@ -146,7 +187,11 @@ impl TokenCache {
     /// blocking): its principal, that it matched no user a moment ago, or nothing.
     pub fn cached(&self, token: &str) -> Cached {
         let hash = digest(token);
-        if let Some(known) = self.read().get(&lookup_prefix(&hash)) {
+        if let Some(known) = self
+            .read()
+            .get(&lookup_prefix(&hash))
+            .and_then(CachedEntry::fresh)
+        {
             return match matching(known, &hash) {
                 Some(principal) => Cached::Known(principal),
                 None => Cached::Unknown,
@@ -159,7 +204,7 @@ impl TokenCache {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 8], Vec<CachedCredential>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 8], CachedEntry>> {
         self.entries
             .read()
             .unwrap_or_else(|poison| poison.into_inner())
