@@ -25,6 +25,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub events: EventSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
     /// `[plugin.NAME]` tables, handed to each plugin at load.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -131,6 +133,27 @@ pub struct WebhookSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventSettings {
     pub retention_hours: u64,
+}
+
+/// `[admin]`: the super-admin routes (docs/API.md, "Administration").
+#[derive(Clone, Default, Deserialize)]
+pub struct AdminSettings {
+    /// The master token; empty = the super-admin routes are off (404).
+    #[serde(default)]
+    pub master_token: String,
+}
+
+// Never prints the master token (settings are logged at debug level).
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AdminSettings")
+            .field(
+                "master_token",
+                &(!self.master_token.is_empty()).then_some("<set>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

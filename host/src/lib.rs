@@ -36,6 +36,7 @@ pub mod jobs;
 pub mod message_json;
 pub mod plugins;
 pub mod qr_image;
+pub mod roles;
 pub mod routes;
 pub mod send_path;
 pub mod server;

@@ -149,6 +149,19 @@ impl Client {
         finish(path, request.call())
     }
 
+    /// `PUT path` with `body` serialized as JSON.
+    pub fn put_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {
+        let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+        let mut request = self.agent.put(self.url(path));
+        if let Some(value) = header_value(auth) {
+            request = request.header("Authorization", value);
+        }
+        finish(
+            path,
+            request.content_type("application/json").send(&bytes[..]),
+        )
+    }
+
     /// `POST path` with `body` serialized as JSON (`Content-Type: application/json`).
     pub fn post_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {
         let bytes = serde_json::to_vec(body).expect("a JSON value serializes");

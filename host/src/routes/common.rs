@@ -10,6 +10,7 @@ use wuts_plugin_api::Envelope;
 
 use super::body;
 use crate::error::{ApiError, SessionCall};
+use crate::events::webhook_target::{self, TargetError};
 use crate::send_path::blocking;
 use crate::session::{DeviceIdentity, Session};
 use crate::state::AppState;
@@ -43,6 +44,28 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
         Err(error) => Err(ApiError::bad_request(format!("malformed JSON: {error}"))),
+    }
+}
+
+/// A webhook URL the caller gives in `field`, under the URL policy: 400 when invalid,
+/// 400 `URL_FORBIDDEN` for a private address (unless `[fetch] allow_private_urls`).
+pub async fn check_target(state: &AppState, field: &str, url: &str) -> Result<(), ApiError> {
+    let invalid = |reason: String| {
+        ApiError::from(wuts_plugin_api::PluginError::invalid_field(
+            field,
+            reason,
+            Value::String(url.to_owned()),
+        ))
+    };
+    match webhook_target::check(url, state.settings.fetch.allow_private_urls).await {
+        // A name that does not resolve now may later: deliveries retry.
+        Ok(_) | Err(TargetError::Unresolved(_)) => Ok(()),
+        Err(TargetError::Invalid(reason)) => Err(invalid(reason)),
+        Err(TargetError::Forbidden(reason)) => {
+            let mut error = invalid(reason);
+            error.code = crate::fetch::codes::URL_FORBIDDEN.to_owned();
+            Err(error)
+        }
     }
 }
 

@@ -10,6 +10,8 @@ pub mod messages;
 pub mod pairing;
 pub mod sandbox;
 pub mod send;
+pub mod tenants;
+pub mod users;
 pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
@@ -31,6 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     pairing::configure(cfg);
     events::configure(cfg);
     webhooks::configure(cfg);
+    users::configure(cfg);
+    tenants::configure(cfg, state);
     if state.sessions.driver_name() == "sandbox" {
         sandbox::configure(cfg);
     }

@@ -12,11 +12,10 @@ use wuts_plugin_api::schema::{Kind, Schema};
 use wuts_plugin_api::{Envelope, PluginError};
 
 use super::body;
-use super::common::{caller_device, json_object, query_limit, read_body};
+use super::common::{caller_device, check_target, json_object, query_limit, read_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::events::names;
-use crate::events::webhook_target::{self, TargetError};
 use crate::send_path::blocking;
 use crate::state::AppState;
 use crate::store::{DeliveryFailure, DeviceRecord, WebhookRecord};
@@ -190,19 +189,6 @@ pub fn parse_headers(value: Option<&Value>) -> Result<BTreeMap<String, String>, 
 }
 
 /// The URL policy of host/src/fetch.rs for `field`: a 400 naming it.
-async fn check_target(state: &AppState, field: &str, url: &str) -> Result<(), ApiError> {
-    match webhook_target::check(url, state.settings.fetch.allow_private_urls).await {
-        // A name that does not resolve now may later: deliveries retry.
-        Ok(_) | Err(TargetError::Unresolved(_)) => Ok(()),
-        Err(TargetError::Invalid(reason)) => Err(invalid(field, reason, &json!(url))),
-        Err(TargetError::Forbidden(reason)) => {
-            let mut error = invalid(field, reason, &json!(url));
-            error.code = crate::fetch::codes::URL_FORBIDDEN.to_owned();
-            Err(error)
-        }
-    }
-}
-
 fn webhook_json(webhook: &WebhookRecord) -> Value {
     json!({
         "id": webhook.id,
