@@ -1,5 +1,6 @@
-//! The command line: `wuts serve | users | plugins | pair`.
+//! The command line: `wuts serve | users | tenants | plugins | pair`.
 
+pub mod admin;
 pub mod pair;
 
 use std::io::Write as _;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::store::{Role, SqliteStore, Store};
+pub use admin::{TenantsCommand, UsersCommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "wuts", version, about = "A multi-tenant WhatsApp HTTP gateway")]
@@ -30,6 +31,11 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Manage tenants (each with its first admin).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
     },
     /// List the plugins, their routes, and why any was refused.
     Plugins {
@@ -57,35 +63,14 @@ pub enum Command {
     },
 }
 
-#[derive(Subcommand, Debug)]
-pub enum UsersCommand {
-    /// Create a user (and its tenant on first use); prints the token once.
-    Create {
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, value_enum, default_value = "user")]
-        role: Role,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List users (never their tokens).
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 /// Runs a command; the returned text is the error to print.
 pub fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::load(cli.config.as_deref()).map_err(|error| error.to_string())?;
     let _log = crate::telemetry::init(&settings.log.filter);
     match cli.command {
         Command::Serve => serve(settings),
-        Command::Users { command } => users(&settings, command),
+        Command::Users { command } => admin::users(&settings, command),
+        Command::Tenants { command } => admin::tenants(&settings, command),
         Command::Plugins { json } => plugins(&settings, json),
         Command::Pair {
             device,
@@ -120,77 +105,6 @@ fn serve(settings: Settings) -> Result<(), String> {
     runtime
         .block_on(crate::server::run(listener, settings))
         .map_err(|error| error.to_string())
-}
-
-fn check_text(field: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control)
-    {
-        return Err(format!("--{field}: 1 to 100 printable characters"));
-    }
-    Ok(())
-}
-
-fn users(settings: &Settings, command: UsersCommand) -> Result<(), String> {
-    let store = SqliteStore::open(&settings.store.path).map_err(|error| error.to_string())?;
-    let mut out = std::io::stdout().lock();
-    match command {
-        UsersCommand::Create {
-            tenant,
-            name,
-            role,
-            json,
-        } => {
-            check_text("tenant", &tenant)?;
-            check_text("name", &name)?;
-            let token = crate::auth::new_token();
-            let hashed = crate::auth::hash_token(&token);
-            let user = store
-                .create_user(&tenant, &name, role, &hashed.lookup, &hashed.hash)
-                .map_err(|error| error.to_string())?;
-            if json {
-                let body = serde_json::json!({
-                    "tenant": user.tenant,
-                    "user_id": user.user_id,
-                    "name": user.name,
-                    "role": user.role,
-                    "token": token,
-                    "device_id": user.default_device_id,
-                });
-                writeln!(out, "{body}").map_err(|error| error.to_string())?;
-            } else {
-                writeln!(
-                    out,
-                    "Created user {} ({}) in tenant {} with default device {}.\nToken (shown once, keep it secret): {token}",
-                    user.name,
-                    user.role.as_str(),
-                    user.tenant,
-                    user.default_device_id
-                )
-                .map_err(|error| error.to_string())?;
-            }
-        }
-        UsersCommand::List { json } => {
-            let users = store.list_users().map_err(|error| error.to_string())?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&users).unwrap_or_default())
-                    .map_err(|error| error.to_string())?;
-            } else {
-                for user in users {
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}\t{}",
-                        user.tenant,
-                        user.name,
-                        user.role.as_str(),
-                        user.user_id,
-                        user.default_device_id
-                    )
-                    .map_err(|error| error.to_string())?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn plugins(settings: &Settings, json: bool) -> Result<(), String> {
