@@ -78,7 +78,7 @@ pub fn forget_slot(path: &Path, device_id: &str) -> Result<(), SessionError> {
     let failed = |error: rusqlite::Error| {
         SessionError::Failed(format!("credential store {}: {error}", path.display()))
     };
-    let connection = Connection::open(path).map_err(failed)?;
+    let mut connection = Connection::open(path).map_err(failed)?;
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(failed)?;
@@ -89,15 +89,67 @@ pub fn forget_slot(path: &Path, device_id: &str) -> Result<(), SessionError> {
             |row| row.get(0),
         )
         .map_err(failed)?;
-    if table_exists {
-        connection
+    if !table_exists {
+        return Ok(());
+    }
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    let slot: Option<i32> = transaction
+        .query_row(
+            "SELECT slot FROM wuts_device_slot WHERE device_id = ?1",
+            [device_id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(failed)?;
+    let Some(slot) = slot else {
+        return Ok(());
+    };
+    // The library keys every row of an account by its slot in a `device_id` column
+    // (whatsapp-rust-sqlite-storage `src/schema.rs`), and the account itself by `device.id`:
+    // the keys, sessions and contacts of the forgotten device go with it.
+    let tables: Vec<String> = transaction
+        .prepare(
+            "SELECT m.name FROM sqlite_master m
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name != 'wuts_device_slot'
+               AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) c WHERE c.name = 'device_id')",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(failed)?;
+    for table in tables {
+        let quoted = table.replace('"', "\"\"");
+        transaction
             .execute(
-                "DELETE FROM wuts_device_slot WHERE device_id = ?1",
-                [device_id],
+                &format!("DELETE FROM \"{quoted}\" WHERE device_id = ?1"),
+                [slot],
             )
             .map_err(failed)?;
     }
-    Ok(())
+    let library_rows: bool = transaction
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    if library_rows {
+        transaction
+            .execute("DELETE FROM device WHERE id = ?1", [slot])
+            .map_err(failed)?;
+    }
+    // A tombstone keeps the slot's number taken, so it is never handed out again.
+    transaction
+        .execute(
+            "UPDATE wuts_device_slot SET device_id = 'forgotten:' || slot WHERE device_id = ?1",
+            [device_id],
+        )
+        .map_err(failed)?;
+    transaction.commit().map_err(failed)
 }
 
 /// The slot of `device_id` in the file at `path`, allocating the next free one the first
@@ -222,6 +274,51 @@ mod tests {
         std::env::temp_dir()
             .join(format!("wuts-wa-{name}-{}", uuid::Uuid::new_v4().simple()))
             .join("whatsapp.db")
+    }
+
+    #[test]
+    fn a_forgotten_device_takes_its_keys_along_and_its_slot_stays_taken() {
+        let path = scratch_db("purge");
+        let kept = device_slot(&path, "dev_kept").unwrap();
+        let gone = device_slot(&path, "dev_gone").unwrap();
+        {
+            // The library's shape: an account row by id, its data by `device_id`.
+            let connection = Connection::open(&path).unwrap();
+            connection
+                .execute_batch(&format!(
+                    "CREATE TABLE device (id INTEGER PRIMARY KEY);
+                     CREATE TABLE sessions (address TEXT, device_id INTEGER);
+                     INSERT INTO device VALUES ({kept}), ({gone});
+                     INSERT INTO sessions VALUES ('a', {kept}), ('b', {gone}), ('c', {gone});"
+                ))
+                .unwrap();
+        }
+        forget_slot(&path, "dev_gone").unwrap();
+        let connection = Connection::open(&path).unwrap();
+        let count = |sql: &str| -> i64 { connection.query_row(sql, [], |row| row.get(0)).unwrap() };
+        assert_eq!(
+            count(&format!(
+                "SELECT COUNT(*) FROM sessions WHERE device_id = {gone}"
+            )),
+            0
+        );
+        assert_eq!(
+            count(&format!("SELECT COUNT(*) FROM device WHERE id = {gone}")),
+            0
+        );
+        assert_eq!(
+            count(&format!(
+                "SELECT COUNT(*) FROM sessions WHERE device_id = {kept}"
+            )),
+            1
+        );
+        assert_eq!(device_slot(&path, "dev_kept").unwrap(), kept);
+        let again = device_slot(&path, "dev_gone").unwrap();
+        assert!(
+            again > gone,
+            "the forgotten slot {gone} is never handed out again ({again})"
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
