@@ -531,3 +531,44 @@ fn receipts_and_received_media_through_the_real_driver() {
     assert_eq!(reply.content_type.as_deref(), Some("image/jpeg"));
     assert!(reply.body == photo, "the decrypted photo");
 }
+
+#[test]
+fn deleting_a_user_logs_its_connected_device_out_and_forgets_its_keys() {
+    let rig = connected_rig(5_000);
+    let admin = rig
+        .server
+        .setup()
+        .create_user_with_role(&rig.user.tenant, "root", Some("admin"));
+    let reply = rig
+        .server
+        .client()
+        .delete(&format!("/users/{}", rig.user.user_id), admin.auth());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let unlinked = rig.whatsapp.wait_until_blocking(WAIT, |server| {
+        server
+            .log()
+            .iter()
+            .any(|line| line.contains("removed companion device"))
+    });
+    assert!(
+        unlinked,
+        "the device asked WhatsApp to unlink it: {:?}\n{}",
+        rig.whatsapp.log(),
+        rig.server.logs()
+    );
+    let stopped = rig
+        .whatsapp
+        .wait_until_blocking(WAIT, |server| server.live_connections() == 0);
+    assert!(stopped, "its client disconnected");
+    let credentials = rusqlite::Connection::open(whatsapp_db(rig.server.setup())).unwrap();
+    let slots: i64 = credentials
+        .query_row(
+            "SELECT COUNT(*) FROM wuts_device_slot WHERE device_id = ?1",
+            [&rig.user.device_id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(slots, 0, "the device's credential slot is forgotten");
+    let (code, _) = rig.server.get("/status", &rig.user.token);
+    assert_eq!(code, 401, "the deleted user's token is refused");
+}

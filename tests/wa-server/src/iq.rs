@@ -81,6 +81,15 @@ pub async fn answer(shared: &Shared, me: &Jid, iq: &Node) -> Option<Node> {
             )
         }
         "w:g2" => group_info(shared, me, iq),
+        // A companion logging itself out (`wacore` `iq/devices.rs:25`): noted, so a test
+        // can see that the phone would drop it from its linked devices.
+        "md" if child(iq, "remove-companion-device").is_some() => {
+            let removed = child(iq, "remove-companion-device")
+                .and_then(|node| attr(node, "jid"))
+                .unwrap_or_default();
+            shared.log(format!("{me} removed companion device {removed}"));
+            iq_result(iq, Vec::new())
+        }
         _ => iq_result(iq, Vec::new()),
     };
     Some(reply)
