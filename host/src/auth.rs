@@ -6,10 +6,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, dev::Payload, web};
 use futures_util::future::{Either, Ready, ready};
 use wuts_plugin_api::Envelope;
 
+use crate::access::Authenticated;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Principal;
@@ -60,12 +61,16 @@ impl FromRequest for Caller {
             return Either::Left(ready(Err(unauthorized())));
         };
         match state.tokens.cached(token) {
-            Cached::Known(principal) => return Either::Left(ready(Ok(Caller(principal)))),
+            Cached::Known(principal) => {
+                tag(request, &principal);
+                return Either::Left(ready(Ok(Caller(principal))));
+            }
             Cached::Unknown => return Either::Left(ready(Err(unauthorized()))),
             Cached::Miss => {}
         }
         let state = state.clone();
         let token = token.to_string();
+        let request = request.clone();
         Either::Right(Box::pin(async move {
             let store = Arc::clone(&state.store);
             let cache = Arc::clone(&state.tokens);
@@ -77,9 +82,18 @@ impl FromRequest for Caller {
                         tracing::error!(%error, "token lookup failed");
                         ApiError::internal("authentication failed").in_envelope(envelope)
                     })?;
-            verified.map(Caller).ok_or_else(unauthorized)
+            let principal = verified.ok_or_else(unauthorized)?;
+            tag(&request, &principal);
+            Ok(Caller(principal))
         }))
     }
+}
+
+/// Notes who made the request, for its access line (`crate::access`).
+fn tag(request: &HttpRequest, principal: &Arc<Principal>) {
+    request
+        .extensions_mut()
+        .insert(Authenticated(Arc::clone(principal)));
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub enum Command {
 /// Runs a command; the returned text is the error to print.
 pub fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::load(cli.config.as_deref()).map_err(|error| error.to_string())?;
-    let _log = crate::telemetry::init(&settings.log.filter);
+    let _log = crate::telemetry::init(&settings.log.filter, &settings.log.format);
     match cli.command {
         Command::Serve => serve(settings),
         Command::Users { command } => admin::users(&settings, command),

@@ -159,6 +159,13 @@ impl std::fmt::Debug for AdminSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub filter: String,
+    /// `text` (default) or `json`: one JSON object a line, for log collectors.
+    #[serde(default = "text_format")]
+    pub format: String,
+}
+
+fn text_format() -> String {
+    "text".into()
 }
 
 #[derive(Debug, thiserror::Error)]

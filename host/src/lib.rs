@@ -24,6 +24,7 @@
 //!
 //! Layers point one way: routes -> send path -> plugins and sessions -> store.
 
+pub mod access;
 pub mod auth;
 pub mod cli;
 pub mod config;

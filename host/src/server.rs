@@ -220,6 +220,7 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     let route_state = Arc::clone(&state);
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::access::track))
             .app_data(data.clone())
             .configure(|cfg| routes::configure(cfg, &route_state))
             .default_service(web::to(routes::not_found))

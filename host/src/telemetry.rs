@@ -14,7 +14,8 @@ use tracing_subscriber::EnvFilter;
 /// Flushes the log when dropped: hold it until the command ends.
 pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
-pub fn init(filter: &str) -> LogGuard {
+/// `format` is `[log] format`: `json` writes one JSON object a line, anything else text.
+pub fn init(filter: &str, format: &str) -> LogGuard {
     // The channel's slots are allocated up front, so the default's are resident memory
     // from the start (see README, Benchmarks); 16,384 lines are ample for a thread that
     // only writes them out.
@@ -24,11 +25,16 @@ pub fn init(filter: &str) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(true)
-        .try_init();
+        .with_target(true);
+    let _ = if format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
     guard
 }

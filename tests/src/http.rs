@@ -43,6 +43,8 @@ pub struct Reply {
     pub content_type: Option<String>,
     /// The `Retry-After` header, when there was one.
     pub retry_after: Option<String>,
+    /// The `X-Request-Id` header, when there was one.
+    pub request_id: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -149,6 +151,18 @@ impl Client {
         finish(path, request.call())
     }
 
+    /// `GET path` with extra request headers.
+    pub fn get_with(&self, path: &str, auth: Auth<'_>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.get(self.url(path));
+        if let Some(value) = header_value(auth) {
+            request = request.header("Authorization", value);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        finish(path, request.call())
+    }
+
     /// `PUT path` with `body` serialized as JSON.
     pub fn put_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {
         let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
@@ -197,6 +211,7 @@ fn finish(path: &str, result: Result<ureq::http::Response<ureq::Body>, ureq::Err
     };
     let content_type = header("content-type");
     let retry_after = header("retry-after");
+    let request_id = header("x-request-id");
     let body = response
         .body_mut()
         .with_config()
@@ -207,6 +222,7 @@ fn finish(path: &str, result: Result<ureq::http::Response<ureq::Body>, ureq::Err
         status,
         content_type,
         retry_after,
+        request_id,
         body,
     }
 }

@@ -1,0 +1,115 @@
+//! Every request's id and its one access line (docs/API.md, "Operations"): the id is the
+//! client's `X-Request-Id` when it is 1 to 64 characters of `[A-Za-z0-9._-]`, else a new
+//! one; it is echoed on the response and logged with the route's pattern (never the raw
+//! path or query), the caller's tenant once authenticated, the status and the latency.
+//! Nothing else of the request is logged: no token, no body.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage as _};
+
+use crate::store::Principal;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_ID_CHARS: usize = 64;
+
+/// The request's id, in its extensions.
+#[derive(Clone)]
+pub struct RequestId(pub Arc<str>);
+
+/// Who made the request, once the token is verified (set by `auth::Caller`).
+#[derive(Clone)]
+pub struct Authenticated(pub Arc<Principal>);
+
+fn is_sane(id: &str) -> bool {
+    (1..=MAX_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+/// The client's id when sane, else a new one (32 hex digits).
+pub fn request_id(given: Option<&HeaderValue>) -> Arc<str> {
+    match given.and_then(|value| value.to_str().ok()) {
+        Some(id) if is_sane(id) => Arc::from(id),
+        _ => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+    }
+}
+
+/// The middleware: tags the request, answers with its id, writes the access line.
+pub async fn track(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let id = request_id(request.headers().get(&REQUEST_ID));
+    request.extensions_mut().insert(RequestId(Arc::clone(&id)));
+    let method = request.method().clone();
+    let answered = next.call(request).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match answered {
+        Ok(mut response) => {
+            let route = response.request().match_pattern();
+            let tenant = response
+                .request()
+                .extensions()
+                .get::<Authenticated>()
+                .map(|caller| caller.0.tenant_id.clone());
+            let status = response.status().as_u16();
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(REQUEST_ID, value);
+            }
+            tracing::info!(
+                target: "wuts::access",
+                request_id = %id,
+                %method,
+                route = route.as_deref().unwrap_or("unmatched"),
+                tenant = tenant.as_deref().unwrap_or("-"),
+                status,
+                latency_ms = format_args!("{latency_ms:.2}"),
+                "request"
+            );
+            Ok(response)
+        }
+        Err(error) => {
+            let status = error.as_response_error().status_code().as_u16();
+            tracing::info!(
+                target: "wuts::access",
+                request_id = %id,
+                %method,
+                route = "unmatched",
+                tenant = "-",
+                status,
+                latency_ms = format_args!("{latency_ms:.2}"),
+                "request"
+            );
+            Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sane_client_id_is_kept_and_anything_else_replaced() {
+        let kept = |text: &str| request_id(Some(&HeaderValue::from_str(text).unwrap())).to_string();
+        assert_eq!(kept("abc-123_x.y"), "abc-123_x.y");
+        assert_eq!(kept(&"a".repeat(64)), "a".repeat(64));
+        for bad in ["", "has space", "semi;colon", &"a".repeat(65), "ünï"] {
+            let Ok(value) = HeaderValue::from_str(bad) else {
+                continue;
+            };
+            let replaced = request_id(Some(&value));
+            assert_ne!(&*replaced, bad);
+            assert_eq!(replaced.len(), 32, "{replaced}");
+        }
+        assert_eq!(request_id(None).len(), 32);
+    }
+}
