@@ -37,7 +37,7 @@ fn is_sane(id: &str) -> bool {
 pub fn request_id(given: Option<&HeaderValue>) -> Arc<str> {
     match given.and_then(|value| value.to_str().ok()) {
         Some(id) if is_sane(id) => Arc::from(id),
-        _ => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+        _ => Arc::from(crate::ids::request_id()),
     }
 }
 
@@ -61,6 +61,7 @@ pub async fn track(
                 .get::<Authenticated>()
                 .map(|caller| caller.0.tenant_id.clone());
             let status = response.status().as_u16();
+            record(&method, route.as_deref(), status, latency_ms);
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID, value);
             }
@@ -78,6 +79,7 @@ pub async fn track(
         }
         Err(error) => {
             let status = error.as_response_error().status_code().as_u16();
+            record(&method, None, status, latency_ms);
             tracing::info!(
                 target: "wuts::access",
                 request_id = %id,
@@ -91,6 +93,20 @@ pub async fn track(
             Err(error)
         }
     }
+}
+
+/// The request in the metrics: counted by route pattern, method and status, timed by
+/// route pattern.
+fn record(method: &actix_web::http::Method, route: Option<&str>, status: u16, latency_ms: f64) {
+    let route = route.unwrap_or("unmatched").to_owned();
+    metrics::counter!(
+        crate::metrics::HTTP_REQUESTS,
+        "route" => route.clone(),
+        "method" => method.as_str().to_owned(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(crate::metrics::HTTP_SECONDS, "route" => route).record(latency_ms / 1000.0);
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub admin: AdminSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// `[plugin.NAME]` tables, handed to each plugin at load.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -152,6 +154,24 @@ impl std::fmt::Debug for AdminSettings {
                 "master_token",
                 &(!self.master_token.is_empty()).then_some("<set>"),
             )
+            .finish()
+    }
+}
+
+/// `[metrics]`: who may read `GET /metrics`.
+#[derive(Clone, Default, Deserialize)]
+pub struct MetricsSettings {
+    /// A token for scrapers; the master token works too. With neither set, the route is
+    /// open (bind the server where only the scraper reaches it).
+    #[serde(default)]
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("MetricsSettings")
+            .field("token", &(!self.token.is_empty()).then_some("<set>"))
             .finish()
     }
 }

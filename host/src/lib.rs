@@ -35,6 +35,7 @@ pub mod ids;
 pub mod job_queue;
 pub mod jobs;
 pub mod message_json;
+pub mod metrics;
 pub mod plugins;
 pub mod qr_image;
 pub mod roles;

@@ -289,13 +289,22 @@ async fn send_prepared(
     let timeout = send_timeout(state.settings.session.send_timeout_ms);
     let sending = session.send(std::mem::take(&mut prepared.message));
     let receipt = match tokio::time::timeout(timeout, sending).await {
-        Ok(Ok(receipt)) => receipt,
+        Ok(Ok(receipt)) => {
+            count_send("acked");
+            receipt
+        }
         Ok(Err(error)) => {
+            count_send(if matches!(error, SessionError::Timeout) {
+                "timeout"
+            } else {
+                "failed"
+            });
             let error = request.failure(session_error(error));
             emit_failed(state, request, &prepared.chat_jid, &error);
             return Err(error);
         }
         Err(_) => {
+            count_send("timeout");
             let error = request.failure(session_error(SessionError::Timeout));
             emit_failed(state, request, &prepared.chat_jid, &error);
             return Err(error);
@@ -352,6 +361,10 @@ async fn send_prepared(
         extra: prepared.extra,
         status: "sent",
     })
+}
+
+fn count_send(outcome: &'static str) {
+    metrics::counter!(crate::metrics::SEND_ACKS, "outcome" => outcome).increment(1);
 }
 
 /// Delete "for me": the message leaves the device's log and nothing goes to WhatsApp.
@@ -563,13 +576,21 @@ async fn run_plugin_on<T: Send + 'static>(
     let route = Arc::clone(&request.route);
     let invoke = move |request: &SendRequest| {
         let context = request.context(own_jid.as_deref());
-        call(
+        let started = std::time::Instant::now();
+        let answer = call(
             &route.plugin,
             &route.path,
             &request.body,
             &context,
             &services,
+        );
+        metrics::histogram!(
+            crate::metrics::PLUGIN_CALL_SECONDS,
+            "plugin" => route.plugin.name.clone(),
+            "route" => route.path.clone()
         )
+        .record(started.elapsed().as_secs_f64());
+        answer
     };
     let result = if thread == Thread::Caller {
         invoke(request)

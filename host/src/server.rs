@@ -199,6 +199,7 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         plugins: Arc::new(plugins),
         runtime: tokio::runtime::Handle::current(),
         jobs: job_queue,
+        metrics: crate::metrics::install(&tokio::runtime::Handle::current()),
         settings: Arc::new(settings),
         store,
     });

@@ -31,4 +31,7 @@ pub struct AppState {
     /// What devices report (received messages, receipts, connection changes) becomes
     /// stored messages and events here; the drivers hold it too.
     pub reports: Arc<DeviceReportHandler>,
+    /// Renders `GET /metrics`; `None` when another server in this process installed the
+    /// recorder first (tests only).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

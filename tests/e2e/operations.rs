@@ -140,3 +140,165 @@ fn json_logs_are_one_object_a_line() {
     assert_eq!(access["status"], json!(200));
     assert_eq!(access["method"], json!("GET"));
 }
+
+/// `GET /metrics` with `auth`: the status and the text.
+fn scrape(server: &Server, auth: Auth<'_>) -> (u16, String) {
+    let reply = server.client().get("/metrics", auth);
+    (reply.status, reply.text())
+}
+
+/// The value of the first sample whose line starts with `series` (name and labels, as
+/// the exporter prints them, labels in any order given as separate parts).
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .find_map(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn ready_says_what_it_checked() {
+    let server = Server::start_default();
+    let reply = server.client().get("/ready", Auth::None);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"status": "ready", "checks": {"store": "ok", "plugins": "ok"}})
+    );
+}
+
+#[test]
+fn metrics_count_requests_sends_jobs_devices_and_webhook_attempts() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let server =
+        Server::start(ServerOptions::default().env("WUTS__FETCH__ALLOW_PRIVATE_URLS", "true"));
+    let user = server.create_user(&unique("acme"), "alice");
+    let (code, body) = server.post_json(
+        "/webhook",
+        &user.token,
+        &json!({"webhook_url": format!("http://127.0.0.1:{port}/hook"), "enabled_events": ["message.sent"]}),
+    );
+    assert_eq!(code, 200, "{body}");
+    for _ in 0..3 {
+        let (code, body) = server.send_buttons(&user, &example_buttons_body());
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, _) = server.send_buttons(&user, &json!({"to": "x"}));
+    assert_eq!(code, 400);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let text = loop {
+        let (code, text) = scrape(&server, Auth::None);
+        assert_eq!(code, 200, "no token configured: open");
+        if sample(
+            &text,
+            "wuts_webhook_deliveries_total",
+            &["outcome=\"retry\""],
+        )
+        .is_some()
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let sent = sample(
+        &text,
+        "wuts_http_requests_total",
+        &["route=\"/send/buttons\"", "status=\"200\""],
+    );
+    assert_eq!(sent, Some(3.0), "{text}");
+    let refused = sample(
+        &text,
+        "wuts_http_requests_total",
+        &["route=\"/send/buttons\"", "status=\"400\""],
+    );
+    assert_eq!(refused, Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "wuts_send_acks_total", &["outcome=\"acked\""]),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "wuts_http_request_duration_seconds_count",
+            &["route=\"/send/buttons\""]
+        )
+        .unwrap_or(0.0)
+            >= 4.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "wuts_plugin_call_seconds_count",
+            &["plugin=\"buttons\""]
+        )
+        .unwrap_or(0.0)
+            >= 3.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "wuts_webhook_deliveries_total",
+            &["outcome=\"retry\""]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "wuts_webhook_outbox_depth", &[]).unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "wuts_devices", &["state=\"connected\""]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "wuts_devices_stored", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "wuts_jobs", &["status=\"processing\""]),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&user.tenant) && !text.contains(&user.user_id),
+        "no tenant or user in labels"
+    );
+}
+
+#[test]
+fn metrics_take_the_metrics_token_or_the_master_token_when_one_is_set() {
+    let server = Server::start(
+        ServerOptions::default()
+            .env("WUTS__METRICS__TOKEN", "scraper-secret-0123456789")
+            .env("WUTS__ADMIN__MASTER_TOKEN", "master-secret-0123456789"),
+    );
+    let user = server.create_user(&unique("acme"), "alice");
+    assert_eq!(scrape(&server, Auth::None).0, 401);
+    assert_eq!(scrape(&server, Auth::Bearer("wrong")).0, 401);
+    assert_eq!(
+        scrape(&server, user.auth()).0,
+        401,
+        "a user's token is not enough"
+    );
+    let (code, text) = scrape(&server, Auth::Bearer("scraper-secret-0123456789"));
+    assert_eq!(code, 200);
+    assert!(text.contains("wuts_http_requests_total"), "{text}");
+    assert_eq!(
+        scrape(&server, Auth::Bearer("master-secret-0123456789")).0,
+        200
+    );
+}

@@ -222,6 +222,12 @@ impl Deliverer {
     /// One attempt, and its outcome stored.
     async fn deliver(&self, delivery: ClaimedDelivery) {
         let outcome = self.attempt(&delivery).await;
+        let counted = match &outcome {
+            AttemptOutcome::Delivered { .. } => "delivered",
+            AttemptOutcome::Retry { .. } => "retry",
+            AttemptOutcome::Failed { .. } => "failed",
+        };
+        metrics::counter!(crate::metrics::WEBHOOK_DELIVERIES, "outcome" => counted).increment(1);
         match &outcome {
             AttemptOutcome::Delivered { status } => tracing::debug!(
                 delivery = %delivery.id, event = %delivery.event_name, attempt = delivery.attempt,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use actix_web::HttpMessage as _;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -59,7 +60,11 @@ async fn dispatch(
         };
         SendRequest {
             message_id: crate::ids::message_id(),
-            request_id: crate::ids::request_id(),
+            // The id the access line and the answer carry (`crate::access`).
+            request_id: request
+                .extensions()
+                .get::<crate::access::RequestId>()
+                .map_or_else(crate::ids::request_id, |id| id.0.to_string()),
             route: Arc::clone(route.get_ref()),
             device,
             body,

@@ -77,6 +77,16 @@ impl Role {
     }
 }
 
+/// Counts read for `GET /metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// `(status, count)` of jobs.
+    pub jobs: Vec<(String, i64)>,
+    pub devices: i64,
+    /// Deliveries pending or in flight.
+    pub outbox_depth: i64,
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -322,6 +332,9 @@ pub trait Store: Send + Sync + 'static {
         first: NewAccount,
     ) -> StoreResult<(TenantRecord, AccountRecord)>;
     fn tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+    /// What `GET /metrics` reports of the store, and the proof `GET /ready` asks for
+    /// that the store answers.
+    fn gauges(&self) -> StoreResult<StoreGauges>;
     fn tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRecord>>;
     /// Deletes the tenant and everything stored for it.
     fn remove_tenant(&self, tenant_id: &str) -> StoreResult<Option<(TenantRecord, Removed)>>;

@@ -13,8 +13,8 @@ use super::{AccountChange, AccountRecord, NewAccount, Removed, TenantRecord, sql
 use super::{AttemptOutcome, ClaimedDelivery, DeliveryFailure, UserWebhookRecord, WebhookRecord};
 use super::{
     DeviceRecord, EventsCommitted, JobRecord, JobStatus, LogDone, LogEntry, LoggedMessage,
-    NewEvent, Principal, Role, Store, StoreError, StoreResult, StoredEvent, TokenCandidate,
-    UserRecord, migrations, sqlite_events, sqlite_webhooks,
+    NewEvent, Principal, Role, Store, StoreError, StoreGauges, StoreResult, StoredEvent,
+    TokenCandidate, UserRecord, migrations, sqlite_events, sqlite_webhooks,
 };
 
 /// One read-write connection behind a mutex, and a read-only one for message lookups:
@@ -392,6 +392,26 @@ impl Store for SqliteStore {
         first: NewAccount,
     ) -> StoreResult<(TenantRecord, AccountRecord)> {
         self.with(|connection| sqlite_accounts::register_tenant(connection, name, first))
+    }
+
+    // On the read connection: a scrape must not wait behind the log writer's commits.
+    fn gauges(&self) -> StoreResult<StoreGauges> {
+        let reader = self.reader();
+        let jobs = reader
+            .prepare_cached("SELECT status, COUNT(*) FROM jobs GROUP BY status")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let devices = reader.query_row("SELECT COUNT(*) FROM devices", [], |row| row.get(0))?;
+        let outbox_depth = reader.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(StoreGauges {
+            jobs,
+            devices,
+            outbox_depth,
+        })
     }
 
     fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
