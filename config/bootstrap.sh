@@ -14,6 +14,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # ffmpeg/sox/espeak-ng make fixtures; ffprobe/opusinfo/opusdec check outputs
   # independently; wrk drives the HTTP benchmarks.
   packages+=(ffmpeg sox libsox-fmt-all espeak-ng opus-tools wrk)
+  # A virtual environment for the OpenAPI checkers (below).
+  packages+=(python3 python3-venv)
 fi
 
 missing=()
@@ -29,6 +31,19 @@ if ((${#missing[@]})); then
   if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  # tests/e2e/openapi.rs validates GET /openapi.json with openapi-spec-validator and runs
+  # schemathesis against the running server; both live in a virtual environment under
+  # target/, pinned, installed once.
+  tools="$(dirname "$0")/../target/test-tools/python"
+  if ! "$tools/bin/python" -c "import openapi_spec_validator, schemathesis" 2>/dev/null; then
+    echo "bootstrap: installing openapi-spec-validator and schemathesis in $tools" >&2
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install -q --disable-pip-version-check \
+      "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -36,6 +36,7 @@ pub mod job_queue;
 pub mod jobs;
 pub mod message_json;
 pub mod metrics;
+pub mod openapi;
 pub mod plugins;
 pub mod qr_image;
 pub mod roles;

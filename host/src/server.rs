@@ -219,11 +219,27 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     let address = listener.local_addr()?;
     let data = web::Data::from(Arc::clone(&state));
     let route_state = Arc::clone(&state);
+    let openapi = crate::openapi::document(
+        &state.settings,
+        &state.plugins,
+        state.sessions.driver_name() == "sandbox",
+    );
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+        .external_urls_from_iter_unchecked([("/openapi.json", openapi)]);
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(crate::access::track))
             .app_data(data.clone())
             .configure(|cfg| routes::configure(cfg, &route_state))
+            .service(docs.clone())
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?

@@ -65,6 +65,38 @@ pub struct AccountRequest {
     pub webhook_url: Option<String>,
 }
 
+fn account_schema() -> Schema {
+    Schema::object()
+        .optional("email", Kind::text(3..=MAX_EMAIL_CHARS))
+        .optional("name", Kind::text(1..=MAX_NAME_CHARS))
+        .optional("role", Kind::one_of(ROLES))
+        .optional("webhook_url", Kind::url())
+        .optional("password", Kind::Any)
+}
+
+fn change_schema() -> Schema {
+    Schema::object()
+        .optional("active", Kind::boolean())
+        .optional("role", Kind::one_of(ROLES))
+}
+
+fn promotion_schema() -> Schema {
+    Schema::object().required("new_role", Kind::one_of(ROLES))
+}
+
+/// The bodies' JSON Schemas, for the OpenAPI document.
+pub fn create_schema() -> Value {
+    account_schema().json_schema()
+}
+
+pub fn update_schema() -> Value {
+    change_schema().json_schema()
+}
+
+pub fn promote_schema() -> Value {
+    promotion_schema().json_schema()
+}
+
 fn invalid(field: &str, message: impl Into<String>, value: Value) -> ApiError {
     ApiError::from(PluginError::invalid_field(field, message, value))
 }
@@ -76,13 +108,7 @@ pub fn parse_account(
     fields: &Map<String, Value>,
     default_role: Role,
 ) -> Result<AccountRequest, ApiError> {
-    Schema::object()
-        .optional("email", Kind::text(3..=MAX_EMAIL_CHARS))
-        .optional("name", Kind::text(1..=MAX_NAME_CHARS))
-        .optional("role", Kind::one_of(ROLES))
-        .optional("webhook_url", Kind::url())
-        .optional("password", Kind::Any)
-        .validate(&Value::Object(fields.clone()))?;
+    account_schema().validate(&Value::Object(fields.clone()))?;
     let text = |name: &str| {
         fields
             .get(name)
@@ -305,10 +331,7 @@ async fn update(
     let state = state.into_inner();
     let body = read_body(&state, &request, payload, "/users/{id}").await?;
     let fields = json_object(&body)?;
-    Schema::object()
-        .optional("active", Kind::boolean())
-        .optional("role", Kind::one_of(ROLES))
-        .validate(&Value::Object(fields.clone()))?;
+    change_schema().validate(&Value::Object(fields.clone()))?;
     let change = AccountChange {
         active: fields.get("active").and_then(Value::as_bool),
         role: fields.get("role").and_then(Value::as_str).map(Role::parse),
@@ -327,9 +350,7 @@ async fn promote(
     let state = state.into_inner();
     let body = read_body(&state, &request, payload, "/users/{id}/promote").await?;
     let fields = json_object(&body)?;
-    Schema::object()
-        .required("new_role", Kind::one_of(ROLES))
-        .validate(&Value::Object(fields.clone()))?;
+    promotion_schema().validate(&Value::Object(fields.clone()))?;
     let role = Role::parse(fields["new_role"].as_str().unwrap_or_default());
     let change = AccountChange {
         active: None,

@@ -51,6 +51,11 @@ fn webhook_schema() -> Schema {
         .optional("device_id", Kind::text(0..=usize::MAX))
 }
 
+/// `POST /webhook`'s body as JSON Schema (for the OpenAPI document).
+pub fn request_schema() -> Value {
+    webhook_schema().json_schema()
+}
+
 /// What a valid `POST /webhook` body sets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookRequest {
