@@ -17,7 +17,7 @@ use crate::store::Principal;
 use crate::tokens::Cached;
 
 // `wuts users create` mints and hashes its tokens by these paths.
-pub use crate::tokens::{HashedToken, hash_token, new_token};
+pub use crate::tokens::{HashedToken, hash_token, mint, new_token, same_secret};
 
 /// The token in an `Authorization` header value: `Bearer <t>` (any case) or a bare token.
 pub fn token_from_header(value: &str) -> Option<&str> {
@@ -28,6 +28,15 @@ pub fn token_from_header(value: &str) -> Option<&str> {
         None => value,
     };
     (!token.is_empty()).then_some(token)
+}
+
+/// The token of a request's `Authorization` header (see [`token_from_header`]).
+pub fn bearer_token(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(token_from_header)
 }
 
 /// The authenticated caller, extracted from the `Authorization` header. A failure
@@ -52,11 +61,7 @@ impl FromRequest for Caller {
             .unwrap_or(Envelope::Standard);
         let unauthorized = move || ApiError::unauthorized().in_envelope(envelope);
         let state = request.app_data::<web::Data<AppState>>();
-        let token = request
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(token_from_header);
+        let token = bearer_token(request);
         let (Some(state), Some(token)) = (state, token) else {
             return Either::Left(ready(Err(unauthorized())));
         };

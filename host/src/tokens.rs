@@ -46,6 +46,20 @@ pub fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A new token and its stored forms, for a user created or a token rotated.
+pub fn mint() -> (String, HashedToken) {
+    let token = new_token();
+    let hashed = hash_token(&token);
+    (token, hashed)
+}
+
+/// Whether a configured secret (the master or the metrics token) is `given`, in
+/// constant time: both are hashed first, so the comparison takes as long whatever
+/// their lengths.
+pub fn same_secret(expected: &str, given: &str) -> bool {
+    bool::from(digest(expected).ct_eq(&digest(given)))
+}
+
 /// What [`TokenCache::cached`] knows.
 pub enum Cached {
     Known(Arc<Principal>),

@@ -560,15 +560,23 @@ fn deleting_a_user_logs_its_connected_device_out_and_forgets_its_keys() {
         .whatsapp
         .wait_until_blocking(WAIT, |server| server.live_connections() == 0);
     assert!(stopped, "its client disconnected");
+    // The removal runs in the background after the answer: the slot goes once the
+    // client has stopped, so it is awaited like the unlink above.
     let credentials = rusqlite::Connection::open(whatsapp_db(rig.server.setup())).unwrap();
-    let slots: i64 = credentials
-        .query_row(
-            "SELECT COUNT(*) FROM wuts_device_slot WHERE device_id = ?1",
-            [&rig.user.device_id],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(slots, 0, "the device's credential slot is forgotten");
+    let slots = || -> i64 {
+        credentials
+            .query_row(
+                "SELECT COUNT(*) FROM wuts_device_slot WHERE device_id = ?1",
+                [&rig.user.device_id],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let deadline = Instant::now() + WAIT;
+    while slots() != 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(slots(), 0, "the device's credential slot is forgotten");
     let (code, _) = rig.server.get("/status", &rig.user.token);
     assert_eq!(code, 401, "the deleted user's token is refused");
 }

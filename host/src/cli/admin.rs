@@ -125,8 +125,7 @@ pub fn users(settings: &Settings, command: UsersCommand) -> Result<(), String> {
         } => {
             check_text("tenant", &tenant)?;
             check_text("name", &name)?;
-            let token = crate::auth::new_token();
-            let hashed = crate::auth::hash_token(&token);
+            let (token, hashed) = crate::auth::mint();
             let user = store
                 .create_user(&tenant, &name, role, &hashed.lookup, &hashed.hash)
                 .map_err(failed)?;
@@ -180,8 +179,7 @@ pub fn users(settings: &Settings, command: UsersCommand) -> Result<(), String> {
         }
         UsersCommand::Token { id, json } => {
             let tenant_id = tenant_of(&store, &id)?;
-            let token = crate::auth::new_token();
-            let hashed = crate::auth::hash_token(&token);
+            let (token, hashed) = crate::auth::mint();
             if !store
                 .set_token(&tenant_id, &id, &hashed.lookup, &hashed.hash)
                 .map_err(failed)?
@@ -221,8 +219,7 @@ pub fn tenants(settings: &Settings, command: TenantsCommand) -> Result<(), Strin
         } => {
             check_text("name", &name)?;
             check_text("admin", &admin)?;
-            let token = crate::auth::new_token();
-            let hashed = crate::auth::hash_token(&token);
+            let (token, hashed) = crate::auth::mint();
             let first = NewAccount {
                 tenant_id: String::new(),
                 email,

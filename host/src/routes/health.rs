@@ -8,18 +8,16 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::auth::token_from_header;
+use crate::auth::{bearer_token, same_secret};
 use crate::error::ApiError;
 use crate::metrics as names;
 use crate::send_path::blocking;
 use crate::state::AppState;
-use crate::store::StoreGauges;
 
-/// How long `GET /ready` waits for the store before it says not ready.
-const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long `GET /ready` and `GET /metrics` wait for the store (then not ready, or no
+/// store gauges in the scrape).
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Job statuses always reported, so a series drops to 0 instead of vanishing.
 const JOB_STATUSES: &[&str] = &["processing", "sent", "failed"];
 
@@ -37,13 +35,18 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-async fn store_gauges(state: &Arc<AppState>) -> Result<StoreGauges, String> {
+/// A store call under [`STORE_TIMEOUT`], its failure as text.
+async fn ask_store<T: Send + 'static>(
+    state: &Arc<AppState>,
+    call: impl FnOnce(&dyn crate::store::Store) -> crate::store::StoreResult<T> + Send + 'static,
+) -> Result<T, String> {
     let store = Arc::clone(&state.store);
-    match tokio::time::timeout(READY_TIMEOUT, blocking(state, move || store.gauges())).await {
-        Ok(Ok(Ok(gauges))) => Ok(gauges),
+    let asked = blocking(state, move || call(store.as_ref()));
+    match tokio::time::timeout(STORE_TIMEOUT, asked).await {
+        Ok(Ok(Ok(answer))) => Ok(answer),
         Ok(Ok(Err(error))) => Err(error.to_string()),
         Ok(Err(error)) => Err(error.message),
-        Err(_) => Err(format!("no answer within {} s", READY_TIMEOUT.as_secs())),
+        Err(_) => Err(format!("no answer within {} s", STORE_TIMEOUT.as_secs())),
     }
 }
 
@@ -62,7 +65,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
                 .any(|plugin| &plugin.name == *name)
         })
         .collect();
-    let store = store_gauges(&state).await;
+    let store = ask_store(&state, |store| store.ping()).await;
     let ready = store.is_ok() && missing.is_empty();
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
@@ -94,19 +97,13 @@ fn may_scrape(state: &AppState, request: &HttpRequest) -> bool {
     if accepted.is_empty() {
         return true;
     }
-    let Some(given) = request
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(token_from_header)
-    else {
+    let Some(given) = bearer_token(request) else {
         return false;
     };
-    let given = Sha256::digest(given.as_bytes());
     // Every configured token is compared, whichever matches.
-    accepted.iter().fold(false, |matched, token| {
-        matched | bool::from(Sha256::digest(token.as_bytes()).ct_eq(&given))
-    })
+    accepted
+        .iter()
+        .fold(false, |matched, token| matched | same_secret(token, given))
 }
 
 async fn scrape(
@@ -120,7 +117,7 @@ async fn scrape(
     let Some(handle) = state.metrics.as_ref() else {
         return Err(ApiError::not_found("route"));
     };
-    if let Ok(gauges) = store_gauges(&state).await {
+    if let Ok(gauges) = ask_store(&state, |store| store.gauges()).await {
         for status in JOB_STATUSES {
             let count = gauges
                 .jobs

@@ -12,7 +12,7 @@ use wuts_plugin_api::PluginError;
 use wuts_plugin_api::schema::{Kind, Schema};
 
 use super::common::{check_target, json_object, read_body};
-use crate::auth::{Caller, hash_token, new_token};
+use crate::auth::{Caller, mint};
 use crate::error::ApiError;
 use crate::roles::{self, Refusal};
 use crate::send_path::blocking;
@@ -203,13 +203,6 @@ async fn target(
         .ok_or_else(user_not_found)
 }
 
-/// A new token for an account: the token, and its stored forms.
-fn minted() -> (String, String, Vec<u8>) {
-    let token = new_token();
-    let hashed = hash_token(&token);
-    (token, hashed.lookup, hashed.hash)
-}
-
 /// Creates the user and stages its webhook URL; the created account and its token.
 pub async fn create_account(
     state: &Arc<AppState>,
@@ -219,14 +212,14 @@ pub async fn create_account(
     if let Some(url) = &request.webhook_url {
         check_target(state, "webhook_url", url).await?;
     }
-    let (token, lookup, hash) = minted();
+    let (token, hashed) = mint();
     let account = NewAccount {
         tenant_id,
         email: request.email.clone(),
         name: request.name.clone(),
         role: request.role,
-        token_lookup: lookup,
-        token_hash: hash,
+        token_lookup: hashed.lookup,
+        token_hash: hashed.hash,
     };
     let store = Arc::clone(&state.store);
     let webhook_url = request.webhook_url.clone();
@@ -376,11 +369,11 @@ async fn rotate_token(
     let state = state.into_inner();
     let account = target(&state, &caller, path.into_inner()).await?;
     roles::may_rotate_token(&caller.0, &account).map_err(refused)?;
-    let (token, lookup, hash) = minted();
+    let (token, hashed) = mint();
     let store = Arc::clone(&state.store);
     let (tenant_id, user_id) = (account.tenant_id.clone(), account.id.clone());
     let replaced = blocking(&state, move || {
-        store.set_token(&tenant_id, &user_id, &lookup, &hash)
+        store.set_token(&tenant_id, &user_id, &hashed.lookup, &hashed.hash)
     })
     .await?
     .map_err(store_error)?;

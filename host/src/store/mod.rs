@@ -332,9 +332,10 @@ pub trait Store: Send + Sync + 'static {
         first: NewAccount,
     ) -> StoreResult<(TenantRecord, AccountRecord)>;
     fn tenants(&self) -> StoreResult<Vec<TenantRecord>>;
-    /// What `GET /metrics` reports of the store, and the proof `GET /ready` asks for
-    /// that the store answers.
+    /// What `GET /metrics` reports of the store.
     fn gauges(&self) -> StoreResult<StoreGauges>;
+    /// That the store answers (`GET /ready`), at the cost of one trivial read.
+    fn ping(&self) -> StoreResult<()>;
     fn tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRecord>>;
     /// Deletes the tenant and everything stored for it.
     fn remove_tenant(&self, tenant_id: &str) -> StoreResult<Option<(TenantRecord, Removed)>>;

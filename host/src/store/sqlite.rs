@@ -414,6 +414,11 @@ impl Store for SqliteStore {
         })
     }
 
+    fn ping(&self) -> StoreResult<()> {
+        self.reader().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn tenants(&self) -> StoreResult<Vec<TenantRecord>> {
         self.with(|connection| sqlite_accounts::tenants(connection))
     }

@@ -72,6 +72,26 @@ impl CredentialStore for SqliteCredentials {
     }
 }
 
+/// Whether the file has a table of that name yet.
+fn table_exists(connection: &Connection, name: &str) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [name],
+        |row| row.get(0),
+    )
+}
+
+/// The slot handed to `device_id`, if any.
+fn slot_of(connection: &Connection, device_id: &str) -> rusqlite::Result<Option<i32>> {
+    connection
+        .query_row(
+            "SELECT slot FROM wuts_device_slot WHERE device_id = ?1",
+            [device_id],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
 /// Releases the device's slot; its next [`device_slot`] is a fresh one. The old account
 /// rows stay in the file, unused (slots are never reused).
 pub fn forget_slot(path: &Path, device_id: &str) -> Result<(), SessionError> {
@@ -82,28 +102,13 @@ pub fn forget_slot(path: &Path, device_id: &str) -> Result<(), SessionError> {
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(failed)?;
-    let table_exists: bool = connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wuts_device_slot')",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(failed)?;
-    if !table_exists {
+    if !table_exists(&connection, "wuts_device_slot").map_err(failed)? {
         return Ok(());
     }
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed)?;
-    let slot: Option<i32> = transaction
-        .query_row(
-            "SELECT slot FROM wuts_device_slot WHERE device_id = ?1",
-            [device_id],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(failed)?;
-    let Some(slot) = slot else {
+    let Some(slot) = slot_of(&transaction, device_id).map_err(failed)? else {
         return Ok(());
     };
     // The library keys every row of an account by its slot in a `device_id` column
@@ -130,14 +135,7 @@ pub fn forget_slot(path: &Path, device_id: &str) -> Result<(), SessionError> {
             )
             .map_err(failed)?;
     }
-    let library_rows: bool = transaction
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device')",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(failed)?;
-    if library_rows {
+    if table_exists(&transaction, "device").map_err(failed)? {
         transaction
             .execute("DELETE FROM device WHERE id = ?1", [slot])
             .map_err(failed)?;
@@ -185,26 +183,11 @@ pub fn device_slot(path: &Path, device_id: &str) -> Result<i32, SessionError> {
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed)?;
-    let existing: Option<i32> = transaction
-        .query_row(
-            "SELECT slot FROM wuts_device_slot WHERE device_id = ?1",
-            [device_id],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(failed)?;
-    if let Some(slot) = existing {
+    if let Some(slot) = slot_of(&transaction, device_id).map_err(failed)? {
         return Ok(slot);
     }
     // Past every slot handed out and every account row the library already holds.
-    let library_rows: bool = transaction
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device')",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(failed)?;
-    let highest_account: i32 = if library_rows {
+    let highest_account: i32 = if table_exists(&transaction, "device").map_err(failed)? {
         transaction
             .query_row("SELECT COALESCE(MAX(id), 0) FROM device", [], |row| {
                 row.get(0)
