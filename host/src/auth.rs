@@ -65,13 +65,29 @@ impl FromRequest for Caller {
         let (Some(state), Some(token)) = (state, token) else {
             return Either::Left(ready(Err(unauthorized())));
         };
+        let limits = &state.rate_limits;
+        let limited = move |error: ApiError| Either::Left(ready(Err(error.in_envelope(envelope))));
         match state.tokens.cached(token) {
             Cached::Known(principal) => {
+                if let Err(error) = limits.user(&principal.user_id) {
+                    return limited(error);
+                }
                 tag(request, &principal);
                 return Either::Left(ready(Ok(Caller(principal))));
             }
-            Cached::Unknown => return Either::Left(ready(Err(unauthorized()))),
-            Cached::Miss => {}
+            // A token not known to be good spends the client's bucket before it is
+            // checked (crate::rate_limits).
+            Cached::Unknown => {
+                return match limits.unproven_token(request) {
+                    Ok(()) => Either::Left(ready(Err(unauthorized()))),
+                    Err(error) => limited(error),
+                };
+            }
+            Cached::Miss => {
+                if let Err(error) = limits.unproven_token(request) {
+                    return limited(error);
+                }
+            }
         }
         let state = state.clone();
         let token = token.to_string();
@@ -88,6 +104,10 @@ impl FromRequest for Caller {
                         ApiError::internal("authentication failed").in_envelope(envelope)
                     })?;
             let principal = verified.ok_or_else(unauthorized)?;
+            state
+                .rate_limits
+                .user(&principal.user_id)
+                .map_err(|error| error.in_envelope(envelope))?;
             tag(&request, &principal);
             Ok(Caller(principal))
         }))

@@ -29,6 +29,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    pub rate_limits: RateLimitSettings,
     /// `[plugin.NAME]` tables, handed to each plugin at load.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -46,6 +47,9 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct StoreSettings {
     pub path: PathBuf,
+    /// How long sent and received messages are kept in the message log, in hours; 0 =
+    /// for ever.
+    pub message_retention_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +71,10 @@ pub struct SessionSettings {
     pub media_base_url: String,
     /// sandbox driver only: MiB of uploads kept for `/sandbox/media`, oldest forgotten first.
     pub sandbox_media_budget_mb: usize,
+    /// Per-device pacing: the least time between two messages one device sends; 0 = off.
+    pub send_interval_ms: u64,
+    /// A request whose turn is further away than this answers 429 instead of waiting.
+    pub send_queue_max_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +110,21 @@ pub struct LimitSettings {
     pub media_calls_per_tenant: usize,
     pub media_call_wait_ms: u64,
     pub plugin_call_timeout_seconds: u64,
+    /// Devices one user may have; 0 = no cap.
+    pub devices_per_user: u64,
+}
+
+/// `[rate_limits]` (host/src/rate_limits.rs): a rate of 0 turns its limit off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub user_per_second: f64,
+    pub user_burst: u32,
+    pub device_per_second: f64,
+    pub device_burst: u32,
+    pub failed_auth_per_minute: u32,
+    pub failed_auth_burst: u32,
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl LimitSettings {

@@ -41,6 +41,10 @@ pub mod codes {
     pub const TENANT_BUSY: &str = "TENANT_BUSY";
     /// A plugin call outlived `[limits] plugin_call_timeout_seconds`: 504.
     pub const PLUGIN_TIMEOUT: &str = "PLUGIN_TIMEOUT";
+    /// A rate limit (`[rate_limits]`) or the device's send pacing: 429.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The user has `[limits] devices_per_user` devices already: 403.
+    pub const DEVICE_LIMIT: &str = "DEVICE_LIMIT";
 }
 
 /// What a 503 says to wait when its cause gave no better figure, in seconds.
@@ -134,6 +138,18 @@ impl ApiError {
             "WhatsApp not connected",
         );
         error.transient = true;
+        error
+    }
+
+    /// 429 with `Retry-After` in whole seconds (at least 1); the legacy envelope's text is
+    /// `rate limited` (docs/API.md, "Operations").
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMITED,
+            "rate limited",
+        );
+        error.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
         error
     }
 

@@ -20,6 +20,9 @@
 //! - [`events`]: inbound events; [`events::parse`] turns a received message into event data.
 //! - [`store`]: persistence (embedded SQLite).
 //! - [`fetch`]: URL fetching under the host's network policy.
+//! - [`rate_limits`] (request rates per user, device and client address) and [`pacing`]
+//!   (the least time between one device's messages): what keeps callers and devices
+//!   within bounds.
 //! - [`qr_image`]: pairing QR codes as PNG (for `GET /qr`) and terminal text (`wuts pair`).
 //!
 //! Layers point one way: routes -> send path -> plugins and sessions -> store.
@@ -37,8 +40,11 @@ pub mod jobs;
 pub mod message_json;
 pub mod metrics;
 pub mod openapi;
+pub mod pacing;
 pub mod plugins;
 pub mod qr_image;
+pub mod rate_limits;
+pub mod retention;
 pub mod roles;
 pub mod routes;
 pub mod send_path;

@@ -46,8 +46,8 @@ struct HostRoute {
     query: &'static [&'static str],
     required_query: &'static [&'static str],
     answer: Answer,
-    /// Error statuses besides the ones every route may answer (400, 401 when a token is
-    /// needed, 404, 413, 500, 503).
+    /// Error statuses besides the ones every route may answer (400, 401 and 429 when a
+    /// token is needed, 404, 413, 500, 503).
     errors: &'static [u16],
 }
 
@@ -105,8 +105,8 @@ const HOST_ROUTES: &[HostRoute] = &[
     HostRoute { method: "get", path: "/metrics", summary: "Prometheus metrics", tag: "operations", access: Access::Metrics, body: None, query: &[], required_query: &[], answer: Answer::PrometheusText, errors: &[] },
     HostRoute { method: "get", path: "/jobs/{job_id}", summary: "A background job's status", tag: "messages", access: Access::User, body: None, query: &[], required_query: &[], answer: Answer::Json(200), errors: &[] },
     HostRoute { method: "get", path: "/messages/{id}/media", summary: "A received message's media, decrypted", tag: "messages", access: Access::User, body: None, query: DEVICE, required_query: &[], answer: Answer::Bytes, errors: &[502, 504] },
-    HostRoute { method: "post", path: "/devices", summary: "Create a device", tag: "devices", access: Access::User, body: Some(devices_body), query: &[], required_query: &[], answer: Answer::Json(201), errors: &[] },
-    HostRoute { method: "get", path: "/devices", summary: "The caller's devices", tag: "devices", access: Access::User, body: None, query: &[], required_query: &[], answer: Answer::Json(200), errors: &[] },
+    HostRoute { method: "post", path: "/devices", summary: "Create a device", tag: "devices", access: Access::User, body: Some(devices_body), query: &[], required_query: &[], answer: Answer::Json(201), errors: &[403] },
+    HostRoute { method: "get", path: "/devices", summary: "The caller's devices (a manager's or admin's: the tenant's)", tag: "devices", access: Access::User, body: None, query: &[], required_query: &[], answer: Answer::Json(200), errors: &[] },
     HostRoute { method: "get", path: "/qr", summary: "The pairing QR code", tag: "devices", access: Access::User, body: None, query: DEVICE, required_query: &[], answer: Answer::Json(200), errors: &[502, 504] },
     HostRoute { method: "get", path: "/qr/status", summary: "Whether a QR code is ready", tag: "devices", access: Access::User, body: None, query: DEVICE, required_query: &[], answer: Answer::Json(200), errors: &[] },
     HostRoute { method: "post", path: "/paircode", summary: "Pair with an 8-character code", tag: "devices", access: Access::User, body: Some(pair_code_body), query: DEVICE, required_query: &[], answer: Answer::Json(200), errors: &[502, 504] },
@@ -163,7 +163,7 @@ fn error_responses(statuses: &[u16], schema: &str, responses: &mut Map<String, V
             404 => "Unknown, or another tenant's",
             409 => "Already exists",
             413 => "Body over the route's limit",
-            429 => "Too many requests",
+            429 => "Rate limited; see Retry-After",
             500 => "Failed",
             502 => "WhatsApp answered with an error",
             503 => "Busy or not ready; see Retry-After",
@@ -222,7 +222,8 @@ fn host_operation(route: &HostRoute) -> Value {
     };
     let mut statuses = vec![400, 404, 413, 500, 503];
     if route.access != Access::Open {
-        statuses.push(401);
+        // A token can be refused, and so can its client past the rate limits.
+        statuses.extend([401, 429]);
     }
     statuses.extend_from_slice(route.errors);
     error_responses(&statuses, schema, &mut responses);
@@ -275,7 +276,11 @@ fn plugin_operation(route: &PluginRoute) -> Value {
         "202".into(),
         json!({"description": "Queued as a job (GET /jobs/{job_id})", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Queued"}}}}),
     );
-    error_responses(&[400, 401, 404, 413, 500, 503, 504], error, &mut responses);
+    error_responses(
+        &[400, 401, 404, 413, 429, 500, 503, 504],
+        error,
+        &mut responses,
+    );
     let mut parameters = path_parameters(&route.path);
     parameters.push(json!({"name": "device_id", "in": "query", "required": false, "schema": {"type": "string"}}));
     json!({

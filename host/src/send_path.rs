@@ -11,6 +11,7 @@ use wuts_plugin_api::{ChatPresence, Plan, PluginError, RequestContext, normalize
 
 use crate::error::{ApiError, SessionCall};
 use crate::events::EventScope;
+use crate::pacing::TooFar;
 use crate::plugins::PluginRoute;
 use crate::plugins::services::RequestServices;
 use crate::session::{DeviceIdentity, OutgoingMessage, Session, SessionError, send_timeout};
@@ -92,6 +93,10 @@ impl SendRequest {
 
 /// Serves an HTTP request: answers at once, or persists a job and answers 202.
 pub async fn accept(state: &Arc<AppState>, request: &SendRequest) -> Result<Accepted, ApiError> {
+    state
+        .rate_limits
+        .device(&request.device.id)
+        .map_err(|error| request.failure(error))?;
     let session = open_session(state, request).await?;
     if !session.is_connected() {
         return Err(request.failure(ApiError::not_connected()));
@@ -285,6 +290,13 @@ async fn send_prepared(
         return forget(state, request, prepared, message_id).await;
     }
     before_sending(session, &prepared).await;
+    if let Err(TooFar(wait)) = state
+        .pacing
+        .wait_turn(&request.device.id, !request.is_job)
+        .await
+    {
+        return Err(request.failure(ApiError::rate_limited(wait)));
+    }
     let logged_bytes = prepared.message.message.clone();
     let timeout = send_timeout(state.settings.session.send_timeout_ms);
     let sending = session.send(std::mem::take(&mut prepared.message));

@@ -200,6 +200,8 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         runtime: tokio::runtime::Handle::current(),
         jobs: job_queue,
         metrics: crate::metrics::install(&tokio::runtime::Handle::current()),
+        rate_limits: Arc::new(crate::rate_limits::RateLimits::new(&settings.rate_limits)),
+        pacing: crate::pacing::SendPacing::from_settings(&settings.session),
         settings: Arc::new(settings),
         store,
     });
@@ -209,7 +211,8 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
         state.events.deliveries_due(),
         crate::events::deliver::DeliverySettings::from_settings(&state.settings),
     )?;
-    crate::events::deliver::start_retention(Arc::clone(&state.store), &state.settings.events);
+    crate::retention::start(Arc::clone(&state.store), &state.settings);
+    state.rate_limits.start_pruning();
     jobs::start(
         Arc::clone(&state),
         job_receiver,

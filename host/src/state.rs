@@ -7,7 +7,9 @@ use crate::events::EventSink;
 use crate::events::inbound::DeviceReportHandler;
 use crate::fetch::Fetcher;
 use crate::job_queue::JobQueue;
+use crate::pacing::SendPacing;
 use crate::plugins::PluginRegistry;
+use crate::rate_limits::RateLimits;
 use crate::session::SessionManager;
 use crate::store::Store;
 use crate::tokens::TokenCache;
@@ -34,4 +36,8 @@ pub struct AppState {
     /// Renders `GET /metrics`; `None` when another server in this process installed the
     /// recorder first (tests only).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Request rates per user, device and client address (`[rate_limits]`).
+    pub rate_limits: Arc<RateLimits>,
+    /// The least time between one device's messages (`[session] send_interval_ms`).
+    pub pacing: SendPacing,
 }

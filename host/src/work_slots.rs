@@ -138,6 +138,7 @@ mod tests {
             media_calls_per_tenant: per_tenant,
             media_call_wait_ms: wait_ms,
             plugin_call_timeout_seconds: 60,
+            devices_per_user: 0,
         })
     }
 

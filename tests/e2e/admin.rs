@@ -185,7 +185,7 @@ fn each_role_does_what_its_text_says_and_no_more() {
         json!({"name": "mia", "role": "manager"}),
     );
     let (user_id, user) = create(&server, &admin.token, json!({"name": "ugo"}));
-    let (other_id, _) = create(&server, &admin.token, json!({"name": "ola"}));
+    let (other_id, other) = create(&server, &admin.token, json!({"name": "ola"}));
     let admin_id = admin.user_id.clone();
     let mut cases = Cases::new();
 
@@ -252,6 +252,37 @@ fn each_role_does_what_its_text_says_and_no_more() {
         assert_eq!(role_of(&server, &admin, &admin_id), json!("admin"));
         assert_eq!(role_of(&server, &admin, &user_id), json!("user"));
     });
+    cases.check(
+        "a manager views the tenant's devices; sending stays with their users",
+        || {
+            let (code, body) = server.post_json("/devices", &user, &json!({"name": "ugo's"}));
+            assert_eq!(code, 201, "{body}");
+            let device_id = body["device"]["id"].as_str().unwrap_or_default().to_owned();
+            let listed = |token: &str| -> Vec<Value> {
+                let (code, body) = server.get("/devices", token);
+                assert_eq!(code, 200, "{body}");
+                body["devices"].as_array().cloned().unwrap_or_default()
+            };
+            let seen = listed(&manager);
+            let ugos = seen
+                .iter()
+                .find(|device| device["id"] == json!(device_id))
+                .unwrap_or_else(|| panic!("the manager sees ugo's device: {seen:?}"));
+            assert_eq!(ugos["user_id"], json!(user_id), "{ugos}");
+            assert!(
+                listed(&other)
+                    .iter()
+                    .all(|device| device["id"] != json!(device_id)),
+                "a user sees only its own devices"
+            );
+            let (code, body) = server.post_json(
+                &format!("/send/buttons?device_id={device_id}"),
+                &manager,
+                &wuts_e2e::buttons_body(wuts_e2e::PHONE, "not mine", &[("a", "A")]),
+            );
+            assert_eq!(code, 404, "{body}");
+        },
+    );
     cases.check("a user sees only itself and changes no role", || {
         let (code, _) = server.get("/users", &user);
         assert_eq!(code, 403);

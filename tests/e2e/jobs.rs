@@ -150,3 +150,85 @@ fn a_job_survives_a_sigkill_in_the_middle_of_sending_and_is_sent_once() {
         second.logs()
     );
 }
+
+#[test]
+fn finished_jobs_and_old_messages_are_purged_past_their_retention() {
+    let database = tempfile::tempdir().expect("a temp dir");
+    let store = database.path().join("wuts.db");
+    let store = store.to_str().expect("a UTF-8 path");
+    let options = options().env("WUTS__STORE__PATH", store);
+
+    let mut first = Server::start(options.clone());
+    let user = first.create_user(&unique("jobs"), "alice");
+    let (status, reply) = first.post_json("/send/audio", &user.token, &audio_body());
+    let job_id = assert_queued(status, &reply);
+    assert_job_sent(&first.wait_for_job(&user, &job_id, JOB_TIMEOUT));
+    let mut sent = Vec::new();
+    for text in ["old", "recent"] {
+        let (status, reply) =
+            first.send_buttons(&user, &wuts_e2e::buttons_body(PHONE, text, &[("a", "A")]));
+        assert_eq!(status, 200, "{reply}");
+        sent.push(reply["message_id"].as_str().unwrap().to_owned());
+    }
+    for (text, id) in [("old", "IN-OLD"), ("recent", "IN-RECENT")] {
+        let inbound = json!({"from": PHONE, "message_id": id, "message": {"conversation": text}});
+        let (status, reply) = first.post_json("/sandbox/inbound", &user.token, &inbound);
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert!(
+        first.stop().success(),
+        "a clean stop commits the message log"
+    );
+    drop(first);
+
+    // As if the job had finished, and every message before the recent ones been sent
+    // or received, in 2020.
+    let database = rusqlite::Connection::open(store).expect("the database opens");
+    let aged = |sql: &str, id: &str| database.execute(sql, [id]).expect("the update runs");
+    let long_ago = "2020-01-01T00:00:00.000Z";
+    let sql = format!("UPDATE jobs SET finished_at = '{long_ago}' WHERE id = ?1");
+    assert_eq!(aged(&sql, &job_id), 1);
+    for (table, recent) in [
+        ("messages", sent[1].as_str()),
+        ("received_messages", "IN-RECENT"),
+    ] {
+        let sql = format!(
+            "UPDATE {table} SET timestamp = '{long_ago}'
+             WHERE rowid < (SELECT rowid FROM {table} WHERE message_id = ?1)"
+        );
+        assert!(aged(&sql, recent) >= 1, "{table}");
+    }
+    let count = |table: &str, id: &str| -> i64 {
+        database
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE message_id = ?1"),
+                [id],
+                |row| row.get(0),
+            )
+            .expect("the count runs")
+    };
+
+    // The purge runs at start, and then hourly.
+    let second = Server::start(
+        options
+            .env("WUTS__JOBS__RETENTION_HOURS", "1")
+            .env("WUTS__STORE__MESSAGE_RETENTION_HOURS", "1"),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while count("messages", &sent[0]) > 0 && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        count("messages", &sent[0]),
+        0,
+        "the old sent message is purged"
+    );
+    assert_eq!(
+        count("received_messages", "IN-OLD"),
+        0,
+        "and the old received one"
+    );
+    assert_eq!(count("messages", &sent[1]), 1, "the recent one is kept");
+    assert_eq!(count("received_messages", "IN-RECENT"), 1);
+    assert_not_found(second.get(&format!("/jobs/{job_id}"), &user.token));
+}

@@ -357,27 +357,3 @@ fn bounded(text: String) -> String {
     }
     text.chars().take(MAX_ERROR_CHARS).collect()
 }
-
-/// How often old events are purged (`[events] retention_hours`).
-const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
-
-/// Starts the hourly purge of events older than `[events] retention_hours` (with their
-/// finished deliveries; `Store::purge_events_before` keeps pending ones).
-pub fn start_retention(store: Arc<dyn Store>, settings: &crate::config::EventSettings) {
-    let keep_seconds =
-        i64::try_from(settings.retention_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(PURGE_EVERY);
-        loop {
-            ticks.tick().await;
-            let store = Arc::clone(&store);
-            let before = chrono::Utc::now().timestamp().saturating_sub(keep_seconds);
-            match tokio::task::spawn_blocking(move || store.purge_events_before(before)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(removed)) => tracing::info!(removed, "old events purged"),
-                Ok(Err(error)) => tracing::error!(%error, "could not purge old events"),
-                Err(error) => tracing::error!(%error, "could not purge old events"),
-            }
-        }
-    });
-}

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::send_path::blocking;
 use crate::session::DeviceStatus;
 use crate::state::AppState;
-use crate::store::DeviceRecord;
+use crate::store::{DeviceRecord, StoreError};
 use crate::time::rfc3339;
 
 /// The longest device name.
@@ -30,6 +30,7 @@ pub fn device_json(device: &DeviceRecord, status: &DeviceStatus) -> Value {
     json!({
         "id": device.id,
         "name": device.name,
+        "user_id": device.user_id,
         "is_default": device.is_default,
         "connected": status.connected,
         "logged_in": status.logged_in,
@@ -79,6 +80,7 @@ async fn create(
     let name = requested_name(&json_object(&body)?)?;
     let store = Arc::clone(&state.store);
     let principal = caller.0;
+    let devices_per_user = state.settings.limits.devices_per_user;
     let device = blocking(&state, move || {
         let name = match name {
             Some(name) => name,
@@ -91,13 +93,20 @@ async fn create(
                 format!("Device {}", own + 1)
             }
         };
-        let device = store.create_device(&principal, &name)?;
+        let device = store.create_device(&principal, &name, devices_per_user)?;
         // A user's webhook URL (POST /user/webhook) is given to each device it creates.
         store.apply_user_webhook(&device)?;
-        Ok::<_, crate::store::StoreError>(device)
+        Ok::<_, StoreError>(device)
     })
     .await?
-    .map_err(|error| ApiError::internal(format!("could not create the device: {error}")))?;
+    .map_err(|error| match error {
+        StoreError::DeviceLimit(most) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            crate::error::codes::DEVICE_LIMIT,
+            format!("device limit reached: at most {most} devices per user"),
+        ),
+        error => ApiError::internal(format!("could not create the device: {error}")),
+    })?;
     // A new device starts connecting at once, so its first QR code is ready soon.
     let session = device_session(&state, &device).await?;
     tracing::info!(device_id = %device.id, tenant = %device.tenant_id, "device created");

@@ -112,6 +112,8 @@ async fn scrape(
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     if !may_scrape(&state, &request) {
+        // A wrong token spends the client's failed-authentication bucket.
+        state.rate_limits.unproven_token(&request)?;
         return Err(ApiError::unauthorized());
     }
     let Some(handle) = state.metrics.as_ref() else {

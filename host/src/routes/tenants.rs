@@ -36,6 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
 struct MasterError {
     status: StatusCode,
     error: String,
+    /// Seconds for `Retry-After` (a 429).
+    retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for MasterError {
@@ -50,7 +52,11 @@ impl ResponseError for MasterError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({ "success": false, "error": self.error }))
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+        }
+        response.json(json!({ "success": false, "error": self.error }))
     }
 }
 
@@ -58,6 +64,7 @@ fn failed(status: StatusCode, error: impl Into<String>) -> MasterError {
     MasterError {
         status,
         error: error.into(),
+        retry_after: None,
     }
 }
 
@@ -68,19 +75,24 @@ impl From<ApiError> for MasterError {
             Some(invalid) => format!("{}: {}", invalid.field, invalid.message),
             None => error.message,
         };
-        failed(error.status, text)
+        MasterError {
+            retry_after: error.retry_after,
+            ..failed(error.status, text)
+        }
     }
 }
 
-/// The request carries the master token (compared in constant time).
+/// The request carries the master token (compared in constant time). A wrong one
+/// spends the client's failed-authentication bucket (crate::rate_limits), and once that
+/// is empty answers 429.
 fn require_master(state: &AppState, request: &HttpRequest) -> Result<(), MasterError> {
     let given = bearer_token(request)
         .ok_or_else(|| failed(StatusCode::UNAUTHORIZED, "master token required"))?;
     if same_secret(&state.settings.admin.master_token, given) {
-        Ok(())
-    } else {
-        Err(failed(StatusCode::UNAUTHORIZED, "invalid master token"))
+        return Ok(());
     }
+    state.rate_limits.unproven_token(request)?;
+    Err(failed(StatusCode::UNAUTHORIZED, "invalid master token"))
 }
 
 fn tenant_json(tenant: &TenantRecord) -> Value {

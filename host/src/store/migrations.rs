@@ -187,6 +187,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX users_by_tenant ON users(tenant_id);
     CREATE UNIQUE INDEX users_by_email ON users(tenant_id, email) WHERE email IS NOT NULL;
     ",
+    // 9: retention (host/src/retention.rs): finished jobs are purged by age, found by
+    // index rather than by scanning the table every hour. (Messages need none: they are
+    // purged from the oldest row on, store/sqlite.rs.)
+    "CREATE INDEX jobs_by_finish ON jobs(finished_at) WHERE finished_at IS NOT NULL;",
 ];
 
 pub fn apply(connection: &mut Connection) -> rusqlite::Result<()> {

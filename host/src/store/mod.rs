@@ -41,6 +41,9 @@ pub enum StoreError {
     /// The change would leave a tenant without an active admin.
     #[error("the tenant would be left without an active admin")]
     LastAdmin,
+    /// The user has as many devices as `[limits] devices_per_user` allows.
+    #[error("the user has {0} devices, the most allowed")]
+    DeviceLimit(u64),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -340,7 +343,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the tenant and everything stored for it.
     fn remove_tenant(&self, tenant_id: &str) -> StoreResult<Option<(TenantRecord, Removed)>>;
 
-    fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord>;
+    /// Creates a device of `principal`'s, unless the user has `max_per_user` already
+    /// (`StoreError::DeviceLimit`; 0 = no cap), in one statement.
+    fn create_device(
+        &self,
+        principal: &Principal,
+        name: &str,
+        max_per_user: u64,
+    ) -> StoreResult<DeviceRecord>;
     /// Devices the principal may use: its own (all of the tenant's for an admin).
     fn list_devices(&self, principal: &Principal) -> StoreResult<Vec<DeviceRecord>>;
     /// A device the principal may use, or its default device when `device_id` is `None`.
@@ -416,7 +426,11 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         result_json: Option<&str>,
     ) -> StoreResult<()>;
+    /// Removes finished jobs that finished before `before`. How many.
     fn purge_jobs_before(&self, before: DateTime<Utc>) -> StoreResult<usize>;
+    /// Removes sent and received messages older than `before` from the message log, a
+    /// batch per transaction so that sends waiting to log are not held up. How many.
+    fn purge_messages_before(&self, before: DateTime<Utc>) -> StoreResult<usize>;
 
     /// Stores events in one transaction, each numbered next in its device's sequence,
     /// with a pending delivery for the device's webhook when it is enabled and takes the

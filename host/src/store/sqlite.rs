@@ -74,6 +74,41 @@ fn may_use(principal: &Principal, device: &DeviceRecord) -> bool {
         && (device.user_id == principal.user_id || principal.role == Role::Admin)
 }
 
+/// Rows one purge transaction removes at most.
+const PURGE_BATCH: usize = 5_000;
+
+/// Removes the oldest rows of a message table (`messages`, `received_messages`) up to
+/// the first one at or after `before`, at most [`PURGE_BATCH`]; how many. Rows are
+/// appended as they are sent or received, so rowid order is time order, give or take
+/// a sender's clock; the purge reads from the oldest row and stops at the first young
+/// one instead of keeping an index on the time, which every logged message would pay
+/// for (a row out of order waits for the young one before it to age).
+fn purge_oldest(connection: &mut Connection, table: &str, before: &str) -> StoreResult<usize> {
+    let transaction = connection.transaction()?;
+    let last_old: Option<i64> = {
+        let mut oldest = transaction.prepare_cached(&format!(
+            "SELECT rowid, timestamp FROM {table} ORDER BY rowid LIMIT {PURGE_BATCH}"
+        ))?;
+        let mut rows = oldest.query([])?;
+        let mut last_old = None;
+        while let Some(row) = rows.next()? {
+            if row.get_ref(1)?.as_str().unwrap_or_default() >= before {
+                break;
+            }
+            last_old = Some(row.get(0)?);
+        }
+        last_old
+    };
+    let removed = match last_old {
+        Some(rowid) => {
+            transaction.execute(&format!("DELETE FROM {table} WHERE rowid <= ?1"), [rowid])?
+        }
+        None => 0,
+    };
+    transaction.commit()?;
+    Ok(removed)
+}
+
 /// How long a caller waits for its message to be committed.
 const LOG_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -437,7 +472,13 @@ impl Store for SqliteStore {
         Ok(removed)
     }
 
-    fn create_device(&self, principal: &Principal, name: &str) -> StoreResult<DeviceRecord> {
+    fn create_device(
+        &self,
+        principal: &Principal,
+        name: &str,
+        max_per_user: u64,
+    ) -> StoreResult<DeviceRecord> {
+        let cap = i64::try_from(max_per_user).unwrap_or(i64::MAX);
         self.with(|connection| {
             let device = DeviceRecord {
                 id: new_id(),
@@ -447,17 +488,22 @@ impl Store for SqliteStore {
                 is_default: false,
                 created_at: Utc::now(),
             };
-            connection.execute(
+            let inserted = connection.execute(
                 "INSERT INTO devices (id, tenant_id, user_id, name, is_default, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                 SELECT ?1, ?2, ?3, ?4, 0, ?5
+                 WHERE ?6 = 0 OR (SELECT COUNT(*) FROM devices WHERE user_id = ?3) < ?6",
                 params![
                     device.id,
                     device.tenant_id,
                     device.user_id,
                     device.name,
-                    timestamp(device.created_at)
+                    timestamp(device.created_at),
+                    cap
                 ],
             )?;
+            if inserted == 0 {
+                return Err(StoreError::DeviceLimit(max_per_user));
+            }
             Ok(device)
         })
     }
@@ -473,7 +519,9 @@ impl Store for SqliteStore {
                     params![
                         principal.tenant_id,
                         principal.user_id,
-                        principal.role == Role::Admin
+                        // Admins and managers view the tenant's devices (docs/API.md,
+                        // "Administration"); using one stays with its user or an admin.
+                        principal.role != Role::User
                     ],
                     device_from_row,
                 )?
@@ -742,10 +790,25 @@ impl Store for SqliteStore {
     fn purge_jobs_before(&self, before: DateTime<Utc>) -> StoreResult<usize> {
         self.with(|connection| {
             Ok(connection.execute(
-                "DELETE FROM jobs WHERE status != 'processing' AND finished_at < ?1",
+                "DELETE FROM jobs WHERE finished_at < ?1 AND status != 'processing'",
                 [timestamp(before)],
             )?)
         })
+    }
+
+    fn purge_messages_before(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let before = timestamp(before);
+        let mut removed = 0;
+        for table in ["messages", "received_messages"] {
+            loop {
+                let batch = self.with(|connection| purge_oldest(connection, table, &before))?;
+                removed += batch;
+                if batch < PURGE_BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     fn append_events(&self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {

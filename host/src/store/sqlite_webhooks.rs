@@ -474,7 +474,7 @@ mod tests {
     ) {
         let (store, user) = store_and_user();
         let principal = principal_of(&store, &user);
-        let second = store.create_device(&principal, "second").unwrap();
+        let second = store.create_device(&principal, "second", 0).unwrap();
         let first_id = user.default_device_id.clone();
         store.set_webhook(&webhook_for(&user, &first_id)).unwrap();
         store.set_webhook(&webhook_for(&user, &second.id)).unwrap();
@@ -685,12 +685,12 @@ mod tests {
     fn a_user_webhook_is_given_to_new_devices_with_every_event() {
         let (store, user) = store_and_user();
         let principal = principal_of(&store, &user);
-        let before = store.create_device(&principal, "before").unwrap();
+        let before = store.create_device(&principal, "before", 0).unwrap();
         assert!(!store.apply_user_webhook(&before).unwrap());
         store
             .set_user_webhook(&user.tenant, &user.user_id, "https://example.com/u")
             .unwrap();
-        let after = store.create_device(&principal, "after").unwrap();
+        let after = store.create_device(&principal, "after", 0).unwrap();
         assert!(store.apply_user_webhook(&after).unwrap());
         let webhook = store.webhook(&after.id).unwrap().unwrap();
         assert_eq!(webhook.url, "https://example.com/u");
