@@ -4,6 +4,9 @@
 //! path or query), the caller's tenant once authenticated, the status and the latency.
 //! Nothing else of the request is logged: no token, no body.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,7 +15,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage as _};
+use actix_web::{Error, HttpMessage as _, HttpRequest};
 
 use crate::store::Principal;
 
@@ -56,7 +59,7 @@ pub async fn track(
     let (status, route, tenant, mut response) = match answered {
         Ok(response) => {
             let status = response.status().as_u16();
-            let route = response.request().match_pattern();
+            let route = route_of(response.request());
             let tenant = response
                 .request()
                 .extensions()
@@ -66,41 +69,109 @@ pub async fn track(
         }
         Err(error) => {
             let status = error.as_response_error().status_code().as_u16();
-            (status, None, None, Err(error))
+            (status, unmatched(), None, Err(error))
         }
     };
-    let route = route.unwrap_or_else(|| "unmatched".to_owned());
-    record(&method, &route, status, elapsed);
+    route.record(&method, status, elapsed);
     if let Ok(response) = &mut response
         && let Ok(value) = HeaderValue::from_str(&id)
     {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    tracing::info!(
-        target: "wuts::access",
-        request_id = %id,
-        %method,
-        route,
-        tenant = tenant.as_ref().map_or("-", |caller| caller.tenant_id.as_str()),
+    crate::telemetry::access(&crate::telemetry::AccessLine {
+        request_id: &id,
+        method: method.as_str(),
+        route: &route.pattern,
+        tenant: tenant
+            .as_ref()
+            .map_or("-", |caller| caller.tenant_id.as_str()),
         status,
-        latency_ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1000.0),
-        "request"
-    );
+        latency: elapsed,
+    });
     response
 }
 
-/// The request in the metrics: counted by route pattern, method and status, timed by
-/// route pattern.
-fn record(method: &Method, route: &str, status: u16, elapsed: std::time::Duration) {
-    metrics::counter!(
-        crate::metrics::HTTP_REQUESTS,
-        "route" => route.to_owned(),
-        "method" => method.as_str().to_owned(),
-        "status" => status.to_string()
-    )
-    .increment(1);
-    metrics::histogram!(crate::metrics::HTTP_SECONDS, "route" => route.to_owned())
-        .record(elapsed.as_secs_f64());
+/// A route pattern and its metrics, kept per worker thread by request path for the
+/// routes without parameters: such a path costs one hash lookup, instead of a walk of
+/// the route table (`match_pattern`) and two lookups in the metrics registry with
+/// freshly allocated labels. The route table does not change while serving.
+struct RouteStats {
+    pattern: Arc<str>,
+    seconds: metrics::Histogram,
+    /// Request counters by method and status; a route sees a handful of each.
+    requests: RefCell<Vec<(Method, u16, metrics::Counter)>>,
+}
+
+impl RouteStats {
+    fn new(pattern: Arc<str>) -> RouteStats {
+        RouteStats {
+            seconds: metrics::histogram!(crate::metrics::HTTP_SECONDS, "route" => pattern.to_string()),
+            pattern,
+            requests: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The request in the metrics: counted by route pattern, method and status, timed
+    /// by route pattern.
+    fn record(&self, method: &Method, status: u16, elapsed: std::time::Duration) {
+        self.seconds.record(elapsed.as_secs_f64());
+        let mut requests = self.requests.borrow_mut();
+        if let Some((_, _, counter)) = requests
+            .iter()
+            .find(|(seen, code, _)| *code == status && seen == method)
+        {
+            counter.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(
+            crate::metrics::HTTP_REQUESTS,
+            "route" => self.pattern.to_string(),
+            "method" => method.as_str().to_owned(),
+            "status" => status.to_string()
+        );
+        counter.increment(1);
+        // Bounded: a client inventing methods must not grow it without end.
+        if requests.len() < MAX_COUNTERS_PER_ROUTE {
+            requests.push((method.clone(), status, counter));
+        }
+    }
+}
+
+/// Paths remembered per worker thread (the routes without parameters; a bound all the
+/// same).
+const MAX_CACHED_PATHS: usize = 512;
+const MAX_COUNTERS_PER_ROUTE: usize = 64;
+
+thread_local! {
+    static ROUTES: RefCell<HashMap<Box<str>, Rc<RouteStats>>> = RefCell::new(HashMap::new());
+    static UNMATCHED: Rc<RouteStats> = Rc::new(RouteStats::new(Arc::from("unmatched")));
+}
+
+fn unmatched() -> Rc<RouteStats> {
+    UNMATCHED.with(Rc::clone)
+}
+
+/// The pattern of the route that served `request` ("unmatched" for none), with its
+/// metrics.
+fn route_of(request: &HttpRequest) -> Rc<RouteStats> {
+    let path = request.path();
+    if let Some(known) = ROUTES.with_borrow(|routes| routes.get(path).cloned()) {
+        return known;
+    }
+    let Some(pattern) = request.match_pattern() else {
+        return unmatched();
+    };
+    let stats = Rc::new(RouteStats::new(Arc::from(pattern.as_str())));
+    // Only a route without parameters, whose path is its pattern: paths with ids in
+    // them would fill the table with one-off entries.
+    if pattern == path {
+        ROUTES.with_borrow_mut(|routes| {
+            if routes.len() < MAX_CACHED_PATHS {
+                routes.insert(Box::from(path), Rc::clone(&stats));
+            }
+        });
+    }
+    stats
 }
 
 #[cfg(test)]

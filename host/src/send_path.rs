@@ -596,12 +596,7 @@ async fn run_plugin_on<T: Send + 'static>(
             &context,
             &services,
         );
-        metrics::histogram!(
-            crate::metrics::PLUGIN_CALL_SECONDS,
-            "plugin" => route.plugin.name.clone(),
-            "route" => route.path.clone()
-        )
-        .record(started.elapsed().as_secs_f64());
+        route.record_call(started.elapsed());
         answer
     };
     let result = if thread == Thread::Caller {
