@@ -40,6 +40,7 @@ pub mod jobs;
 pub mod message_json;
 pub mod metrics;
 pub mod openapi;
+pub mod orphans;
 pub mod pacing;
 pub mod plugins;
 pub mod qr_image;

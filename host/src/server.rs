@@ -213,6 +213,7 @@ pub async fn run(listener: TcpListener, settings: Settings) -> Result<(), ServeE
     )?;
     crate::retention::start(Arc::clone(&state.store), &state.settings);
     state.rate_limits.start_pruning();
+    crate::orphans::start(Arc::clone(&state));
     jobs::start(
         Arc::clone(&state),
         job_receiver,

@@ -805,3 +805,60 @@ fn the_cli_manages_tenants_and_users_as_the_routes_do() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// The `wuts_devices{state="connected"}` gauge: open sessions that are connected.
+fn connected_sessions(server: &Server) -> f64 {
+    let reply = server.client().get("/metrics", Auth::Bearer(MASTER));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply
+        .text()
+        .lines()
+        .filter(|line| line.starts_with("wuts_devices{") && line.contains("state=\"connected\""))
+        .find_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_user_deleted_from_the_shell_loses_its_device_in_the_running_server() {
+    let server = server();
+    let tenant = unique("shell");
+    let admin = admin_of(&server, &tenant);
+    let doomed = server
+        .setup()
+        .create_user_with_role(&tenant, "doomed", None);
+    // The admin sends through the doomed user's device: the server now holds its
+    // session and remembers the device.
+    let path = format!("/send/buttons?device_id={}", doomed.device_id);
+    let (code, body) = server.post_json(&path, &admin.token, &example_buttons_body());
+    assert_eq!(code, 200, "{body}");
+    let before = connected_sessions(&server);
+    assert!(before >= 1.0, "the doomed user's device is open: {before}");
+
+    let deleted = server
+        .setup()
+        .cli(&["users", "delete"], &["--id", &doomed.user_id]);
+    assert!(deleted.success(), "{}", deleted.stderr);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (code, body) = server.post_json(&path, &admin.token, &example_buttons_body());
+        if code == 404 && connected_sessions(&server) == before - 1.0 {
+            break;
+        }
+        assert!(
+            code == 200 || code == 404,
+            "only sent or not found meanwhile: {code} {body}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running server still holds the deleted device: {code} {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let (code, body) = server.get("/devices", &admin.token);
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        !body.to_string().contains(&doomed.device_id),
+        "not listed: {body}"
+    );
+}

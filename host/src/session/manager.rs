@@ -69,6 +69,48 @@ impl SessionManager {
         }
     }
 
+    /// The devices with an open session.
+    pub fn open_ids(&self) -> std::collections::HashSet<String> {
+        self.sessions
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Removes the sessions of `candidates` (devices open before `stored` was read) that
+    /// are not in `stored`: deleted by another process. Removed as a deleted device's
+    /// are; how many. A session opened since is left alone, its device too new for the
+    /// list.
+    pub async fn remove_missing(
+        &self,
+        candidates: &std::collections::HashSet<String>,
+        stored: &std::collections::HashSet<String>,
+    ) -> usize {
+        let orphans: Vec<(String, Arc<dyn Session>)> = {
+            let mut sessions = self
+                .sessions
+                .write()
+                .unwrap_or_else(|poison| poison.into_inner());
+            let gone: Vec<String> = sessions
+                .keys()
+                .filter(|id| candidates.contains(*id) && !stored.contains(*id))
+                .cloned()
+                .collect();
+            gone.into_iter()
+                .filter_map(|id| sessions.remove(&id).map(|session| (id, session)))
+                .collect()
+        };
+        let count = orphans.len();
+        for (device_id, session) in orphans {
+            if let Err(error) = session.remove().await {
+                tracing::warn!(device = %device_id, %error, "a deleted device's session did not end cleanly");
+            }
+        }
+        count
+    }
+
     /// Every open session, for shutdown.
     pub fn all(&self) -> Vec<Arc<dyn Session>> {
         self.sessions

@@ -360,6 +360,9 @@ pub trait Store: Send + Sync + 'static {
         device_id: Option<&str>,
     ) -> StoreResult<Option<DeviceRecord>>;
     fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>>;
+    /// Drops remembered devices that are not in `stored` (deleted by another process,
+    /// `wuts users delete`), so no request finds them any more.
+    fn forget_devices_not_in(&self, stored: &std::collections::HashSet<String>);
 
     fn log_message(&self, message: LogEntry<'_>) -> StoreResult<()>;
     /// Queues a message for the log and calls `done` once it is committed, so async

@@ -565,6 +565,20 @@ impl Store for SqliteStore {
         Ok(found)
     }
 
+    fn forget_devices_not_in(&self, stored: &std::collections::HashSet<String>) {
+        let mut devices = self.devices.write().unwrap_or_else(|p| p.into_inner());
+        let before = devices.by_id.len() + devices.default_of_user.len();
+        devices.by_id.retain(|id, _| stored.contains(id));
+        devices
+            .default_of_user
+            .retain(|_, device| stored.contains(&device.id));
+        let changed = before != devices.by_id.len() + devices.default_of_user.len();
+        drop(devices);
+        if changed {
+            self.event_appender.webhooks_changed();
+        }
+    }
+
     fn all_devices(&self) -> StoreResult<Vec<DeviceRecord>> {
         self.with(|connection| {
             let mut statement = connection.prepare("SELECT * FROM devices ORDER BY created_at")?;
