@@ -549,3 +549,31 @@ fn disconnecting_and_connecting_a_device_are_events() {
     assert!(status == 200 || status == 400, "{status}");
     stream.assert_quiet();
 }
+
+#[test]
+fn a_stream_ends_soon_after_its_token_is_rotated_and_another_stays() {
+    let (server, alice) = server_and_user();
+    let bob = server.create_user(&unique("acme"), "bob");
+    let mut rotated = open_ok(&server, &alice, "", None);
+    let mut kept = open_ok(&server, &bob, "", None);
+    send(&server, &alice, "before");
+    assert_eq!(rotated.expect("message.sent").event, "message.sent");
+
+    let (status, body) = server.post_json(
+        &format!("/users/{}/token", alice.user_id),
+        &alice.token,
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{body}");
+    // Checked again at the next keepalive (every 15 s).
+    assert!(
+        rotated.ends_within(Duration::from_secs(20)),
+        "the rotated token's stream ended"
+    );
+    assert!(
+        !kept.ends_within(Duration::from_secs(1)),
+        "bob's stream is still open"
+    );
+    send(&server, &bob, "still here");
+    assert_eq!(kept.expect("bob's message.sent").event, "message.sent");
+}

@@ -151,6 +151,46 @@ impl EventStream {
             .unwrap_or_else(|| panic!("no event came: expected {what}"))
     }
 
+    /// Whether the server ends the stream within `wait`; what comes before the end
+    /// (events, keepalives) is skipped.
+    pub fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.reader
+                .get_ref()
+                .set_read_timeout(Some(left))
+                .expect("a read timeout can be set");
+            let mut size_line = String::new();
+            match self.reader.read_line(&mut size_line) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return false;
+                }
+                Err(_) => return true,
+            }
+            let Ok(size) = usize::from_str_radix(size_line.trim(), 16) else {
+                continue;
+            };
+            if size == 0 {
+                return true;
+            }
+            let mut chunk = vec![0; size + 2];
+            if self.reader.read_exact(&mut chunk).is_err() {
+                return true;
+            }
+        }
+    }
+
     /// Asserts that nothing more comes for a while.
     pub fn assert_quiet(&mut self) {
         if let Some(event) = self.next(QUIET_WAIT) {

@@ -33,6 +33,7 @@ use crate::events::names;
 use crate::send_path::blocking;
 use crate::state::AppState;
 use crate::store::{Store, StoreResult, StoredEvent};
+use crate::tokens::Cached;
 
 /// Stored events read per catch-up query.
 const PAGE: usize = 256;
@@ -78,6 +79,12 @@ async fn stream_events(
         catching_up: start.catch_up,
         frames: VecDeque::new(),
         keepalive: keepalive_timer(),
+        access: Some(Access {
+            tokens: Arc::clone(&state.tokens),
+            token: crate::auth::bearer_token(&request)
+                .unwrap_or_default()
+                .to_owned(),
+        }),
     };
     if let (true, Some(id)) = (start.gap, last_event_id) {
         feed.frames.push_back(gap_frame(&id));
@@ -239,9 +246,47 @@ struct Feed {
     /// Frames ready to send: at most one page of events (and the gap notice).
     frames: VecDeque<Bytes>,
     keepalive: Interval,
+    /// How the stream's caller is checked again at every keepalive (`None`: never, in
+    /// the unit tests below).
+    access: Option<Access>,
+}
+
+/// The token a stream was opened with. A stream lives for hours: at each keepalive the
+/// token must still be good (not rotated, its user not deactivated or deleted) and the
+/// device still the caller's (not deleted), or the stream ends.
+struct Access {
+    tokens: Arc<crate::tokens::TokenCache>,
+    token: String,
 }
 
 impl Feed {
+    /// Whether the caller may still read this device's events. A store that fails to
+    /// answer keeps the stream (the next keepalive asks again).
+    async fn still_allowed(&self) -> bool {
+        let Some(access) = &self.access else {
+            return true;
+        };
+        let tokens = Arc::clone(&access.tokens);
+        let token = access.token.clone();
+        let store = Arc::clone(&self.store);
+        let device_id = self.cursor.device_id.clone();
+        self.runtime
+            .spawn_blocking(move || {
+                let principal = match tokens.cached(&token) {
+                    Cached::Known(principal) => principal,
+                    Cached::Unknown => return false,
+                    Cached::Miss => match tokens.verify(store.as_ref(), &token) {
+                        Ok(Some(principal)) => principal,
+                        Ok(None) => return false,
+                        Err(_) => return true,
+                    },
+                };
+                !matches!(store.find_device(&principal, Some(&device_id)), Ok(None))
+            })
+            .await
+            .unwrap_or(true)
+    }
+
     /// The next bytes to send; `None` ends the stream.
     async fn next_frame(&mut self) -> Option<Bytes> {
         loop {
@@ -263,7 +308,12 @@ impl Feed {
                     // The sink is gone: the server is stopping.
                     Err(RecvError::Closed) => return None,
                 },
-                _ = self.keepalive.tick() => return Some(Bytes::from_static(KEEPALIVE_FRAME)),
+                _ = self.keepalive.tick() => {
+                    if !self.still_allowed().await {
+                        return None;
+                    }
+                    return Some(Bytes::from_static(KEEPALIVE_FRAME));
+                }
             }
         }
     }
@@ -485,6 +535,7 @@ mod tests {
                 catching_up: start.catch_up,
                 frames: VecDeque::new(),
                 keepalive: keepalive_timer(),
+                access: None,
             }
         }
     }
