@@ -17,6 +17,8 @@
 //!   ([`Recipient`], [`Quoted`], [`Mentioned`], [`MediaSource`]).
 //! - [`node`]: stanza nodes as a plain tree ([`Node`]), and as the host holds them
 //!   ([`StanzaNodes`]).
+//! - `quote` (feature `quote`): a quoted reply's `contextInfo`, for the plugins that
+//!   quote (text, image).
 //! - [`library`]: the host's side: loading a plugin library and calling it
 //!   ([`library::PluginLibrary`]), and the services it offers plugins.
 //! - `abi`: the FFI-safe types and the root module, built on `abi_stable`; nothing
@@ -38,6 +40,8 @@ pub mod host;
 pub mod interactive;
 pub mod library;
 pub mod node;
+#[cfg(feature = "quote")]
+pub mod quote;
 pub mod recipient;
 pub mod references;
 pub mod request;

@@ -48,7 +48,6 @@
 //! sends; no thread waits. `metadata.presence_sent` says whether a presence was asked for.
 
 pub mod preview;
-mod quote;
 mod request;
 
 use std::time::{Duration, Instant};
@@ -65,8 +64,8 @@ use wuts_plugin_api::{
 };
 
 pub use preview::LinkPreview;
-pub use quote::{ResolvedQuote, prepare_for_quote, resolve as resolve_quote};
 pub use request::{TextRequest, schema};
+pub use wuts_plugin_api::quote::{ResolvedQuote, prepare_for_quote, resolve as resolve_quote};
 
 #[derive(Default)]
 pub struct TextPlugin;
@@ -97,7 +96,7 @@ impl Plugin for TextPlugin {
         let started = Instant::now();
         let text = TextRequest::parse(request)?;
         let quote = match &text.quoted {
-            Some(quoted) => Some(quote::resolve(
+            Some(quoted) => Some(wuts_plugin_api::quote::resolve(
                 quoted,
                 &text.to,
                 request.context.own_jid,

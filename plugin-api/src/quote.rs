@@ -1,5 +1,6 @@
 //! What a reply quotes: the original when the host's message log knows it, else the text
-//! the caller gave; and who wrote it.
+//! the caller gave; and who wrote it. Shared by the plugins whose messages may quote
+//! (feature `quote`, which brings the protobuf types; the ABI itself never uses them).
 //!
 //! The `contextInfo` of a reply follows what the current clients build:
 //!
@@ -12,10 +13,10 @@
 //! - `remoteJID`: only for a quote across chats, the quoted message's chat (whatsapp-rust
 //!   `build_quote_context_with_info`; Baileys sets it when the chat differs).
 
+use crate::{PluginError, Quoted, SentMessage, is_group};
 use buffa::{Message as _, MessageField};
 use serde_json::{Value, json};
 use waproto::whatsapp::{ContextInfo, Message};
-use wuts_plugin_api::{PluginError, Quoted, SentMessage, is_group};
 
 /// A quote ready to go into a reply's `contextInfo`.
 #[derive(Debug, Clone, PartialEq)]
