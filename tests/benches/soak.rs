@@ -62,6 +62,7 @@ const PLUGINS: [&str; 11] = [
     "poll",
     "list",
     "message-ops",
+    "image",
 ];
 const SENDER: &str = "5511988887777";
 

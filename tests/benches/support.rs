@@ -43,6 +43,8 @@ pub fn use_release_build() {
             "wuts-plugin-list",
             "-p",
             "wuts-plugin-message-ops",
+            "-p",
+            "wuts-plugin-image",
         ])
         .status()
         .expect("cargo runs");

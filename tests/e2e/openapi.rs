@@ -23,6 +23,7 @@ const PLUGINS: &[&str] = &[
     "poll",
     "list",
     "message-ops",
+    "image",
 ];
 
 /// The virtual environment `config/bootstrap.sh --test` makes.

@@ -1,0 +1,538 @@
+//! `POST /send/image` through the real server, sandbox driver and plugin library: pictures
+//! sent as they are and converted, the message as recorded (size, thumbnail, caption), the
+//! uploaded file, URL sources, and every kind of bad input with its code.
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use image::{DynamicImage, GenericImageView, ImageEncoder, ImageFormat, Rgba, RgbaImage};
+use serde_json::{Map, Value, json};
+use wuts_e2e::audio_fixtures::{LocalHttp, base64};
+use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
+
+fn options() -> ServerOptions {
+    ServerOptions::default()
+        .plugins(&["image"])
+        .required(&["image"])
+}
+
+fn server_and_user(options: ServerOptions) -> (Server, User) {
+    let server = Server::start(options);
+    let user = server.create_user(&unique("image"), "alice");
+    (server, user)
+}
+
+fn send(server: &Server, user: &User, body: &Value) -> (u16, Value) {
+    server.post_json("/send/image", &user.token, body)
+}
+
+/// A picture of `width`x`height` with a gradient, encoded as `format`.
+fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
+    let pixels = RgbaImage::from_fn(width, height, |x, y| {
+        Rgba([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8, 255])
+    });
+    let picture = match format {
+        ImageFormat::Jpeg => DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(pixels).to_rgb8()),
+        _ => DynamicImage::ImageRgba8(pixels),
+    };
+    let mut out = Cursor::new(Vec::new());
+    picture
+        .write_to(&mut out, format)
+        .expect("the picture encodes");
+    out.into_inner()
+}
+
+/// A PNG of a few dozen bytes whose header claims `width`x`height` (a decompression bomb's
+/// shape: it would decode to `width * height * 3` bytes).
+fn bomb_header(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&[0; 3], 1, 1, image::ExtendedColorType::Rgb8)
+        .expect("a 1x1 PNG encodes");
+    // IHDR's width and height follow the signature (8), the chunk length (4) and type (4);
+    // the chunk's CRC, after its 13 data bytes, is made again so the header reads as valid.
+    out[16..20].copy_from_slice(&width.to_be_bytes());
+    out[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&out[12..29]);
+    out[29..33].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn base64_body(bytes: &[u8]) -> Value {
+    json!({ "number": PHONE, "image": base64(bytes) })
+}
+
+fn with(mut body: Value, extra: Value) -> Value {
+    if let (Value::Object(fields), Value::Object(extra)) = (&mut body, extra) {
+        fields.extend(extra);
+    }
+    body
+}
+
+/// The WUTS docs §1.2 200 example's metadata keys, and this server's additions.
+const METADATA_KEYS: [&str; 14] = [
+    "device_id",
+    "user_id",
+    "processing_time_ms",
+    "image_size_bytes",
+    "image_format",
+    "upload_time_ms",
+    "mentions_processed",
+    "quoted_message_found",
+    "view_once_enabled",
+    "original_format",
+    "was_converted",
+    "width",
+    "height",
+    "sent_at",
+];
+
+/// Asserts the documented 200 body and returns its message id and metadata.
+#[track_caller]
+fn assert_sent(status: u16, reply: &Value, downloaded: bool) -> (String, Map<String, Value>) {
+    assert_eq!(status, 200, "expected 200, got {status}: {reply}");
+    assert_eq!(reply["success"], json!(true), "{reply}");
+    assert_eq!(reply["status"], json!("sent"), "{reply}");
+    assert_eq!(reply["chat_jid"], json!(PHONE_JID), "{reply}");
+    let id = reply["message_id"].as_str().unwrap_or_default().to_owned();
+    checks::message_id(&id);
+    let timestamp = reply["timestamp"].as_str().unwrap_or_default();
+    checks::recent_timestamp(timestamp);
+    let metadata = reply["metadata"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no metadata object: {reply}"))
+        .clone();
+    let mut keys: Vec<&str> = metadata.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut want = METADATA_KEYS.to_vec();
+    if downloaded {
+        want.push("download_time_ms");
+    }
+    want.sort_unstable();
+    assert_eq!(keys, want, "metadata keys: {reply}");
+    assert_eq!(
+        metadata["sent_at"],
+        json!(timestamp),
+        "sent_at is the ack's time"
+    );
+    for key in [
+        "processing_time_ms",
+        "image_size_bytes",
+        "upload_time_ms",
+        "mentions_processed",
+        "width",
+        "height",
+    ] {
+        assert!(metadata[key].is_u64(), "{key} is a whole number: {reply}");
+    }
+    (id, metadata)
+}
+
+/// Asserts a standard-envelope error with `status` and `code`; returns the error text.
+#[track_caller]
+fn assert_error(reply: (u16, Value), status: u16, code: &str) -> String {
+    let (got, body) = reply;
+    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
+    assert_eq!(body["success"], json!(false), "{body}");
+    assert_eq!(body["error_code"], json!(code), "{body}");
+    assert!(body["timestamp"].is_string(), "{body}");
+    let text = body["error"].as_str().unwrap_or_default().to_owned();
+    assert!(!text.is_empty(), "{body}");
+    text
+}
+
+/// The outbox entry for `message_id` (the newest entry).
+#[track_caller]
+fn newest_entry(server: &Server, user: &User, message_id: &str) -> Value {
+    let outbox = server.outbox(user);
+    let entry = outbox.first().cloned().unwrap_or(Value::Null);
+    assert_eq!(entry["message_id"], json!(message_id), "{outbox:?}");
+    entry
+}
+
+/// The `imageMessage` of an entry, unwrapping a view-once message.
+fn image_message(entry: &Value) -> &Value {
+    let message = &entry["message"];
+    let inner = if message["viewOnceMessage"].is_object() {
+        &message["viewOnceMessage"]["message"]
+    } else {
+        message
+    };
+    let image = &inner["imageMessage"];
+    assert!(image.is_object(), "no imageMessage in {entry}");
+    image
+}
+
+/// The checks every sent picture passes: mimetype and size as the metadata says, a
+/// thumbnail that is a JPEG of at most 72 px, and an upload that decodes to the size the
+/// message states. Returns the uploaded file.
+#[track_caller]
+fn assert_picture(
+    server: &Server,
+    user: &User,
+    entry: &Value,
+    mimetype: &str,
+    size: (u32, u32),
+) -> Vec<u8> {
+    let image = image_message(entry);
+    assert_eq!(image["mimetype"], json!(mimetype), "{entry}");
+    assert_eq!(image["width"], json!(size.0), "{entry}");
+    assert_eq!(image["height"], json!(size.1), "{entry}");
+
+    // The sandbox outbox writes bytes fields as arrays of numbers.
+    let thumbnail: Vec<u8> = image["jpegThumbnail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("jpegThumbnail is an array of bytes in the JSON: {entry}"))
+        .iter()
+        .map(|byte| {
+            byte.as_u64()
+                .and_then(|byte| u8::try_from(byte).ok())
+                .expect("a byte")
+        })
+        .collect();
+    assert_eq!(
+        image::guess_format(&thumbnail).ok(),
+        Some(ImageFormat::Jpeg)
+    );
+    let thumbnail = image::load_from_memory_with_format(&thumbnail, ImageFormat::Jpeg)
+        .expect("the thumbnail decodes as a JPEG");
+    let (width, height) = thumbnail.dimensions();
+    assert!(width.max(height) <= 72, "thumbnail {width}x{height}");
+    assert!(width.max(height) >= 1);
+
+    let media = &entry["media"][0];
+    assert_eq!(media["kind"], json!("image"), "{entry}");
+    assert_eq!(media["mimetype"], json!(mimetype), "{entry}");
+    let url = media["url"].as_str().unwrap_or_default();
+    let reply = server.client().get(url, user.auth());
+    assert_eq!(reply.status, 200, "GET {url}: {}", reply.text());
+    assert_eq!(Some(reply.body.len() as u64), media["size"].as_u64());
+    let uploaded = image::load_from_memory(&reply.body).expect("the upload decodes");
+    assert_eq!(
+        uploaded.dimensions(),
+        size,
+        "the upload is what the message says"
+    );
+    reply.body
+}
+
+#[test]
+fn a_png_goes_as_it_is_with_caption_thumbnail_and_mentions() {
+    let (server, user) = server_and_user(options());
+    let png = picture(640, 480, ImageFormat::Png);
+    let body = with(
+        base64_body(&png),
+        json!({"caption": "*Black Friday* is here!", "mentioned": ["5511988888888"]}),
+    );
+    let (status, reply) = send(&server, &user, &body);
+    let (id, metadata) = assert_sent(status, &reply, false);
+    assert_eq!(metadata["image_format"], json!("image/png"));
+    assert_eq!(metadata["original_format"], json!("image/png"));
+    assert_eq!(metadata["was_converted"], json!(false));
+    assert_eq!(metadata["image_size_bytes"], json!(png.len()));
+    assert_eq!(metadata["mentions_processed"], json!(1));
+    assert_eq!(metadata["view_once_enabled"], json!(false));
+    assert_eq!(
+        (metadata["width"].clone(), metadata["height"].clone()),
+        (json!(640), json!(480))
+    );
+
+    let entry = newest_entry(&server, &user, &id);
+    let uploaded = assert_picture(&server, &user, &entry, "image/png", (640, 480));
+    assert_eq!(uploaded, png, "a PNG within the caps is sent byte for byte");
+    let image = image_message(&entry);
+    assert_eq!(
+        image["caption"],
+        json!("*Black Friday* is here!"),
+        "{entry}"
+    );
+    assert_eq!(
+        image["contextInfo"]["mentionedJID"],
+        json!(["5511988888888@s.whatsapp.net"]),
+        "{entry}"
+    );
+    assert!(
+        image.get("viewOnce").is_none_or(|v| v == &json!(false)),
+        "{entry}"
+    );
+}
+
+#[test]
+fn a_jpeg_data_uri_goes_as_it_is() {
+    let (server, user) = server_and_user(options());
+    let jpeg = picture(300, 400, ImageFormat::Jpeg);
+    let body =
+        json!({"number": PHONE, "image": format!("data:image/jpeg;base64,{}", base64(&jpeg))});
+    let (status, reply) = send(&server, &user, &body);
+    let (id, metadata) = assert_sent(status, &reply, false);
+    assert_eq!(metadata["image_format"], json!("image/jpeg"));
+    assert_eq!(metadata["was_converted"], json!(false));
+    let entry = newest_entry(&server, &user, &id);
+    assert_eq!(
+        assert_picture(&server, &user, &entry, "image/jpeg", (300, 400)),
+        jpeg
+    );
+    assert!(image_message(&entry).get("caption").is_none(), "{entry}");
+}
+
+#[test]
+fn a_webp_is_converted_to_jpeg() {
+    let (server, user) = server_and_user(options());
+    let webp = picture(200, 100, ImageFormat::WebP);
+    let (status, reply) = send(&server, &user, &base64_body(&webp));
+    let (id, metadata) = assert_sent(status, &reply, false);
+    assert_eq!(metadata["image_format"], json!("image/jpeg"));
+    assert_eq!(metadata["original_format"], json!("image/webp"));
+    assert_eq!(metadata["was_converted"], json!(true));
+    let entry = newest_entry(&server, &user, &id);
+    let uploaded = assert_picture(&server, &user, &entry, "image/jpeg", (200, 100));
+    assert_eq!(image::guess_format(&uploaded).ok(), Some(ImageFormat::Jpeg));
+    assert_eq!(metadata["image_size_bytes"], json!(uploaded.len()));
+}
+
+#[test]
+fn a_long_png_is_scaled_to_4096_on_its_longest_side() {
+    let (server, user) = server_and_user(options());
+    let wide = picture(5000, 300, ImageFormat::Png);
+    let (status, reply) = send(&server, &user, &base64_body(&wide));
+    let (id, metadata) = assert_sent(status, &reply, false);
+    assert_eq!(metadata["was_converted"], json!(true));
+    assert_eq!(metadata["image_format"], json!("image/jpeg"));
+    assert_eq!(
+        (metadata["width"].clone(), metadata["height"].clone()),
+        (json!(4096), json!(246))
+    );
+    let entry = newest_entry(&server, &user, &id);
+    assert_picture(&server, &user, &entry, "image/jpeg", (4096, 246));
+}
+
+#[test]
+fn view_once_and_a_quote_are_carried() {
+    let (server, user) = server_and_user(options());
+    let png = picture(64, 64, ImageFormat::Png);
+    let body = with(
+        base64_body(&png),
+        json!({"viewOnce": true,
+               "quoted": {"message_id": "3EB0AAAAAAAAAAAAAAAAAA", "participant": "5511988888888", "body": "Is it ready?"}}),
+    );
+    let (status, reply) = send(&server, &user, &body);
+    let (id, metadata) = assert_sent(status, &reply, false);
+    assert_eq!(metadata["view_once_enabled"], json!(true));
+    assert_eq!(metadata["quoted_message_found"], json!(false));
+    let entry = newest_entry(&server, &user, &id);
+    assert!(entry["message"]["viewOnceMessage"].is_object(), "{entry}");
+    let image = image_message(&entry);
+    assert_eq!(image["viewOnce"], json!(true), "{entry}");
+    let context = &image["contextInfo"];
+    assert_eq!(
+        context["stanzaID"],
+        json!("3EB0AAAAAAAAAAAAAAAAAA"),
+        "{entry}"
+    );
+    assert_eq!(
+        context["participant"],
+        json!("5511988888888@s.whatsapp.net"),
+        "{entry}"
+    );
+    assert_eq!(
+        context["quotedMessage"]["conversation"],
+        json!("Is it ready?"),
+        "{entry}"
+    );
+    assert_picture(&server, &user, &entry, "image/png", (64, 64));
+}
+
+#[test]
+fn image_url_is_downloaded_and_sniffed_when_private_urls_are_allowed() {
+    // Served as PNG, but a GIF: the bytes decide, not the Content-Type.
+    let gif = picture(120, 90, ImageFormat::Gif);
+    let http = LocalHttp::serve("banner.png", "image/png", gif);
+    let (server, user) = server_and_user(options().env("WUTS__FETCH__ALLOW_PRIVATE_URLS", "true"));
+
+    let body =
+        json!({"number": PHONE, "image_url": http.url("/banner.png"), "caption": "from a URL"});
+    let (status, reply) = send(&server, &user, &body);
+    let (id, metadata) = assert_sent(status, &reply, true);
+    assert!(metadata["download_time_ms"].is_u64(), "{reply}");
+    assert_eq!(metadata["original_format"], json!("image/gif"));
+    assert_eq!(metadata["was_converted"], json!(true));
+    let entry = newest_entry(&server, &user, &id);
+    assert_picture(&server, &user, &entry, "image/jpeg", (120, 90));
+
+    let text = assert_error(
+        send(
+            &server,
+            &user,
+            &json!({"number": PHONE, "image_url": http.url("/missing.png")}),
+        ),
+        400,
+        "URL_HTTP_ERROR",
+    );
+    assert!(text.starts_with("image_url: "), "{text}");
+    assert_eq!(server.outbox(&user).len(), 1, "nothing more was sent");
+}
+
+#[test]
+fn a_loopback_url_is_refused_without_allow_private_urls() {
+    let http = LocalHttp::serve("a.png", "image/png", picture(8, 8, ImageFormat::Png));
+    let (server, user) = server_and_user(options());
+    let text = assert_error(
+        send(
+            &server,
+            &user,
+            &json!({"number": PHONE, "image_url": http.url("/a.png")}),
+        ),
+        400,
+        "URL_FORBIDDEN",
+    );
+    assert!(text.starts_with("image_url: "), "{text}");
+    assert!(server.outbox(&user).is_empty());
+}
+
+#[test]
+fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
+    let (server, user) = server_and_user(options());
+    let png = picture(400, 400, ImageFormat::Png);
+    let some_image = base64(&picture(8, 8, ImageFormat::Png));
+    let text = "This is not an image. ".repeat(50);
+    let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
+        (
+            "empty",
+            json!({"number": PHONE, "image": ""}),
+            "IMAGE_EMPTY",
+            None,
+        ),
+        (
+            "text",
+            base64_body(text.as_bytes()),
+            "IMAGE_UNSUPPORTED",
+            None,
+        ),
+        (
+            "truncated PNG",
+            base64_body(&png[..png.len() / 2]),
+            "IMAGE_CORRUPT",
+            None,
+        ),
+        (
+            "bomb header (60000x60000)",
+            base64_body(&bomb_header(60_000, 60_000)),
+            "IMAGE_TOO_LARGE",
+            None,
+        ),
+        (
+            "caption of 1025",
+            with(base64_body(&png), json!({"caption": "c".repeat(1025)})),
+            "VALIDATION_ERROR",
+            Some("caption"),
+        ),
+        (
+            "both sources",
+            json!({"number": PHONE, "image": some_image, "image_url": "https://example.com/a.png"}),
+            "VALIDATION_ERROR",
+            Some("image"),
+        ),
+        (
+            "neither source",
+            json!({"number": PHONE, "caption": "hi"}),
+            "VALIDATION_ERROR",
+            Some("image"),
+        ),
+        (
+            "invalid base64",
+            json!({"number": PHONE, "image": "this is *not* base64!"}),
+            "VALIDATION_ERROR",
+            Some("image"),
+        ),
+        (
+            "no number",
+            json!({"image": some_image}),
+            "VALIDATION_ERROR",
+            Some("number"),
+        ),
+        (
+            "viewOnce not a bool",
+            json!({"number": PHONE, "image": some_image, "viewOnce": "yes"}),
+            "VALIDATION_ERROR",
+            Some("viewOnce"),
+        ),
+        (
+            "bad mention",
+            json!({"number": PHONE, "image": some_image, "mentioned": ["not a number"]}),
+            "VALIDATION_ERROR",
+            Some("mentioned[0]"),
+        ),
+    ];
+    let mut checks = Cases::new();
+    for (name, body, code, field) in cases {
+        checks.check(name, || {
+            let started = Instant::now();
+            let reply = send(&server, &user, &body);
+            let fields: Vec<Value> = reply.1["validation"]
+                .as_array()
+                .map(|v| v.iter().map(|f| f["field"].clone()).collect())
+                .unwrap_or_default();
+            let text = assert_error(reply, 400, code);
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{name} took {:?}",
+                started.elapsed()
+            );
+            assert!(
+                !text.contains("This is not an image"),
+                "the input is not echoed: {text}"
+            );
+            if let Some(field) = field {
+                assert_eq!(fields.first(), Some(&json!(field)), "{name}: {text}");
+            }
+        });
+    }
+    checks.finish();
+    assert!(
+        server.outbox(&user).is_empty(),
+        "failed requests send nothing: {:?}",
+        server.outbox(&user)
+    );
+}
+
+#[test]
+fn the_caps_set_by_environment_apply() {
+    let (server, user) = server_and_user(
+        options()
+            .env("WUTS__PLUGIN__IMAGE__MAX_SIDE", "100")
+            .env("WUTS__PLUGIN__IMAGE__MAX_MEGAPIXELS", "1"),
+    );
+    let (status, reply) = send(
+        &server,
+        &user,
+        &base64_body(&picture(300, 150, ImageFormat::Png)),
+    );
+    let (id, metadata) = assert_sent(status, &reply, false);
+    assert_eq!(metadata["was_converted"], json!(true));
+    let entry = newest_entry(&server, &user, &id);
+    assert_picture(&server, &user, &entry, "image/jpeg", (100, 50));
+
+    let text = assert_error(
+        send(&server, &user, &base64_body(&bomb_header(1001, 1000))),
+        400,
+        "IMAGE_TOO_LARGE",
+    );
+    assert!(text.contains("1 megapixels"), "the limit is named: {text}");
+    assert_eq!(server.outbox(&user).len(), 1, "nothing more was sent");
+}
