@@ -69,6 +69,21 @@ fn assert_job_sent(job: &Value) -> String {
     id
 }
 
+/// Options whose database lies in a folder of its own, named through the environment so
+/// that a second server, started from a fresh setup, opens the first one's file: the
+/// folder (removed when dropped), the database's path, the options.
+fn shared_database() -> (tempfile::TempDir, String, ServerOptions) {
+    let folder = tempfile::tempdir().expect("a temp dir");
+    let store = folder
+        .path()
+        .join("wuts.db")
+        .to_str()
+        .expect("a UTF-8 path")
+        .to_owned();
+    let options = options().env("WUTS__STORE__PATH", &store);
+    (folder, store, options)
+}
+
 #[track_caller]
 fn assert_not_found(reply: (u16, Value)) {
     let (status, body) = reply;
@@ -111,13 +126,7 @@ fn a_large_clip_is_a_job_that_is_sent_and_reported() {
 
 #[test]
 fn a_job_survives_a_sigkill_in_the_middle_of_sending_and_is_sent_once() {
-    // Both servers use this database, named through the environment so that the second,
-    // started from a fresh setup, opens the first one's file.
-    let database = tempfile::tempdir().expect("a temp dir");
-    let store = database.path().join("wuts.db");
-    let store = store.to_str().expect("a UTF-8 path");
-    let options = options().env("WUTS__STORE__PATH", store);
-
+    let (_database, _, options) = shared_database();
     let mut first = Server::start(options.clone());
     let user = first.create_user(&unique("jobs"), "alice");
     // The sandbox acknowledges after 8 s, so the job will be waiting for its ack.
@@ -153,11 +162,7 @@ fn a_job_survives_a_sigkill_in_the_middle_of_sending_and_is_sent_once() {
 
 #[test]
 fn finished_jobs_and_old_messages_are_purged_past_their_retention() {
-    let database = tempfile::tempdir().expect("a temp dir");
-    let store = database.path().join("wuts.db");
-    let store = store.to_str().expect("a UTF-8 path");
-    let options = options().env("WUTS__STORE__PATH", store);
-
+    let (_database, store, options) = shared_database();
     let mut first = Server::start(options.clone());
     let user = first.create_user(&unique("jobs"), "alice");
     let (status, reply) = first.post_json("/send/audio", &user.token, &audio_body());
@@ -183,7 +188,7 @@ fn finished_jobs_and_old_messages_are_purged_past_their_retention() {
 
     // As if the job had finished, and every message before the recent ones been sent
     // or received, in 2020.
-    let database = rusqlite::Connection::open(store).expect("the database opens");
+    let database = rusqlite::Connection::open(&store).expect("the database opens");
     let aged = |sql: &str, id: &str| database.execute(sql, [id]).expect("the update runs");
     let long_ago = "2020-01-01T00:00:00.000Z";
     let sql = format!("UPDATE jobs SET finished_at = '{long_ago}' WHERE id = ?1");
