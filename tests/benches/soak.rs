@@ -50,7 +50,7 @@ const JOB_EVERY: Duration = Duration::from_millis(200);
 const JOB_GRACE: Duration = Duration::from_secs(120);
 /// The audio plugin's async threshold in this run: a 3 s clip is over it, 1 s is not.
 const ASYNC_THRESHOLD: usize = 64 * 1024;
-const PLUGINS: [&str; 11] = [
+const PLUGINS: [&str; 12] = [
     "buttons",
     "audio",
     "buttons-response",
