@@ -171,7 +171,10 @@ fn a_property_based_fuzzer_finds_no_5xx_and_nothing_undocumented() {
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "5", "--workers", "2", "--seed", "7"])
+        // One worker: with two, hypothesis's shared cache of strategy descriptions raced
+        // between the worker threads in CI (a KeyError inside the tool, reported as a
+        // flaky runtime error on an operation whose every request had passed).
+        .args(["--max-examples", "5", "--workers", "1", "--seed", "7"])
         // Rotating the caller's own token would end the run's authentication.
         .args(["--exclude-path", "/users/{id}/token"])
         .env("SCHEMATHESIS_TELEMETRY", "false")
