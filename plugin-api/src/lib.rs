@@ -12,6 +12,7 @@
 //!   plugin's `tracing` events to the host.
 //! - [`request`], [`error`], [`host`]: the request a plugin reads, the error it returns,
 //!   and the host's services it may call (fetch, media upload, the message log).
+//! - [`config`]: reading the plugin's `[plugin.NAME]` table at `init`.
 //! - [`schema`]: a request body described once, for validation and its JSON Schema;
 //!   [`fields`]: reading single fields by hand; typed readers for shared fields
 //!   ([`Recipient`], [`Quoted`], [`Mentioned`], [`MediaSource`]).
@@ -34,6 +35,7 @@
 
 #[doc(hidden)]
 pub mod abi;
+pub mod config;
 pub mod error;
 pub mod fields;
 pub mod host;

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use wuts_plugin_api::PluginError;
+use wuts_plugin_api::config::ConfigTable;
 
 /// Settings of the audio plugin; every key is optional (defaults as in `config/wuts.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,38 +45,28 @@ impl AudioConfig {
     /// Reads the table; a wrong value or an unknown key refuses the plugin with a message
     /// naming the key (a typo silently ignored would leave a limit at its default).
     pub fn from_json(config: &Value) -> Result<AudioConfig, PluginError> {
-        let table = match config {
-            Value::Null => return Ok(AudioConfig::default()),
-            Value::Object(table) => table,
-            other => {
-                return Err(config_error(format!(
-                    "[plugin.audio] must be a table, not {}",
-                    wuts_plugin_api::fields::kind(other)
-                )));
-            }
+        let Some(table) = ConfigTable::open("audio", config, &KEYS)? else {
+            return Ok(AudioConfig::default());
         };
-        if let Some(unknown) = table.keys().find(|key| !KEYS.contains(&key.as_str())) {
-            return Err(config_error(format!(
-                "[plugin.audio] has an unknown key {unknown:?}; known keys: {}",
-                KEYS.join(", ")
-            )));
-        }
         let defaults = AudioConfig::default();
-        let max_duration_seconds = number(table, "max_duration_seconds", 1..=24 * 3600)?;
-        let timeout_seconds = number(table, "transcode_timeout_seconds", 1..=24 * 3600)?;
+        let max_duration_seconds = table.number("max_duration_seconds", 1..=24 * 3600)?;
+        let timeout_seconds = table.number("transcode_timeout_seconds", 1..=24 * 3600)?;
         Ok(AudioConfig {
-            async_threshold_bytes: number(table, "async_threshold_bytes", 0..=u64::MAX)?
+            async_threshold_bytes: table
+                .number("async_threshold_bytes", 0..=u64::MAX)?
                 .unwrap_or(defaults.async_threshold_bytes),
             max_duration: max_duration_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.max_duration),
-            max_concurrent_transcodes: number(table, "max_concurrent_transcodes", 0..=1024)?
+            max_concurrent_transcodes: table
+                .number("max_concurrent_transcodes", 0..=1024)?
                 .map(|permits| permits as usize)
                 .unwrap_or(defaults.max_concurrent_transcodes),
             transcode_timeout: timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.transcode_timeout),
-            encoder_complexity: number(table, "encoder_complexity", 0..=10)?
+            encoder_complexity: table
+                .number("encoder_complexity", 0..=10)?
                 .map(|complexity| complexity as u8)
                 .unwrap_or(defaults.encoder_complexity),
         })
@@ -88,33 +79,6 @@ impl AudioConfig {
             permits => permits,
         }
     }
-}
-
-/// A whole number within `range`; environment overrides may arrive as strings of digits.
-fn number(
-    table: &Map<String, Value>,
-    key: &str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Option<u64>, PluginError> {
-    let parsed = match table.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(number)) => number.as_u64(),
-        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
-        Some(_) => None,
-    };
-    match parsed {
-        Some(value) if range.contains(&value) => Ok(Some(value)),
-        _ => Err(config_error(format!(
-            "[plugin.audio] {key} must be a whole number from {} to {}, not {}",
-            range.start(),
-            range.end(),
-            table.get(key).map(Value::to_string).unwrap_or_default()
-        ))),
-    }
-}
-
-fn config_error(message: String) -> PluginError {
-    PluginError::new(500, "CONFIG_INVALID", message)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! The `[plugin.image]` configuration table, as the host hands it to `init`; read the way
-//! plugins/audio/src/config.rs reads `[plugin.audio]`.
+//! The `[plugin.image]` configuration table, as the host hands it to `init` (read through
+//! the SDK's `wuts_plugin_api::config`).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use wuts_plugin_api::PluginError;
+use wuts_plugin_api::config::ConfigTable;
 
 /// Settings of the image plugin; every key is optional.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,32 +35,22 @@ impl ImageConfig {
     /// Reads the table; a wrong value or an unknown key refuses the plugin with a message
     /// naming the key (a typo silently ignored would leave a limit at its default).
     pub fn from_json(config: &Value) -> Result<ImageConfig, PluginError> {
-        let table = match config {
-            Value::Null => return Ok(ImageConfig::default()),
-            Value::Object(table) => table,
-            other => {
-                return Err(config_error(format!(
-                    "[plugin.image] must be a table, not {}",
-                    wuts_plugin_api::fields::kind(other)
-                )));
-            }
+        let Some(table) = ConfigTable::open("image", config, &KEYS)? else {
+            return Ok(ImageConfig::default());
         };
-        if let Some(unknown) = table.keys().find(|key| !KEYS.contains(&key.as_str())) {
-            return Err(config_error(format!(
-                "[plugin.image] has an unknown key {unknown:?}; known keys: {}",
-                KEYS.join(", ")
-            )));
-        }
         let defaults = ImageConfig::default();
         Ok(ImageConfig {
             // Up to 1 GiB: the route's body limit is sized for 16 MiB and is set apart.
-            max_bytes: number(table, "max_bytes", 1..=1024 * 1024 * 1024)?
+            max_bytes: table
+                .number("max_bytes", 1..=1024 * 1024 * 1024)?
                 .unwrap_or(defaults.max_bytes),
             // 1000 megapixels of RGBA is 4 GB: beyond that no server should decode.
-            max_megapixels: number(table, "max_megapixels", 1..=1000)?
+            max_megapixels: table
+                .number("max_megapixels", 1..=1000)?
                 .unwrap_or(defaults.max_megapixels),
             // 65,535 is the largest side a JPEG header can state.
-            max_side: number(table, "max_side", 72..=65_535)?
+            max_side: table
+                .number("max_side", 72..=65_535)?
                 .map(|side| side as u32)
                 .unwrap_or(defaults.max_side),
         })
@@ -69,33 +60,6 @@ impl ImageConfig {
     pub fn max_pixels(&self) -> u64 {
         self.max_megapixels * 1_000_000
     }
-}
-
-/// A whole number within `range`; environment overrides may arrive as strings of digits.
-fn number(
-    table: &Map<String, Value>,
-    key: &str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Option<u64>, PluginError> {
-    let parsed = match table.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(number)) => number.as_u64(),
-        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
-        Some(_) => None,
-    };
-    match parsed {
-        Some(value) if range.contains(&value) => Ok(Some(value)),
-        _ => Err(config_error(format!(
-            "[plugin.image] {key} must be a whole number from {} to {}, not {}",
-            range.start(),
-            range.end(),
-            table.get(key).map(Value::to_string).unwrap_or_default()
-        ))),
-    }
-}
-
-fn config_error(message: String) -> PluginError {
-    PluginError::new(500, "CONFIG_INVALID", message)
 }
 
 #[cfg(test)]
