@@ -40,6 +40,25 @@ impl ResolvedQuote {
     }
 }
 
+/// The `contextInfo` of a message that mentions `mentioned` and may quote: none at all
+/// when there is neither (clients leave it out, and the message stays smaller).
+pub fn context_info(
+    mentioned: Vec<String>,
+    quote: Option<ResolvedQuote>,
+) -> MessageField<ContextInfo> {
+    if mentioned.is_empty() && quote.is_none() {
+        return MessageField::none();
+    }
+    let mut info = ContextInfo {
+        mentioned_jid: mentioned,
+        ..Default::default()
+    };
+    if let Some(quote) = quote {
+        quote.apply(&mut info);
+    }
+    MessageField::some(info)
+}
+
 /// Resolves `quoted` for a reply sent to `chat` by a device whose JID is `own_jid`.
 ///
 /// A message the log knows is quoted whole (prepared as clients prepare a quote); an

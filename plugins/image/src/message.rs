@@ -4,12 +4,12 @@
 //! the quote (as plugins/text/src/lib.rs fills it).
 
 use buffa::{Message as _, MessageField};
+use waproto::whatsapp::Message;
 use waproto::whatsapp::message::{FutureProofMessage, ImageMessage};
-use waproto::whatsapp::{ContextInfo, Message};
 use wuts_plugin_api::MediaReference;
 
 use crate::picture::Picture;
-use wuts_plugin_api::quote::ResolvedQuote;
+use wuts_plugin_api::quote::{self, ResolvedQuote};
 
 /// What the message says besides the upload and the picture.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,7 +40,7 @@ pub fn build(
         media_key_timestamp: Some(media.media_key_timestamp),
         jpeg_thumbnail: Some(picture.thumbnail.clone()),
         view_once: details.view_once.then_some(true),
-        context_info: context_info(details.mentioned, quote),
+        context_info: quote::context_info(details.mentioned, quote),
         ..Default::default()
     };
     let inner = Message {
@@ -57,21 +57,6 @@ pub fn build(
         }),
         ..Default::default()
     }
-}
-
-/// Context info for mentions and the quote; none at all when there is neither.
-fn context_info(mentioned: Vec<String>, quote: Option<ResolvedQuote>) -> MessageField<ContextInfo> {
-    if mentioned.is_empty() && quote.is_none() {
-        return MessageField::none();
-    }
-    let mut info = ContextInfo {
-        mentioned_jid: mentioned,
-        ..Default::default()
-    };
-    if let Some(quote) = quote {
-        quote.apply(&mut info);
-    }
-    MessageField::some(info)
 }
 
 /// Protobuf bytes of `message`.

@@ -55,9 +55,9 @@ use std::time::{Duration, Instant};
 use buffa::encoding::{Tag, WireType};
 use buffa::{Message as _, MessageField};
 use serde_json::json;
+use waproto::whatsapp::Message;
 use waproto::whatsapp::message::ExtendedTextMessage;
 use waproto::whatsapp::message::extended_text_message::PreviewType;
-use waproto::whatsapp::{ContextInfo, Message};
 use wuts_plugin_api::{
     ChatPresence, Host, Outgoing, Plan, Plugin, PluginError, PluginInfo, Request, Route,
     export_plugin,
@@ -188,18 +188,7 @@ pub fn build(
             ..Default::default()
         };
     }
-    let context_info = if mentioned.is_empty() && quote.is_none() {
-        MessageField::none()
-    } else {
-        let mut info = ContextInfo {
-            mentioned_jid: mentioned,
-            ..Default::default()
-        };
-        if let Some(quote) = quote {
-            quote.apply(&mut info);
-        }
-        MessageField::some(info)
-    };
+    let context_info = wuts_plugin_api::quote::context_info(mentioned, quote);
     let mut extended = ExtendedTextMessage {
         text: Some(text),
         context_info,
