@@ -11,7 +11,8 @@
 //! # What goes out
 //!
 //! JPEG and PNG whose longest side is within `max_side` are sent as they came; WebP, GIF
-//! (its first frame) and larger pictures are re-encoded as JPEG, scaled to fit `max_side`.
+//! (its first frame), larger pictures and photos with an EXIF orientation (turned upright)
+//! are re-encoded as JPEG, scaled to fit `max_side`.
 //! The message carries `mimetype`, `width`, `height` of what is sent, a 72 px JPEG
 //! `jpegThumbnail`, `caption`, `viewOnce` and `contextInfo`.
 //!

@@ -16,8 +16,10 @@ use std::io::Cursor;
 use image::codecs::jpeg::JpegEncoder;
 use image::error::LimitErrorKind;
 use image::imageops::FilterType;
+use image::metadata::Orientation;
 use image::{
-    DynamicImage, GenericImageView, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
+    DynamicImage, GenericImageView, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits,
+    RgbImage,
 };
 use wuts_plugin_api::PluginError;
 
@@ -182,11 +184,15 @@ pub fn prepare(bytes: &[u8], config: &ImageConfig) -> Result<Picture, PictureErr
         )));
     }
     let (full, format, original_format) = reader(bytes, &limits)?;
-    let decoded = full.decode().map_err(judged)?;
+    let (decoded, orientation) = decode_upright(full, limits)?;
 
     let longest = decoded.width().max(decoded.height());
-    let as_is =
-        matches!(format, ImageFormat::Jpeg | ImageFormat::Png) && longest <= config.max_side;
+    // A phone photo stored sideways with an EXIF orientation is turned upright and
+    // re-encoded: not every WhatsApp client reads the tag, and the thumbnail (made from
+    // the pixels) must face the same way as the picture.
+    let as_is = orientation == Orientation::NoTransforms
+        && matches!(format, ImageFormat::Jpeg | ImageFormat::Png)
+        && longest <= config.max_side;
     let (sent, sent_bytes, mimetype) = if as_is {
         (decoded, bytes.to_vec(), original_format)
     } else {
@@ -209,6 +215,21 @@ pub fn prepare(bytes: &[u8], config: &ImageConfig) -> Result<Picture, PictureErr
         was_converted: !as_is,
         thumbnail,
     })
+}
+
+/// The whole picture decoded under `limits` (its pixel buffer reserved against them
+/// first, as `ImageReader::decode` does), turned as its EXIF orientation says, and that
+/// orientation (`NoTransforms` when there is none or it cannot be read).
+fn decode_upright(
+    reader: ImageReader<Cursor<&[u8]>>,
+    mut limits: Limits,
+) -> Result<(DynamicImage, Orientation), PictureError> {
+    let mut decoder = reader.into_decoder().map_err(judged)?;
+    limits.reserve(decoder.total_bytes()).map_err(judged)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut decoded = DynamicImage::from_decoder(decoder).map_err(judged)?;
+    decoded.apply_orientation(orientation);
+    Ok((decoded, orientation))
 }
 
 /// A JPEG thumbnail whose longest side is at most [`THUMBNAIL_SIDE`] (a smaller picture
@@ -359,6 +380,33 @@ mod tests {
             );
             assert_thumbnail(&picture, 48, 72);
         }
+    }
+
+    #[test]
+    fn a_photo_stored_sideways_is_turned_upright_by_its_exif_orientation() {
+        // TIFF (big-endian) with one IFD entry: Orientation (0x0112), SHORT, 6 = the
+        // picture must be turned 90 degrees clockwise to be upright.
+        let exif = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00";
+        let rgb = DynamicImage::ImageRgba8(pixels(40, 20)).to_rgb8();
+        let mut jpeg = Vec::new();
+        let mut encoder = JpegEncoder::new_with_quality(&mut jpeg, 90);
+        encoder.set_exif_metadata(exif.to_vec()).unwrap();
+        encoder.encode_image(&rgb).unwrap();
+
+        let picture = prepare(&jpeg, &config()).unwrap();
+        assert!(picture.was_converted, "re-encoded upright");
+        assert_eq!((picture.width, picture.height), (20, 40));
+        let sent = image::load_from_memory(&picture.bytes).unwrap();
+        assert_eq!(sent.dimensions(), (20, 40));
+        assert_thumbnail(&picture, 20, 40);
+
+        // Without the tag the same picture goes as it came.
+        let plain = encoded(40, 20, ImageFormat::Jpeg);
+        let picture = prepare(&plain, &config()).unwrap();
+        assert_eq!(
+            (picture.width, picture.height, picture.was_converted),
+            (40, 20, false)
+        );
     }
 
     #[test]
