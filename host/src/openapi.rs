@@ -263,9 +263,10 @@ fn operation_id(method: &str, path: &str) -> String {
 }
 
 fn plugin_operation(route: &PluginRoute) -> Value {
-    let (success, error) = match route.envelope {
-        Envelope::Legacy => ("LegacySent", "LegacyError"),
-        Envelope::Standard => ("StandardSent", "StandardError"),
+    let success = if route.short_success() { "LegacySent" } else { "StandardSent" };
+    let error = match route.envelope {
+        Envelope::Legacy => "LegacyError",
+        Envelope::Standard => "StandardError",
     };
     let mut responses = Map::new();
     responses.insert(

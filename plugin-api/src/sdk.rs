@@ -66,7 +66,10 @@ pub struct Route {
     pub request_schema: serde_json::Value,
     /// `message` of a legacy-envelope route's 200, e.g. "Buttons message sent
     /// successfully". Standard-envelope routes answer `"status":"sent"` and `chat_jid`
-    /// instead, as WUTS does; one that wants a `message` too puts it in
+    /// instead, as WUTS does; a standard route that sets a message answers its 200 in
+    /// the short shape (`success, message_id, timestamp, message`, no `status` or
+    /// `chat_jid`) and its errors in the standard envelope, as WUTS prints
+    /// `/send/sticker`. One that wants a `message` besides `status` puts it in
     /// [`Outgoing::response_extra`].
     pub success_message: String,
     /// Prefix of a send failure's text, e.g. "Failed to send buttons message": the host

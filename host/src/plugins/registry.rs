@@ -64,6 +64,14 @@ pub struct PluginRoute {
 }
 
 impl PluginRoute {
+    /// Whether the 200 is the short shape, `success, message_id, timestamp, message`
+    /// (no `status`, `chat_jid`): every legacy route, and a standard route that declares
+    /// a success message, as `/send/sticker` does because its WUTS page prints that 200
+    /// beside standard errors (docs/API.md, "Media").
+    pub fn short_success(&self) -> bool {
+        self.envelope == Envelope::Legacy || !self.success_message.is_empty()
+    }
+
     /// Times one call of this route's plugin.
     pub fn record_call(&self, elapsed: std::time::Duration) {
         self.call_seconds

@@ -125,7 +125,8 @@ async fn find_device(
     .ok_or_else(|| ApiError::not_found("device").in_envelope(envelope))
 }
 
-/// The 200 body: the legacy routes' documented shape, or the standard one, then the
+/// The 200 body: the short shape (`message`; legacy routes, and the standard routes whose
+/// WUTS page prints it, see [`PluginRoute::short_success`]) or the standard one, then the
 /// plugin's additions (which never replace the host's fields, but for `message_id`: a
 /// route whose WUTS answer names another message than the one sent, a revoke naming
 /// the revoked message, gives it). Serialised straight from
@@ -146,16 +147,13 @@ impl Serialize for SuccessBody<'_> {
         };
         body.serialize_entry("message_id", message_id.unwrap_or(&outcome.message_id))?;
         body.serialize_entry("timestamp", &rfc3339(outcome.timestamp))?;
-        let host_fields: &[&str] = match self.route.envelope {
-            Envelope::Legacy => {
-                body.serialize_entry("message", &self.route.success_message)?;
-                &["success", "message_id", "timestamp", "message"]
-            }
-            Envelope::Standard => {
-                body.serialize_entry("status", outcome.status)?;
-                body.serialize_entry("chat_jid", &outcome.chat_jid)?;
-                &["success", "message_id", "timestamp", "status", "chat_jid"]
-            }
+        let host_fields: &[&str] = if self.route.short_success() {
+            body.serialize_entry("message", &self.route.success_message)?;
+            &["success", "message_id", "timestamp", "message"]
+        } else {
+            body.serialize_entry("status", outcome.status)?;
+            body.serialize_entry("chat_jid", &outcome.chat_jid)?;
+            &["success", "message_id", "timestamp", "status", "chat_jid"]
         };
         if let Some(Value::Object(extra)) = &outcome.extra {
             for (key, value) in extra {
