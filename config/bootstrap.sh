@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what WUTS-rs needs on Debian or Ubuntu, only where missing:
-#   config/bootstrap.sh          GStreamer (headers to build, plugins to transcode audio)
+#   config/bootstrap.sh          GStreamer (headers to build, plugins to transcode audio and video)
 #   config/bootstrap.sh --test   also the tools the tests and benchmarks verify audio with
 set -euo pipefail
 
@@ -9,6 +9,8 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-libav
+  # x264enc: the video plugin's H.264 encoder (the same libx264 as ffmpeg's).
+  gstreamer1.0-plugins-ugly
 )
 if [[ "${1:-}" == "--test" ]]; then
   # ffmpeg/sox/espeak-ng make fixtures; ffprobe/opusinfo/opusdec check outputs
