@@ -24,9 +24,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
+use support::Client;
 use wuts_e2e::audio_fixtures::{self as fx, Fixtures};
-use wuts_e2e::{PHONE, Server, ServerOptions, User};
+use wuts_e2e::{PHONE, Server, ServerOptions};
 
 /// Longest a single request or ffmpeg run may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -80,7 +81,7 @@ fn main() {
     {
         let server = Server::start(options.clone());
         let user = server.create_user("bench", "bench");
-        let client = Client::new(server.base_url(), &user);
+        let client = Client::new(server.base_url(), "/send/audio", &user, CALL_TIMEOUT);
         throughput(&fixtures, &client, &LENGTHS);
     }
 
@@ -94,7 +95,7 @@ fn main() {
                 .env("WUTS__PLUGIN__AUDIO__ENCODER_COMPLEXITY", "10"),
         );
         let user = server.create_user("bench", "bench");
-        let client = Client::new(server.base_url(), &user);
+        let client = Client::new(server.base_url(), "/send/audio", &user, CALL_TIMEOUT);
         throughput(&fixtures, &client, &LENGTHS[1..]);
     }
 
@@ -104,7 +105,7 @@ fn main() {
     {
         let server = Server::start(options.clone());
         let user = server.create_user("bench", "bench");
-        let client = Client::new(server.base_url(), &user);
+        let client = Client::new(server.base_url(), "/send/audio", &user, CALL_TIMEOUT);
         latency(&client, &body);
     }
 
@@ -114,7 +115,7 @@ fn main() {
         RSS_SANDBOX_MEDIA_MB,
     ));
     let user = server.create_user("bench", "bench");
-    let client = Client::new(server.base_url(), &user);
+    let client = Client::new(server.base_url(), "/send/audio", &user, CALL_TIMEOUT);
     rss(&server, &client, &body);
 }
 
@@ -281,45 +282,4 @@ fn median(times: &mut [Duration]) -> Duration {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
-}
-
-/// A client with a timeout long enough for a 600 s clip (the harness's is 20 s per call).
-struct Client {
-    agent: ureq::Agent,
-    url: String,
-    authorization: String,
-}
-
-impl Client {
-    fn new(base_url: &str, user: &User) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(CALL_TIMEOUT))
-            .build();
-        Client {
-            agent: config.into(),
-            url: format!("{base_url}/send/audio"),
-            authorization: format!("Bearer {}", user.token),
-        }
-    }
-
-    /// Sends `body`; panics unless the answer is 200. Returns the wall time and the reply.
-    fn send_ok(&self, body: &str) -> (Duration, Value) {
-        let started = Instant::now();
-        let mut response = self
-            .agent
-            .post(&self.url)
-            .header("Authorization", &self.authorization)
-            .content_type("application/json")
-            .send(body.as_bytes())
-            .unwrap_or_else(|e| panic!("POST /send/audio failed: {e}"));
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .unwrap_or_else(|e| panic!("reading the reply failed: {e}"));
-        let elapsed = started.elapsed();
-        let status = response.status().as_u16();
-        assert_eq!(status, 200, "POST /send/audio answered {status}: {text}");
-        (elapsed, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
 }

@@ -45,6 +45,12 @@ pub fn use_release_build() {
             "wuts-plugin-message-ops",
             "-p",
             "wuts-plugin-image",
+            "-p",
+            "wuts-plugin-video",
+            "-p",
+            "wuts-plugin-document",
+            "-p",
+            "wuts-plugin-sticker",
         ])
         .status()
         .expect("cargo runs");
@@ -291,5 +297,50 @@ mod tests {
         assert!((mean.requests_per_second - 200.0).abs() < 1e-9);
         assert_eq!(mean.p99, std::time::Duration::from_millis(6));
         assert_eq!((mean.requests, mean.failures), (40, 2));
+    }
+}
+
+/// A client for one send route with a timeout of the caller's (the harness's is 20 s per
+/// call, too short for a long clip).
+pub struct Client {
+    agent: ureq::Agent,
+    url: String,
+    route: String,
+    authorization: String,
+}
+
+impl Client {
+    pub fn new(base_url: &str, route: &str, user: &wuts_e2e::User, timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build();
+        Client {
+            agent: config.into(),
+            url: format!("{base_url}{route}"),
+            route: route.to_string(),
+            authorization: format!("Bearer {}", user.token),
+        }
+    }
+
+    /// Sends `body`; panics unless the answer is 200. Returns the wall time and the reply.
+    pub fn send_ok(&self, body: &str) -> (Duration, serde_json::Value) {
+        let started = std::time::Instant::now();
+        let route = &self.route;
+        let mut response = self
+            .agent
+            .post(&self.url)
+            .header("Authorization", &self.authorization)
+            .content_type("application/json")
+            .send(body.as_bytes())
+            .unwrap_or_else(|e| panic!("POST {route} failed: {e}"));
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|e| panic!("reading the reply failed: {e}"));
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        assert_eq!(status, 200, "POST {route} answered {status}: {text}");
+        (elapsed, serde_json::from_str(&text).unwrap_or_default())
     }
 }

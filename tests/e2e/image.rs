@@ -536,3 +536,15 @@ fn the_caps_set_by_environment_apply() {
     assert!(text.contains("1 megapixels"), "the limit is named: {text}");
     assert_eq!(server.outbox(&user).len(), 1, "nothing more was sent");
 }
+
+#[test]
+fn a_body_over_the_routes_24_mib_limit_is_a_413_and_sends_nothing() {
+    let (server, user) = server_and_user(options());
+    // The base64 of a 16 MiB picture fits; 25 MiB of base64 does not, whatever it holds.
+    let body = json!({"number": PHONE, "image": "A".repeat(25 * 1024 * 1024)});
+    let started = Instant::now();
+    let text = assert_error(send(&server, &user, &body), 413, "PAYLOAD_TOO_LARGE");
+    assert!(text.contains("25165824"), "the limit is named: {text}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(server.outbox(&user).is_empty(), "nothing was sent");
+}

@@ -7,6 +7,7 @@
 //!   logs captured, users made through `wuts users create`.
 //! - [`http`]: a blocking client where every call has a timeout.
 //! - [`process`]: child processes with bounded waits.
+//! - [`audio_fixtures`], [`media_fixtures`]: media made at test time.
 //! - [`checks`]: assertions for the documented shapes (error envelopes, ids, stanza nodes).
 //!
 //! The tests themselves are in `e2e/`, one binary per area.
@@ -15,6 +16,7 @@ pub mod audio_fixtures;
 pub mod checks;
 pub mod http;
 pub mod locate;
+pub mod media_fixtures;
 pub mod process;
 pub mod server;
 pub mod sse;

@@ -226,7 +226,14 @@ pub fn media_of(message: &wa::Message) -> Option<(&[u8], &[u8], MediaType)> {
     if let Some(video) = message.video_message.as_option() {
         return pick(&video.media_key, &video.file_enc_sha256, MediaType::Video);
     }
-    if let Some(document) = message.document_message.as_option() {
+    // A document with a caption travels inside `documentWithCaptionMessage`, as WhatsApp
+    // Web sends it (plugins/document/src/message.rs).
+    let captioned = message
+        .document_with_caption_message
+        .as_option()
+        .and_then(|wrapper| wrapper.message.as_option())
+        .and_then(|inner| inner.document_message.as_option());
+    if let Some(document) = message.document_message.as_option().or(captioned) {
         return pick(
             &document.media_key,
             &document.file_enc_sha256,
