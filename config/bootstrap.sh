@@ -16,6 +16,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # ffmpeg/sox/espeak-ng make fixtures; ffprobe/opusinfo/opusdec check outputs
   # independently; wrk drives the HTTP benchmarks.
   packages+=(ffmpeg sox libsox-fmt-all espeak-ng opus-tools wrk)
+  # ImageMagick: the media benchmark's reference for resizes and thumbnails.
+  packages+=(imagemagick)
   # A virtual environment for the OpenAPI checkers (below).
   packages+=(python3 python3-venv)
 fi
