@@ -91,6 +91,19 @@ pub struct FetchSettings {
     pub max_bytes: u64,
     pub max_redirects: usize,
     pub allow_private_urls: bool,
+    /// `[fetch.route_timeout_ms]`: the deadline of a download made for these routes
+    /// instead of `timeout_ms` (WUTS gives a video 60 s where other media get 30 s).
+    #[serde(default)]
+    pub route_timeout_ms: BTreeMap<String, u64>,
+}
+
+impl FetchSettings {
+    /// The deadline of a download made for `route`, when it is not `timeout_ms`.
+    pub fn timeout_for(&self, route: &str) -> Option<std::time::Duration> {
+        self.route_timeout_ms
+            .get(route)
+            .map(|&ms| std::time::Duration::from_millis(ms))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

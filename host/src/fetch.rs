@@ -90,14 +90,24 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`, refusing bodies over `max_bytes` (and over the host's own cap).
-    pub async fn fetch(&self, url: &str, max_bytes: u64) -> Result<FetchedUrl, PluginError> {
+    /// Fetches `url`, refusing bodies over `max_bytes` (and over the host's own cap),
+    /// within `timeout` when given, else `[fetch] timeout_ms`.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        max_bytes: u64,
+        timeout: Option<Duration>,
+    ) -> Result<FetchedUrl, PluginError> {
         let started = Instant::now();
         let parsed = reqwest::Url::parse(url)
             .map_err(|error| refused(codes::URL_INVALID, format!("not a valid URL: {error}")))?;
         check_url(&parsed, self.allow_private)?;
         let cap = max_bytes.min(self.max_bytes);
-        let response = self.client.get(parsed).send().await.map_err(describe)?;
+        let mut request = self.client.get(parsed);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.map_err(describe)?;
         let status = response.status();
         if !status.is_success() {
             return Err(refused(
@@ -423,12 +433,13 @@ mod tests {
             max_bytes: 1024,
             max_redirects: 5,
             allow_private_urls: false,
+            route_timeout_ms: Default::default(),
         };
         let pinned = SocketAddr::from(([127, 0, 0, 1], port));
         let fetcher = Fetcher::build(&settings, &[("public.test", pinned)]).unwrap();
         for path in ["/to-loopback", "/to-localhost"] {
             let error = fetcher
-                .fetch(&format!("http://public.test:{port}{path}"), 1024)
+                .fetch(&format!("http://public.test:{port}{path}"), 1024, None)
                 .await
                 .err()
                 .unwrap_or_else(|| panic!("{path} was followed"));
@@ -445,9 +456,46 @@ mod tests {
             );
         }
         let page = fetcher
-            .fetch(&format!("http://public.test:{port}/page"), 1024)
+            .fetch(&format!("http://public.test:{port}/page"), 1024, None)
             .await
             .expect("the pinned name itself is fetched");
         assert_eq!(page.bytes, b"ok");
+    }
+
+    #[tokio::test]
+    async fn a_route_deadline_replaces_the_default_one() {
+        use std::io::{Read as _, Write as _};
+        // Answers every request after 600 ms: past the default deadline (200 ms), within
+        // the route's (5 s).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(2) {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = [0u8; 1024];
+                let _ = stream.read(&mut head);
+                std::thread::sleep(Duration::from_millis(600));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow",
+                );
+            }
+        });
+        let settings = FetchSettings {
+            timeout_ms: 200,
+            max_bytes: 1024,
+            max_redirects: 0,
+            allow_private_urls: true,
+            route_timeout_ms: [("/send/video".to_string(), 5_000)].into(),
+        };
+        let fetcher = Fetcher::new(&settings).unwrap();
+        let url = format!("http://127.0.0.1:{port}/clip");
+        let error = fetcher.fetch(&url, 1024, None).await.unwrap_err();
+        assert_eq!(error.code, codes::URL_TIMEOUT, "{}", error.message);
+        assert_eq!(settings.timeout_for("/send/image"), None);
+        let slow = fetcher
+            .fetch(&url, 1024, settings.timeout_for("/send/video"))
+            .await
+            .expect("the route's deadline is long enough");
+        assert_eq!(slow.bytes, b"slow");
     }
 }

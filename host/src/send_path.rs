@@ -582,6 +582,7 @@ async fn run_plugin_on<T: Send + 'static>(
         store: Arc::clone(&state.store),
         device_id: request.device.id.clone(),
         upload_timeout: Duration::from_millis(state.settings.session.upload_timeout_ms),
+        fetch_timeout: state.settings.fetch.timeout_for(&request.route.path),
         may_block: thread == Thread::BlockingPool,
     }
     .into_services();

@@ -20,6 +20,8 @@ pub struct RequestServices {
     pub device_id: String,
     /// `[session] upload_timeout_ms`: the deadline of one media upload.
     pub upload_timeout: std::time::Duration,
+    /// `[fetch.route_timeout_ms]` of the route: a download's own deadline, if any.
+    pub fetch_timeout: Option<std::time::Duration>,
     /// False on a quick route's call, which runs on an HTTP thread: a call that blocks
     /// on the runtime there would stall every connection of that thread (and tokio
     /// refuses it), so fetch and upload_media are refused instead.
@@ -46,7 +48,8 @@ impl HostServices for RequestServices {
         if !self.may_block {
             return Err(refused_on_quick_route("fetch"));
         }
-        self.runtime.block_on(self.fetcher.fetch(url, max_bytes))
+        self.runtime
+            .block_on(self.fetcher.fetch(url, max_bytes, self.fetch_timeout))
     }
 
     fn upload_media(
@@ -122,6 +125,7 @@ mod tests {
                     max_bytes: 1024,
                     max_redirects: 1,
                     allow_private_urls: true,
+                    route_timeout_ms: Default::default(),
                 })
                 .unwrap(),
             ),
@@ -129,6 +133,7 @@ mod tests {
             store: Arc::new(SqliteStore::open(&dir.join("wuts.db")).unwrap()),
             device_id: device.device_id,
             upload_timeout: std::time::Duration::from_secs(1),
+            fetch_timeout: None,
             may_block: false,
         }
     }
