@@ -24,6 +24,8 @@ const PLUGINS: &[&str] = &[
     "list",
     "message-ops",
     "image",
+    "video",
+    "document",
 ];
 
 /// The virtual environment `config/bootstrap.sh --test` makes.
