@@ -264,42 +264,6 @@ pub fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn wrk_output_is_parsed() {
-        let text = "  Latency Distribution\n     50%    1.20ms\n     99%   12.50ms\n  100 requests in 1.00s, 1KB read\n  Non-2xx or 3xx responses: 3\nRequests/sec:   1234.5\n";
-        let result = super::parse_wrk(text);
-        assert_eq!(result.requests, 100);
-        assert_eq!(result.failures, 3);
-        assert!((result.requests_per_second - 1234.5).abs() < 1e-9);
-        assert_eq!(result.p99, std::time::Duration::from_micros(12500));
-    }
-
-    #[test]
-    fn cpu_ticks_are_utime_plus_stime() {
-        let stat =
-            "1234 (wuts (a b)) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 40 0 0 20 0 6 0 100 0\n";
-        assert_eq!(super::parse_cpu_ticks(stat), 290);
-        assert_eq!(super::parse_cpu_ticks(""), 0);
-    }
-
-    #[test]
-    fn runs_average_their_rates_and_add_their_counts() {
-        let run = |rate: f64, p99_ms: u64, requests: u64| super::LoadResult {
-            requests_per_second: rate,
-            p50: std::time::Duration::from_millis(1),
-            p99: std::time::Duration::from_millis(p99_ms),
-            requests,
-            failures: 1,
-        };
-        let mean = super::LoadResult::mean(&[run(100.0, 4, 10), run(300.0, 8, 30)]);
-        assert!((mean.requests_per_second - 200.0).abs() < 1e-9);
-        assert_eq!(mean.p99, std::time::Duration::from_millis(6));
-        assert_eq!((mean.requests, mean.failures), (40, 2));
-    }
-}
-
 /// A client for one send route with a timeout of the caller's (the harness's is 20 s per
 /// call, too short for a long clip).
 pub struct Client {
@@ -342,5 +306,41 @@ impl Client {
         let status = response.status().as_u16();
         assert_eq!(status, 200, "POST {route} answered {status}: {text}");
         (elapsed, serde_json::from_str(&text).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrk_output_is_parsed() {
+        let text = "  Latency Distribution\n     50%    1.20ms\n     99%   12.50ms\n  100 requests in 1.00s, 1KB read\n  Non-2xx or 3xx responses: 3\nRequests/sec:   1234.5\n";
+        let result = super::parse_wrk(text);
+        assert_eq!(result.requests, 100);
+        assert_eq!(result.failures, 3);
+        assert!((result.requests_per_second - 1234.5).abs() < 1e-9);
+        assert_eq!(result.p99, std::time::Duration::from_micros(12500));
+    }
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime() {
+        let stat =
+            "1234 (wuts (a b)) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 40 0 0 20 0 6 0 100 0\n";
+        assert_eq!(super::parse_cpu_ticks(stat), 290);
+        assert_eq!(super::parse_cpu_ticks(""), 0);
+    }
+
+    #[test]
+    fn runs_average_their_rates_and_add_their_counts() {
+        let run = |rate: f64, p99_ms: u64, requests: u64| super::LoadResult {
+            requests_per_second: rate,
+            p50: std::time::Duration::from_millis(1),
+            p99: std::time::Duration::from_millis(p99_ms),
+            requests,
+            failures: 1,
+        };
+        let mean = super::LoadResult::mean(&[run(100.0, 4, 10), run(300.0, 8, 30)]);
+        assert!((mean.requests_per_second - 200.0).abs() < 1e-9);
+        assert_eq!(mean.p99, std::time::Duration::from_millis(6));
+        assert_eq!((mean.requests, mean.failures), (40, 2));
     }
 }

@@ -26,6 +26,7 @@ const PLUGINS: &[&str] = &[
     "image",
     "video",
     "document",
+    "sticker",
 ];
 
 /// The virtual environment `config/bootstrap.sh --test` makes.
