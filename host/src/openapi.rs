@@ -263,7 +263,11 @@ fn operation_id(method: &str, path: &str) -> String {
 }
 
 fn plugin_operation(route: &PluginRoute) -> Value {
-    let success = if route.short_success() { "LegacySent" } else { "StandardSent" };
+    let success = if route.short_success() {
+        "LegacySent"
+    } else {
+        "StandardSent"
+    };
     let error = match route.envelope {
         Envelope::Legacy => "LegacyError",
         Envelope::Standard => "StandardError",
