@@ -22,7 +22,15 @@ use wuts_wa_server::{
 
 const WAIT: Duration = Duration::from_secs(20);
 const GROUP_JID: &str = "120363025246125486@g.us";
-const PLUGINS: [&str; 3] = ["buttons", "buttons-response", "audio"];
+const PLUGINS: [&str; 7] = [
+    "buttons",
+    "buttons-response",
+    "audio",
+    "image",
+    "video",
+    "document",
+    "sticker",
+];
 
 /// A `wuts serve` with the whatsapp driver, its user, and the WhatsApp it talks to.
 /// Fields drop in order: the host stops before the WhatsApp server does.
@@ -309,6 +317,111 @@ fn a_voice_note_is_ptt_and_its_upload_decrypts_to_ogg_opus_with_code_3_packets()
             packet.first().copied().unwrap_or_default()
         );
     }
+}
+
+/// The message's media as the server decrypted it, and the `mediatype` of every `enc`.
+fn media_and_type(rig: &Rig, id: &str) -> (wa::Message, Vec<u8>, Vec<Option<String>>) {
+    let message = received(rig, id);
+    let kinds = message
+        .enc_nodes()
+        .into_iter()
+        .map(|enc| attr(enc, "mediatype"))
+        .collect();
+    let content = message.message.clone().expect("decrypted");
+    let media = rig
+        .whatsapp
+        .media_of(&content)
+        .unwrap_or_else(|error| panic!("the upload decrypts: {error}\n{}", message.render()));
+    (content, media, kinds)
+}
+
+#[test]
+fn pictures_videos_documents_and_stickers_upload_and_decrypt_on_the_server() {
+    use image::ImageFormat;
+    use wuts_e2e::media_fixtures;
+    let rig = connected_rig(15_000);
+    let send = |route: &str, body: Value| {
+        let (code, reply) = rig.server.post_json(route, &rig.user.token, &body);
+        sent_id(code, &reply)
+    };
+    let b64 = wuts_e2e::audio_fixtures::base64;
+
+    // Each is sent as it came (already what WhatsApp takes), so the decrypted upload is
+    // the very file, and the message describes it.
+    let png = media_fixtures::picture(320, 200, ImageFormat::Png);
+    let id = send(
+        "/send/image",
+        json!({"number": PHONE, "image": b64(&png), "caption": "pic"}),
+    );
+    let (content, media, kinds) = media_and_type(&rig, &id);
+    assert_eq!(media, png, "the picture arrives unchanged");
+    let image = content.image_message.as_option().expect("an ImageMessage");
+    assert_eq!((image.width, image.height), (Some(320), Some(200)));
+    assert_eq!(image.caption.as_deref(), Some("pic"));
+    assert!(
+        kinds.iter().all(|kind| kind.as_deref() == Some("image")),
+        "{kinds:?}"
+    );
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("media-whatsapp");
+    let mp4 = media_fixtures::playable_mp4(&dir, "clip.mp4", 2);
+    let id = send("/send/video", json!({"number": PHONE, "video": b64(&mp4)}));
+    let (content, media, kinds) = media_and_type(&rig, &id);
+    assert_eq!(media, mp4, "an H.264/AAC MP4 arrives unchanged");
+    let video = content.video_message.as_option().expect("a VideoMessage");
+    assert_eq!(
+        (video.width, video.height, video.seconds),
+        (Some(320), Some(240), Some(2))
+    );
+    assert!(
+        video
+            .jpeg_thumbnail
+            .as_ref()
+            .is_some_and(|jpeg| jpeg.starts_with(&[0xFF, 0xD8]))
+    );
+    assert!(
+        kinds.iter().all(|kind| kind.as_deref() == Some("video")),
+        "{kinds:?}"
+    );
+
+    let pdf = media_fixtures::pdf(3);
+    let id = send(
+        "/send/document",
+        json!({"number": PHONE, "document": b64(&pdf), "file_name": "invoice.pdf"}),
+    );
+    let (content, media, kinds) = media_and_type(&rig, &id);
+    assert_eq!(media, pdf);
+    let document = content
+        .document_message
+        .as_option()
+        .expect("a DocumentMessage");
+    assert_eq!(document.file_name.as_deref(), Some("invoice.pdf"));
+    assert_eq!(document.mimetype.as_deref(), Some("application/pdf"));
+    assert_eq!(document.page_count, Some(3));
+    assert!(
+        kinds.iter().all(|kind| kind.as_deref() == Some("document")),
+        "{kinds:?}"
+    );
+
+    let webp = media_fixtures::picture(512, 512, ImageFormat::WebP);
+    let (code, reply) = rig.server.post_json(
+        "/send/sticker",
+        &rig.user.token,
+        &json!({"to": PHONE_JID, "sticker": b64(&webp)}),
+    );
+    let id = sent_id(code, &reply);
+    let (content, media, kinds) = media_and_type(&rig, &id);
+    assert_eq!(media, webp);
+    let sticker = content
+        .sticker_message
+        .as_option()
+        .expect("a StickerMessage");
+    assert_eq!(sticker.is_animated, Some(false));
+    assert_eq!(sticker.mimetype.as_deref(), Some("image/webp"));
+    assert!(
+        kinds.iter().all(|kind| kind.as_deref() == Some("sticker")),
+        "{kinds:?}"
+    );
 }
 
 #[test]
