@@ -3,12 +3,15 @@
 //! sources, caption and mentions, a large base64 document as a job, and every kind of bad
 //! input with its code.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use wuts_e2e::audio_fixtures::{LocalHttp, base64, pseudo_random_bytes};
-use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::checks;
+use wuts_e2e::media_checks::{
+    Refusal, newest_entry, refused_and_nothing_sent, standard_error, with,
+};
 use wuts_e2e::media_fixtures::pdf;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
 
@@ -33,13 +36,6 @@ fn send(server: &Server, user: &User, body: &Value) -> (u16, Value) {
 
 fn base64_body(bytes: &[u8]) -> Value {
     json!({ "number": PHONE, "document": base64(bytes) })
-}
-
-fn with(mut body: Value, extra: Value) -> Value {
-    if let (Value::Object(fields), Value::Object(extra)) = (&mut body, extra) {
-        fields.extend(extra);
-    }
-    body
 }
 
 /// The WUTS document example's metadata keys, and this server's additions (timings as
@@ -111,34 +107,12 @@ fn assert_sent(
     (id, metadata)
 }
 
-/// Asserts a standard-envelope error with `status` and `code`; returns the error text.
-#[track_caller]
-fn assert_error(reply: (u16, Value), status: u16, code: &str) -> String {
-    let (got, body) = reply;
-    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
-    assert_eq!(body["success"], json!(false), "{body}");
-    assert_eq!(body["error_code"], json!(code), "{body}");
-    assert!(body["timestamp"].is_string(), "{body}");
-    let text = body["error"].as_str().unwrap_or_default().to_owned();
-    assert!(!text.is_empty(), "{body}");
-    text
-}
-
 /// Asserts a 400 `VALIDATION_ERROR` whose first bad field is `field`.
 #[track_caller]
 fn assert_invalid(reply: (u16, Value), field: &str) {
     let first = reply.1["validation"][0]["field"].clone();
-    let text = assert_error(reply, 400, "VALIDATION_ERROR");
+    let text = standard_error(reply, 400, "VALIDATION_ERROR");
     assert_eq!(first, json!(field), "{text}");
-}
-
-/// The outbox entry for `message_id` (the newest entry).
-#[track_caller]
-fn newest_entry(server: &Server, user: &User, message_id: &str) -> Value {
-    let outbox = server.outbox(user);
-    let entry = outbox.first().cloned().unwrap_or(Value::Null);
-    assert_eq!(entry["message_id"], json!(message_id), "{outbox:?}");
-    entry
 }
 
 /// The `documentMessage` of an entry: bare without a caption, inside
@@ -413,7 +387,7 @@ fn document_url_is_downloaded_and_needs_a_file_name() {
         "file_name",
     );
 
-    let text = assert_error(
+    let text = standard_error(
         send(
             &server,
             &user,
@@ -585,34 +559,15 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
             Some("mentioned[0]"),
         ),
     ];
-    let mut checks = Cases::new();
-    for (name, body, code, field) in cases {
-        checks.check(name, || {
-            let started = Instant::now();
-            let reply = send(&server, &user, &body);
-            let fields: Vec<Value> = reply.1["validation"]
-                .as_array()
-                .map(|v| v.iter().map(|f| f["field"].clone()).collect())
-                .unwrap_or_default();
-            let text = assert_error(reply, 400, code);
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "{name} took {:?}",
-                started.elapsed()
-            );
-            assert!(
-                !text.contains("secret document"),
-                "the input is not echoed: {text}"
-            );
-            if let Some(field) = field {
-                assert_eq!(fields.first(), Some(&json!(field)), "{name}: {text}");
-            }
-        });
-    }
-    checks.finish();
-    assert!(
-        server.outbox(&user).is_empty(),
-        "failed requests send nothing: {:?}",
-        server.outbox(&user)
+    refused_and_nothing_sent(
+        &server,
+        &user,
+        "/send/document",
+        cases.into_iter().collect(),
+        &Refusal {
+            within: Duration::from_secs(15),
+            secret: "secret document",
+            media_prefix: None,
+        },
     );
 }

@@ -2,13 +2,16 @@
 //! sent as they are and converted, the message as recorded (size, thumbnail, caption), the
 //! uploaded file, URL sources, and every kind of bad input with its code.
 
-use std::io::Cursor;
 use std::time::{Duration, Instant};
 
-use image::{DynamicImage, GenericImageView, ImageEncoder, ImageFormat, Rgba, RgbaImage};
+use image::{GenericImageView, ImageFormat};
 use serde_json::{Map, Value, json};
 use wuts_e2e::audio_fixtures::{LocalHttp, base64};
-use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::checks;
+use wuts_e2e::media_checks::{
+    Refusal, newest_entry, refused_and_nothing_sent, standard_error, with,
+};
+use wuts_e2e::media_fixtures;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
 
 fn options() -> ServerOptions {
@@ -27,62 +30,8 @@ fn send(server: &Server, user: &User, body: &Value) -> (u16, Value) {
     server.post_json("/send/image", &user.token, body)
 }
 
-/// A picture of `width`x`height` with a gradient, encoded as `format`.
-fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
-    let pixels = RgbaImage::from_fn(width, height, |x, y| {
-        Rgba([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8, 255])
-    });
-    let picture = match format {
-        ImageFormat::Jpeg => DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(pixels).to_rgb8()),
-        _ => DynamicImage::ImageRgba8(pixels),
-    };
-    let mut out = Cursor::new(Vec::new());
-    picture
-        .write_to(&mut out, format)
-        .expect("the picture encodes");
-    out.into_inner()
-}
-
-/// A PNG of a few dozen bytes whose header claims `width`x`height` (a decompression bomb's
-/// shape: it would decode to `width * height * 3` bytes).
-fn bomb_header(width: u32, height: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(&[0; 3], 1, 1, image::ExtendedColorType::Rgb8)
-        .expect("a 1x1 PNG encodes");
-    // IHDR's width and height follow the signature (8), the chunk length (4) and type (4);
-    // the chunk's CRC, after its 13 data bytes, is made again so the header reads as valid.
-    out[16..20].copy_from_slice(&width.to_be_bytes());
-    out[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&out[12..29]);
-    out[29..33].copy_from_slice(&crc.to_be_bytes());
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 fn base64_body(bytes: &[u8]) -> Value {
     json!({ "number": PHONE, "image": base64(bytes) })
-}
-
-fn with(mut body: Value, extra: Value) -> Value {
-    if let (Value::Object(fields), Value::Object(extra)) = (&mut body, extra) {
-        fields.extend(extra);
-    }
-    body
 }
 
 /// The WUTS docs §1.2 200 example's metadata keys, and this server's additions.
@@ -142,28 +91,6 @@ fn assert_sent(status: u16, reply: &Value, downloaded: bool) -> (String, Map<Str
         assert!(metadata[key].is_u64(), "{key} is a whole number: {reply}");
     }
     (id, metadata)
-}
-
-/// Asserts a standard-envelope error with `status` and `code`; returns the error text.
-#[track_caller]
-fn assert_error(reply: (u16, Value), status: u16, code: &str) -> String {
-    let (got, body) = reply;
-    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
-    assert_eq!(body["success"], json!(false), "{body}");
-    assert_eq!(body["error_code"], json!(code), "{body}");
-    assert!(body["timestamp"].is_string(), "{body}");
-    let text = body["error"].as_str().unwrap_or_default().to_owned();
-    assert!(!text.is_empty(), "{body}");
-    text
-}
-
-/// The outbox entry for `message_id` (the newest entry).
-#[track_caller]
-fn newest_entry(server: &Server, user: &User, message_id: &str) -> Value {
-    let outbox = server.outbox(user);
-    let entry = outbox.first().cloned().unwrap_or(Value::Null);
-    assert_eq!(entry["message_id"], json!(message_id), "{outbox:?}");
-    entry
 }
 
 /// The `imageMessage` of an entry, unwrapping a view-once message.
@@ -235,7 +162,7 @@ fn assert_picture(
 #[test]
 fn a_png_goes_as_it_is_with_caption_thumbnail_and_mentions() {
     let (server, user) = server_and_user(options());
-    let png = picture(640, 480, ImageFormat::Png);
+    let png = media_fixtures::picture(640, 480, ImageFormat::Png);
     let body = with(
         base64_body(&png),
         json!({"caption": "*Black Friday* is here!", "mentioned": ["5511988888888"]}),
@@ -276,7 +203,7 @@ fn a_png_goes_as_it_is_with_caption_thumbnail_and_mentions() {
 #[test]
 fn a_jpeg_data_uri_goes_as_it_is() {
     let (server, user) = server_and_user(options());
-    let jpeg = picture(300, 400, ImageFormat::Jpeg);
+    let jpeg = media_fixtures::picture(300, 400, ImageFormat::Jpeg);
     let body =
         json!({"number": PHONE, "image": format!("data:image/jpeg;base64,{}", base64(&jpeg))});
     let (status, reply) = send(&server, &user, &body);
@@ -294,7 +221,7 @@ fn a_jpeg_data_uri_goes_as_it_is() {
 #[test]
 fn a_webp_is_converted_to_jpeg() {
     let (server, user) = server_and_user(options());
-    let webp = picture(200, 100, ImageFormat::WebP);
+    let webp = media_fixtures::picture(200, 100, ImageFormat::WebP);
     let (status, reply) = send(&server, &user, &base64_body(&webp));
     let (id, metadata) = assert_sent(status, &reply, false);
     assert_eq!(metadata["image_format"], json!("image/jpeg"));
@@ -309,7 +236,7 @@ fn a_webp_is_converted_to_jpeg() {
 #[test]
 fn a_long_png_is_scaled_to_4096_on_its_longest_side() {
     let (server, user) = server_and_user(options());
-    let wide = picture(5000, 300, ImageFormat::Png);
+    let wide = media_fixtures::picture(5000, 300, ImageFormat::Png);
     let (status, reply) = send(&server, &user, &base64_body(&wide));
     let (id, metadata) = assert_sent(status, &reply, false);
     assert_eq!(metadata["was_converted"], json!(true));
@@ -325,7 +252,7 @@ fn a_long_png_is_scaled_to_4096_on_its_longest_side() {
 #[test]
 fn view_once_and_a_quote_are_carried() {
     let (server, user) = server_and_user(options());
-    let png = picture(64, 64, ImageFormat::Png);
+    let png = media_fixtures::picture(64, 64, ImageFormat::Png);
     let body = with(
         base64_body(&png),
         json!({"viewOnce": true,
@@ -361,7 +288,7 @@ fn view_once_and_a_quote_are_carried() {
 #[test]
 fn image_url_is_downloaded_and_sniffed_when_private_urls_are_allowed() {
     // Served as PNG, but a GIF: the bytes decide, not the Content-Type.
-    let gif = picture(120, 90, ImageFormat::Gif);
+    let gif = media_fixtures::picture(120, 90, ImageFormat::Gif);
     let http = LocalHttp::serve("banner.png", "image/png", gif);
     let (server, user) = server_and_user(options().env("WUTS__FETCH__ALLOW_PRIVATE_URLS", "true"));
 
@@ -375,7 +302,7 @@ fn image_url_is_downloaded_and_sniffed_when_private_urls_are_allowed() {
     let entry = newest_entry(&server, &user, &id);
     assert_picture(&server, &user, &entry, "image/jpeg", (120, 90));
 
-    let text = assert_error(
+    let text = standard_error(
         send(
             &server,
             &user,
@@ -390,9 +317,13 @@ fn image_url_is_downloaded_and_sniffed_when_private_urls_are_allowed() {
 
 #[test]
 fn a_loopback_url_is_refused_without_allow_private_urls() {
-    let http = LocalHttp::serve("a.png", "image/png", picture(8, 8, ImageFormat::Png));
+    let http = LocalHttp::serve(
+        "a.png",
+        "image/png",
+        media_fixtures::picture(8, 8, ImageFormat::Png),
+    );
     let (server, user) = server_and_user(options());
-    let text = assert_error(
+    let text = standard_error(
         send(
             &server,
             &user,
@@ -408,8 +339,8 @@ fn a_loopback_url_is_refused_without_allow_private_urls() {
 #[test]
 fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
     let (server, user) = server_and_user(options());
-    let png = picture(400, 400, ImageFormat::Png);
-    let some_image = base64(&picture(8, 8, ImageFormat::Png));
+    let png = media_fixtures::picture(400, 400, ImageFormat::Png);
+    let some_image = base64(&media_fixtures::picture(8, 8, ImageFormat::Png));
     let text = "This is not an image. ".repeat(50);
     let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
         (
@@ -432,7 +363,7 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
         ),
         (
             "bomb header (60000x60000)",
-            base64_body(&bomb_header(60_000, 60_000)),
+            base64_body(&media_fixtures::png_bomb_header(60_000, 60_000)),
             "IMAGE_TOO_LARGE",
             None,
         ),
@@ -479,35 +410,16 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
             Some("mentioned[0]"),
         ),
     ];
-    let mut checks = Cases::new();
-    for (name, body, code, field) in cases {
-        checks.check(name, || {
-            let started = Instant::now();
-            let reply = send(&server, &user, &body);
-            let fields: Vec<Value> = reply.1["validation"]
-                .as_array()
-                .map(|v| v.iter().map(|f| f["field"].clone()).collect())
-                .unwrap_or_default();
-            let text = assert_error(reply, 400, code);
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "{name} took {:?}",
-                started.elapsed()
-            );
-            assert!(
-                !text.contains("This is not an image"),
-                "the input is not echoed: {text}"
-            );
-            if let Some(field) = field {
-                assert_eq!(fields.first(), Some(&json!(field)), "{name}: {text}");
-            }
-        });
-    }
-    checks.finish();
-    assert!(
-        server.outbox(&user).is_empty(),
-        "failed requests send nothing: {:?}",
-        server.outbox(&user)
+    refused_and_nothing_sent(
+        &server,
+        &user,
+        "/send/image",
+        cases.into_iter().collect(),
+        &Refusal {
+            within: Duration::from_secs(15),
+            secret: "This is not an image",
+            media_prefix: None,
+        },
     );
 }
 
@@ -521,15 +433,19 @@ fn the_caps_set_by_environment_apply() {
     let (status, reply) = send(
         &server,
         &user,
-        &base64_body(&picture(300, 150, ImageFormat::Png)),
+        &base64_body(&media_fixtures::picture(300, 150, ImageFormat::Png)),
     );
     let (id, metadata) = assert_sent(status, &reply, false);
     assert_eq!(metadata["was_converted"], json!(true));
     let entry = newest_entry(&server, &user, &id);
     assert_picture(&server, &user, &entry, "image/jpeg", (100, 50));
 
-    let text = assert_error(
-        send(&server, &user, &base64_body(&bomb_header(1001, 1000))),
+    let text = standard_error(
+        send(
+            &server,
+            &user,
+            &base64_body(&media_fixtures::png_bomb_header(1001, 1000)),
+        ),
         400,
         "IMAGE_TOO_LARGE",
     );
@@ -543,7 +459,7 @@ fn a_body_over_the_routes_24_mib_limit_is_a_413_and_sends_nothing() {
     // The base64 of a 16 MiB picture fits; 25 MiB of base64 does not, whatever it holds.
     let body = json!({"number": PHONE, "image": "A".repeat(25 * 1024 * 1024)});
     let started = Instant::now();
-    let text = assert_error(send(&server, &user, &body), 413, "PAYLOAD_TOO_LARGE");
+    let text = standard_error(send(&server, &user, &body), 413, "PAYLOAD_TOO_LARGE");
     assert!(text.contains("25165824"), "the limit is named: {text}");
     assert!(started.elapsed() < Duration::from_secs(15));
     assert!(server.outbox(&user).is_empty(), "nothing was sent");

@@ -4,17 +4,18 @@
 //! every kind of bad input with its code.
 
 use std::io::Cursor;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::codecs::webp::WebPDecoder;
 use image::{
-    AnimationDecoder, Delay, DynamicImage, Frame, ImageDecoder, ImageEncoder, ImageFormat, Rgba,
-    RgbaImage,
+    AnimationDecoder, Delay, DynamicImage, Frame, ImageDecoder, ImageFormat, Rgba, RgbaImage,
 };
 use serde_json::{Value, json};
 use wuts_e2e::audio_fixtures::{LocalHttp, base64};
-use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::checks;
+use wuts_e2e::media_checks::{self, Refusal, refused_and_nothing_sent, standard_error, with};
+use wuts_e2e::media_fixtures;
 use wuts_e2e::media_fixtures::picture;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
 
@@ -150,44 +151,8 @@ fn animated_webp(frames: &[RgbaImage]) -> Vec<u8> {
     chunk(b"RIFF", &body)
 }
 
-/// A PNG of a few dozen bytes whose header claims `width`x`height` (as tests/e2e/image.rs
-/// makes its own).
-fn bomb_header(width: u32, height: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(&[0; 3], 1, 1, image::ExtendedColorType::Rgb8)
-        .expect("a 1x1 PNG encodes");
-    out[16..20].copy_from_slice(&width.to_be_bytes());
-    out[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&out[12..29]);
-    out[29..33].copy_from_slice(&crc.to_be_bytes());
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 fn base64_body(bytes: &[u8]) -> Value {
     json!({ "to": PHONE_JID, "sticker": base64(bytes) })
-}
-
-fn with(mut body: Value, extra: Value) -> Value {
-    if let (Value::Object(fields), Value::Object(extra)) = (&mut body, extra) {
-        fields.extend(extra);
-    }
-    body
 }
 
 /// Asserts the WUTS docs §1.6 200, exactly those keys, and returns its message id.
@@ -223,25 +188,10 @@ fn assert_sent(status: u16, reply: &Value, is_animated: bool) -> String {
     id
 }
 
-/// Asserts a standard-envelope error with `status` and `code`; returns the error text.
-#[track_caller]
-fn assert_error(reply: (u16, Value), status: u16, code: &str) -> String {
-    let (got, body) = reply;
-    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
-    assert_eq!(body["success"], json!(false), "{body}");
-    assert_eq!(body["error_code"], json!(code), "{body}");
-    assert!(body["timestamp"].is_string(), "{body}");
-    let text = body["error"].as_str().unwrap_or_default().to_owned();
-    assert!(!text.is_empty(), "{body}");
-    text
-}
-
 /// The outbox entry for `message_id` (the newest entry).
 #[track_caller]
 fn newest_entry(server: &Server, user: &User, message_id: &str) -> Value {
-    let outbox = server.outbox(user);
-    let entry = outbox.first().cloned().unwrap_or(Value::Null);
-    assert_eq!(entry["message_id"], json!(message_id), "{outbox:?}");
+    let entry = media_checks::newest_entry(server, user, message_id);
     assert_eq!(entry["to"], json!(PHONE_JID), "{entry}");
     entry
 }
@@ -410,7 +360,7 @@ fn is_animated_that_disagrees_with_the_file_is_refused() {
         let body = with(base64_body(&bytes), json!({"is_animated": claimed}));
         let reply = send(&server, &user, &body);
         let field = reply.1["validation"][0]["field"].clone();
-        let text = assert_error(reply, 400, "VALIDATION_ERROR");
+        let text = standard_error(reply, 400, "VALIDATION_ERROR");
         assert_eq!(field, json!("is_animated"), "{text}");
         assert!(text.contains(file), "the file is named: {text}");
     }
@@ -444,7 +394,7 @@ fn sticker_url_is_downloaded_and_sniffed_and_may_quote() {
         "{entry}"
     );
 
-    let text = assert_error(
+    let text = standard_error(
         send(
             &server,
             &user,
@@ -461,7 +411,7 @@ fn sticker_url_is_downloaded_and_sniffed_and_may_quote() {
 fn a_loopback_url_is_refused_without_allow_private_urls() {
     let http = LocalHttp::serve("a.webp", "image/webp", picture(8, 8, ImageFormat::WebP));
     let (server, user) = server_and_user(options());
-    let text = assert_error(
+    let text = standard_error(
         send(
             &server,
             &user,
@@ -517,7 +467,7 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
         ),
         (
             "bomb header (60000x60000)",
-            base64_body(&bomb_header(60_000, 60_000)),
+            base64_body(&media_fixtures::png_bomb_header(60_000, 60_000)),
             "STICKER_TOO_LARGE",
             None,
         ),
@@ -558,35 +508,16 @@ fn bad_input_is_a_400_with_its_code_and_sends_nothing() {
             Some("is_animated"),
         ),
     ];
-    let mut checks = Cases::new();
-    for (name, body, code, field) in cases {
-        checks.check(name, || {
-            let started = Instant::now();
-            let reply = send(&server, &user, &body);
-            let fields: Vec<Value> = reply.1["validation"]
-                .as_array()
-                .map(|v| v.iter().map(|f| f["field"].clone()).collect())
-                .unwrap_or_default();
-            let text = assert_error(reply, 400, code);
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "{name} took {:?}",
-                started.elapsed()
-            );
-            assert!(
-                !text.contains("This is not an image"),
-                "the input is not echoed: {text}"
-            );
-            if let Some(field) = field {
-                assert_eq!(fields.first(), Some(&json!(field)), "{name}: {text}");
-            }
-        });
-    }
-    checks.finish();
-    assert!(
-        server.outbox(&user).is_empty(),
-        "failed requests send nothing: {:?}",
-        server.outbox(&user)
+    refused_and_nothing_sent(
+        &server,
+        &user,
+        "/send/sticker",
+        cases.into_iter().collect(),
+        &Refusal {
+            within: Duration::from_secs(15),
+            secret: "This is not an image",
+            media_prefix: None,
+        },
     );
 }
 
@@ -597,13 +528,17 @@ fn the_caps_set_by_environment_apply() {
             .env("WUTS__PLUGIN__STICKER__MAX_MEGAPIXELS", "1")
             .env("WUTS__PLUGIN__STICKER__MAX_FRAMES", "2"),
     );
-    let text = assert_error(
-        send(&server, &user, &base64_body(&bomb_header(1001, 1000))),
+    let text = standard_error(
+        send(
+            &server,
+            &user,
+            &base64_body(&media_fixtures::png_bomb_header(1001, 1000)),
+        ),
         400,
         "STICKER_TOO_LARGE",
     );
     assert!(text.contains("1 megapixels"), "the limit is named: {text}");
-    let text = assert_error(
+    let text = standard_error(
         send(&server, &user, &base64_body(&animated_gif(16, 16, 3))),
         400,
         "STICKER_TOO_LARGE",

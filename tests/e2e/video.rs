@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use image::{DynamicImage, GenericImageView, ImageFormat, Rgb, RgbImage};
 use serde_json::{Map, Value, json};
 use wuts_e2e::audio_fixtures::{LocalHttp, base64, run_tool};
-use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::checks;
+use wuts_e2e::media_checks::{
+    Refusal, newest_entry, refused_and_nothing_sent, standard_error, with,
+};
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
 
 /// The length cap of every server here: the 12 s fixture is over it.
@@ -166,13 +169,6 @@ fn base64_body(bytes: &[u8]) -> Value {
     json!({ "number": PHONE, "video": base64(bytes) })
 }
 
-fn with(mut body: Value, extra: Value) -> Value {
-    if let (Value::Object(fields), Value::Object(extra)) = (&mut body, extra) {
-        fields.extend(extra);
-    }
-    body
-}
-
 /// The WUTS docs §1.3 200 example's metadata keys, and this server's additions.
 const METADATA_KEYS: [&str; 17] = [
     "device_id",
@@ -239,27 +235,6 @@ fn assert_metadata_keys(metadata: &Map<String, Value>, downloaded: bool) {
             "{key} is a whole number: {metadata:?}"
         );
     }
-}
-
-/// Asserts a standard-envelope error with `status` and `code`; returns the error text.
-#[track_caller]
-fn assert_error(reply: (u16, Value), status: u16, code: &str) -> String {
-    let (got, body) = reply;
-    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
-    assert_eq!(body["success"], json!(false), "{body}");
-    assert_eq!(body["error_code"], json!(code), "{body}");
-    let text = body["error"].as_str().unwrap_or_default().to_owned();
-    assert!(!text.is_empty(), "{body}");
-    text
-}
-
-/// The outbox entry for `message_id` (the newest entry).
-#[track_caller]
-fn newest_entry(server: &Server, user: &User, message_id: &str) -> Value {
-    let outbox = server.outbox(user);
-    let entry = outbox.first().cloned().unwrap_or(Value::Null);
-    assert_eq!(entry["message_id"], json!(message_id), "{outbox:?}");
-    entry
 }
 
 /// The `videoMessage` of an entry, unwrapping a view-once message.
@@ -489,7 +464,7 @@ fn a_custom_thumbnail_view_once_and_a_quote_are_carried() {
     );
     let reply = send(&server, &user, &bad);
     let fields = reply.1["validation"][0]["field"].clone();
-    assert_error(reply, 400, "VALIDATION_ERROR");
+    standard_error(reply, 400, "VALIDATION_ERROR");
     assert_eq!(fields, json!("thumbnail"));
     assert_eq!(server.outbox(&user).len(), 1, "nothing more was sent");
 }
@@ -511,7 +486,7 @@ fn video_url_is_downloaded_when_private_urls_are_allowed() {
     let entry = newest_entry(&server, &user, &id);
     assert_video(&server, &user, &entry, (320, 180));
 
-    let text = assert_error(
+    let text = standard_error(
         send(
             &server,
             &user,
@@ -545,7 +520,7 @@ fn a_large_base64_video_is_a_job_that_is_sent() {
 
     // Not video, however large: a 400 now, not a failed job.
     let text = "This is not a video. ".repeat(200);
-    assert_error(
+    standard_error(
         send(&server, &user, &base64_body(text.as_bytes())),
         400,
         "VIDEO_UNSUPPORTED",
@@ -622,38 +597,23 @@ fn bad_input_is_a_400_with_its_code_sends_nothing_and_is_quick() {
             Some("caption"),
         ),
     ];
-    let mut checks = Cases::new();
-    for (name, body, code, field) in cases {
-        checks.check(name, || {
-            let started = Instant::now();
-            let reply = send(&server, &user, &body);
-            let took = started.elapsed();
-            let fields: Vec<Value> = reply.1["validation"]
-                .as_array()
-                .map(|v| v.iter().map(|f| f["field"].clone()).collect())
-                .unwrap_or_default();
-            let text = assert_error(reply, 400, code);
-            assert!(took < BAD_INPUT_TIME, "{name} took {took:?}");
-            assert!(!text.contains("This is not a video"), "not echoed: {text}");
-            if let Some(field) = field {
-                assert_eq!(fields.first(), Some(&json!(field)), "{name}: {text}");
-            } else {
-                assert!(text.starts_with("video: "), "{name}: {text}");
-            }
-        });
-    }
-    checks.finish();
-    assert!(
-        server.outbox(&user).is_empty(),
-        "failed requests send nothing: {:?}",
-        server.outbox(&user)
+    refused_and_nothing_sent(
+        &server,
+        &user,
+        "/send/video",
+        cases.into_iter().collect(),
+        &Refusal {
+            within: BAD_INPUT_TIME,
+            secret: "This is not a video",
+            media_prefix: Some("video: "),
+        },
     );
 }
 
 #[test]
 fn the_byte_cap_set_by_environment_applies() {
     let (server, user) = server_and_user(options().env("WUTS__PLUGIN__VIDEO__MAX_BYTES", "10000"));
-    let text = assert_error(
+    let text = standard_error(
         send(&server, &user, &base64_body(mp4())),
         400,
         "VIDEO_TOO_LARGE",

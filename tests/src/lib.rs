@@ -7,7 +7,8 @@
 //!   logs captured, users made through `wuts users create`.
 //! - [`http`]: a blocking client where every call has a timeout.
 //! - [`process`]: child processes with bounded waits.
-//! - [`audio_fixtures`], [`media_fixtures`]: media made at test time.
+//! - [`audio_fixtures`], [`media_fixtures`]: media made at test time; [`media_checks`]:
+//!   what the media suites check alike.
 //! - [`checks`]: assertions for the documented shapes (error envelopes, ids, stanza nodes).
 //!
 //! The tests themselves are in `e2e/`, one binary per area.
@@ -16,6 +17,7 @@ pub mod audio_fixtures;
 pub mod checks;
 pub mod http;
 pub mod locate;
+pub mod media_checks;
 pub mod media_fixtures;
 pub mod process;
 pub mod server;

@@ -26,6 +26,40 @@ pub fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A PNG of a few dozen bytes whose header claims `width`x`height`: a decompression
+/// bomb's shape (it would decode to `width * height * 3` bytes). The header's CRC is made
+/// again, so that it reads as valid.
+pub fn png_bomb_header(width: u32, height: u32) -> Vec<u8> {
+    use image::ImageEncoder as _;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&[0; 3], 1, 1, image::ExtendedColorType::Rgb8)
+        .expect("a 1x1 PNG encodes");
+    // IHDR's width and height follow the signature (8), the chunk length (4) and type (4);
+    // the chunk's CRC follows its 13 data bytes.
+    out[16..20].copy_from_slice(&width.to_be_bytes());
+    out[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&out[12..29]);
+    out[29..33].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// CRC-32 (IEEE), as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 /// A PDF of `pages` empty Letter pages, each object at the offset its `xref` entry says.
 pub fn pdf(pages: usize) -> Vec<u8> {
     let kids: Vec<String> = (0..pages).map(|page| format!("{} 0 R", 3 + page)).collect();
