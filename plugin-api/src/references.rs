@@ -306,6 +306,30 @@ impl MediaSource {
         }
     }
 
+    /// The bytes of a media route's file: base64 decoded whole (its size is the
+    /// plugin's to judge, with its own code), or a download that stops at `max_bytes`,
+    /// whose size refusal is told as `too_large_code` (`IMAGE_TOO_LARGE`, ...) like an
+    /// inline file's, and every download error's text led by the source field's name.
+    pub fn load_media(
+        &self,
+        host: &Host<'_>,
+        max_bytes: u64,
+        too_large_code: &str,
+    ) -> Result<MediaBytes, PluginError> {
+        match self {
+            MediaSource::Inline { .. } => self.load(host, u64::MAX),
+            MediaSource::Url { field, .. } => self.load(host, max_bytes).map_err(|mut error| {
+                if error.code == "URL_TOO_LARGE" {
+                    error.code = too_large_code.into();
+                }
+                if !error.message.starts_with(field.as_str()) {
+                    error.message = format!("{field}: {}", error.message);
+                }
+                error
+            }),
+        }
+    }
+
     /// The bytes: decoded from base64, or fetched through the host (under its network
     /// policy; `max_bytes` caps the download). Blocks on a fetch: not for quick routes.
     pub fn load(&self, host: &Host<'_>, max_bytes: u64) -> Result<MediaBytes, PluginError> {

@@ -61,22 +61,7 @@ impl ImagePlugin {
     /// size judged by [`picture::prepare`] (as `IMAGE_TOO_LARGE`); a download stops at
     /// `max_bytes`, and the host's size refusal is told with the same code.
     fn load(&self, source: &MediaSource, host: &Host<'_>) -> Result<MediaBytes, PluginError> {
-        match source {
-            MediaSource::Inline { .. } => source.load(host, u64::MAX),
-            MediaSource::Url { field, .. } => {
-                source
-                    .load(host, self.config.max_bytes)
-                    .map_err(|mut error| {
-                        if error.code == "URL_TOO_LARGE" {
-                            error.code = "IMAGE_TOO_LARGE".into();
-                        }
-                        if !error.message.starts_with(field.as_str()) {
-                            error.message = format!("{field}: {}", error.message);
-                        }
-                        error
-                    })
-            }
-        }
+        source.load_media(host, self.config.max_bytes, "IMAGE_TOO_LARGE")
     }
 }
 

@@ -77,22 +77,7 @@ impl VideoPlugin {
     /// no per-call timeout: its `[fetch] timeout_ms` bounds it), and the host's size
     /// refusal is told as `VIDEO_TOO_LARGE`, as for an inline video.
     fn load(&self, source: &MediaSource, host: &Host<'_>) -> Result<MediaBytes, PluginError> {
-        match source {
-            MediaSource::Inline { .. } => source.load(host, u64::MAX),
-            MediaSource::Url { field, .. } => {
-                source
-                    .load(host, self.config.max_bytes)
-                    .map_err(|mut error| {
-                        if error.code == "URL_TOO_LARGE" {
-                            error.code = "VIDEO_TOO_LARGE".into();
-                        }
-                        if !error.message.starts_with(field.as_str()) {
-                            error.message = format!("{field}: {}", error.message);
-                        }
-                        error
-                    })
-            }
-        }
+        source.load_media(host, self.config.max_bytes, "VIDEO_TOO_LARGE")
     }
 }
 
