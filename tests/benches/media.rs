@@ -53,21 +53,36 @@ fn main() {
 
     let server = Server::start(options.clone());
     let user = server.create_user("media-bench", "bench");
-    pictures(
-        &dir,
-        &Client::new(server.base_url(), "/send/image", &user, CALL_TIMEOUT),
-    );
-    video(
-        &dir,
-        &Client::new(server.base_url(), "/send/video", &user, CALL_TIMEOUT),
-    );
+    if part("pictures") {
+        pictures(
+            &dir,
+            &Client::new(server.base_url(), "/send/image", &user, CALL_TIMEOUT),
+        );
+    }
+    if part("video") {
+        video(
+            &dir,
+            &Client::new(server.base_url(), "/send/video", &user, CALL_TIMEOUT),
+        );
+    }
     drop(server);
+    if !part("rss") {
+        return;
+    }
 
     let server = Server::start(options.env(
         "WUTS__SESSION__SANDBOX_MEDIA_BUDGET_MB",
         RSS_SANDBOX_MEDIA_MB,
     ));
     rss(&dir, &server);
+}
+
+/// Whether `WUTS_MEDIA_BENCH_PARTS` (comma-separated: pictures, video, rss; all when
+/// unset) names this part.
+fn part(name: &str) -> bool {
+    std::env::var("WUTS_MEDIA_BENCH_PARTS").map_or(true, |parts| {
+        parts.split(',').any(|part| part.trim() == name)
+    })
 }
 
 fn pictures(dir: &Path, client: &Client) {
@@ -210,8 +225,15 @@ fn rss(dir: &Path, server: &Server) {
             json!({"to": PHONE_JID, "sticker": base64(&sticker)}),
         ),
     ];
+    // `WUTS_MEDIA_RSS_ROUTES` (comma-separated routes) keeps only those: which route's
+    // sends the growth comes from.
+    let only = std::env::var("WUTS_MEDIA_RSS_ROUTES").ok();
     let clients: Vec<(Client, String)> = sends
         .iter()
+        .filter(|(route, _)| {
+            only.as_deref()
+                .is_none_or(|only| only.split(',').any(|kept| kept.trim() == *route))
+        })
         .map(|(route, body)| {
             (
                 Client::new(server.base_url(), route, &user, CALL_TIMEOUT),
