@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every target of tests/fuzz (tests/fuzz/README.md says what each covers) for
 # SECONDS each, default 20, starting from the corpus kept in tests/fuzz/corpus; fails when
-# any target crashes, hangs (over 10 s on one input; 25 s for the audio plugin, see
-# timeout_of) or runs out of memory (2 GiB).
+# any target crashes, hangs (over 10 s on one input; more for the audio, video and sticker
+# plugins, see timeout_of) or runs out of memory (2 GiB).
 #
 #   config/fuzz.sh [SECONDS]
 #
@@ -23,7 +23,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-# GStreamer, which the audio plugin links and its targets run.
+# GStreamer, which the audio and video plugins link and their targets run.
 config/bootstrap.sh
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
@@ -36,7 +36,8 @@ bin_dir="$target_dir/x86_64-unknown-linux-gnu/release"
 
 # The longest input each target tries: request bodies get 64 KiB (the plugins' default
 # body limit), audio files and Ogg streams 32 KiB (their headers and first pages are what
-# the code reads), received messages 64 KiB.
+# the code reads), received messages 64 KiB, the media plugins' files (`*_readers`) 64 KiB
+# (a PDF's cross-reference table and an MP4's index may be anywhere in the file).
 max_len() {
   case "$1" in
     audio_sniffers | ogg_rewriter) echo 32768 ;;
@@ -48,10 +49,17 @@ max_len() {
 # audio plugin, whose transcode gives up on a file in which the demuxer finds no stream
 # only after 10 s by design (`NO_STREAM_WAIT` in plugins/audio/src/codec/pipeline.rs:
 # decodebin can drop a failing demuxer's error), plus up to 5 s of pipeline teardown; its
-# real hang bound, the transcode deadline, is 120 s.
+# real hang bound, the transcode deadline, is 120 s. 45 s for the video plugin, whose
+# probe may take up to its 30-s deadline (`PROBE_DEADLINE` in plugins/video/src/media/
+# mod.rs) plus 5 s of pipeline teardown (`TEARDOWN_DEADLINE` in media/run.rs), with
+# margin; its real hang bound, the transcode deadline, is 240 s. 45 s for the sticker
+# plugin (and sticker_readers, which runs its conversion): a conversion may take up to its
+# 30-s deadline (`conversion_timeout_seconds`) plus the one encoding step under way,
+# which for 120 frames takes seconds.
 timeout_of() {
   case "$1" in
     plugin_audio) echo 25 ;;
+    plugin_video | plugin_sticker | sticker_readers) echo 45 ;;
     *) echo 10 ;;
   esac
 }

@@ -1,18 +1,22 @@
 //! Writes the seed inputs of every fuzz target into `corpus/<target>/seed-*`: requests as
 //! docs/API.md and the end-to-end tests write them, tiny audio files made by ffmpeg, Ogg/Opus
-//! streams shaped like the encoder's, and received messages of every shape the event
-//! parser knows. The corpus kept in the repository is these seeds and what fuzzing added,
+//! streams shaped like the encoder's, tiny pictures (the `image` crate, and ffmpeg for
+//! lossy and animated WebP), PDFs written by hand, tiny videos made by GStreamer
+//! (`gst-launch-1.0`), and received messages of every shape the event parser knows. The corpus kept in the repository is these seeds and what fuzzing added,
 //! minimised (`cargo fuzz cmin`); run this only to start a corpus afresh:
 //!
 //! ```sh
 //! cargo run --manifest-path tests/fuzz/Cargo.toml --example seeds [corpus-folder]
 //! ```
 
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
 use buffa::Message as _;
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, DynamicImage, ImageFormat, Rgba, RgbaImage};
 use ogg::{PacketWriteEndInfo, PacketWriter};
 use serde_json::{Value, json};
 use wuts_fuzz::{CHAT, GROUP, InboundFields, MEMBER, OWN_JID};
@@ -35,6 +39,9 @@ fn main() {
     for (name, bytes) in ogg_streams(&audio) {
         seeds.write("ogg_rewriter", &name, &bytes);
     }
+    let media = MediaFiles::make();
+    seeds.media_requests(&media);
+    seeds.media_files(&media);
     for (name, fields, message) in received_messages() {
         let mut input = fields.header().into_bytes();
         input.push(0);
@@ -795,4 +802,596 @@ fn merge(into: &mut Value, from: &Value) {
             into.insert(key.clone(), value.clone());
         }
     }
+}
+
+// ---- the media plugins: image, sticker, document, video ----
+
+/// The files the media plugins' seeds carry, each a few KB at most.
+struct MediaFiles {
+    /// JPEG, PNG, GIF and WebP, still and animated, as the image and sticker plugins take.
+    pictures: Vec<(&'static str, Vec<u8>)>,
+    /// PDFs (page count) and files of other types (MIME sniffing).
+    documents: Vec<(&'static str, Vec<u8>)>,
+    /// MP4 (index first and last), QuickTime and WebM, and MP4 box layouts written by hand.
+    videos: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl MediaFiles {
+    fn make() -> MediaFiles {
+        MediaFiles {
+            pictures: pictures(),
+            documents: documents(),
+            videos: videos(),
+        }
+    }
+
+    fn picture(&self, name: &str) -> &[u8] {
+        find(&self.pictures, name)
+    }
+
+    fn document(&self, name: &str) -> &[u8] {
+        find(&self.documents, name)
+    }
+
+    fn video(&self, name: &str) -> &[u8] {
+        find(&self.videos, name)
+    }
+}
+
+fn find<'a>(files: &'a [(&'static str, Vec<u8>)], name: &str) -> &'a [u8] {
+    files
+        .iter()
+        .find(|(found, _)| *found == name)
+        .map(|(_, bytes)| bytes.as_slice())
+        .unwrap_or_else(|| panic!("no seed file {name}"))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn data_uri(mimetype: &str, bytes: &[u8]) -> String {
+    format!("data:{mimetype};base64,{}", b64(bytes))
+}
+
+impl Seeds {
+    /// Request bodies for the four media plugins: every picture, document and video with
+    /// the bare fields, one of each with every optional field, and the refusals (a URL,
+    /// which the harness does not fetch, both sources, an empty or a foreign file).
+    fn media_requests(&mut self, media: &MediaFiles) {
+        let quoted = json!({"message_id": "3EB0KNOWNTEXT", "participant": CHAT});
+        let keyed = json!({"key": {"id": "3EB0UNKNOWN", "fromMe": true},
+            "message": {"conversation": "earlier"}});
+        let text = b64(b"Hello, world!");
+
+        // image
+        for (name, bytes) in &media.pictures {
+            let body = json!({"number": "5511999999999", "image": b64(bytes)});
+            self.json("plugin_image", name, &body);
+        }
+        let everything = json!({"number": GROUP,
+            "image": data_uri("image/jpeg", media.picture("jpeg-exif-rotated")),
+            "caption": "Look *here* @5511977776666", "viewOnce": true, "mentioned": [MEMBER],
+            "quoted": {"message_id": "3EB0KNOWNIMAGE", "participant": CHAT}, "delay": 10,
+            "device_id": "dev_1"});
+        self.json("plugin_image", "everything", &everything);
+        let keyed_quote = json!({"number": CHAT, "image": b64(media.picture("png")),
+            "caption": "", "quoted": keyed.clone()});
+        self.json("plugin_image", "keyed-quote", &keyed_quote);
+        for (name, body) in [
+            (
+                "url",
+                json!({"number": "5511999999999", "image_url": "https://example.com/a.png"}),
+            ),
+            (
+                "both",
+                json!({"number": "5511999999999", "image": b64(media.picture("png")),
+                "image_url": "https://example.com/a.png"}),
+            ),
+            (
+                "not-image",
+                json!({"number": "5511999999999", "image": text.clone()}),
+            ),
+            ("empty", json!({"number": "5511999999999", "image": ""})),
+        ] {
+            self.json("plugin_image", name, &body);
+        }
+
+        // sticker
+        for (name, bytes) in &media.pictures {
+            let body = json!({"to": "5511999999999", "sticker": b64(bytes)});
+            self.json("plugin_sticker", name, &body);
+        }
+        for (name, body) in [
+            (
+                "animated-claimed",
+                json!({"to": GROUP, "sticker": data_uri("image/gif", media.picture("gif-animated")),
+                "is_animated": true, "quoted": quoted.clone(), "delay": 10, "device_id": "dev_1"}),
+            ),
+            (
+                "still-claimed",
+                json!({"to": CHAT, "sticker": b64(media.picture("webp-512")),
+                "is_animated": false, "quoted": keyed.clone()}),
+            ),
+            (
+                "mismatch",
+                json!({"to": CHAT, "sticker": b64(media.picture("webp-512")), "is_animated": true}),
+            ),
+            (
+                "mismatch-animated",
+                json!({"to": CHAT, "sticker": b64(media.picture("webp-animated")),
+                "is_animated": false}),
+            ),
+            (
+                "url",
+                json!({"to": "5511999999999", "sticker_url": "https://example.com/s.webp"}),
+            ),
+            (
+                "not-image",
+                json!({"to": "5511999999999", "sticker": text.clone()}),
+            ),
+            ("empty", json!({"to": "5511999999999", "sticker": ""})),
+        ] {
+            self.json("plugin_sticker", name, &body);
+        }
+
+        // document
+        for (name, bytes) in &media.documents {
+            let body = json!({"number": "5511999999999", "document": b64(bytes)});
+            self.json("plugin_document", name, &body);
+        }
+        for (name, body) in [
+            (
+                "everything",
+                json!({"number": GROUP,
+                "document": data_uri("application/pdf", media.document("pdf-two-pages")),
+                "file_name": "Relatório 2024.pdf", "caption": "see attached @5511977776666",
+                "mentioned": [MEMBER], "quoted": quoted.clone(), "delay": 5, "device_id": "dev_1"}),
+            ),
+            (
+                "given-type",
+                json!({"number": CHAT, "document": b64(b"a,b\n1,2\n"),
+                "mime_type": "Text/CSV; charset=utf-8", "file_name": "../../etc/passwd",
+                "quoted": keyed.clone()}),
+            ),
+            (
+                "named-text",
+                json!({"number": "5511999999999", "document": text.clone(), "file_name": "notes.txt"}),
+            ),
+            (
+                "pdf-declared",
+                json!({"number": "5511999999999",
+                "document": b64(media.document("pdf-bad-startxref")), "mime_type": "application/pdf",
+                "file_name": "scan"}),
+            ),
+            (
+                "url",
+                json!({"number": "5511999999999", "document_url": "https://example.com/a.pdf",
+                "file_name": "a.pdf"}),
+            ),
+            (
+                "url-without-name",
+                json!({"number": "5511999999999", "document_url": "https://example.com/a.pdf"}),
+            ),
+            (
+                "bad-mime",
+                json!({"number": "5511999999999", "document": text.clone(), "mime_type": "not a type"}),
+            ),
+            ("empty", json!({"number": "5511999999999", "document": ""})),
+        ] {
+            self.json("plugin_document", name, &body);
+        }
+
+        // video
+        for (name, bytes) in &media.videos {
+            let body = json!({"number": "5511999999999", "video": b64(bytes)});
+            self.json("plugin_video", name, &body);
+        }
+        for (name, body) in [
+            (
+                "everything",
+                json!({"number": GROUP,
+                "video": data_uri("video/mp4", media.video("mp4-index-first")),
+                "caption": "clip @5511977776666", "seconds": 3, "viewOnce": true,
+                "gifPlayback": true, "mentioned": [MEMBER], "quoted": quoted.clone(), "delay": 10,
+                "device_id": "dev_1"}),
+            ),
+            (
+                "convert",
+                json!({"number": CHAT, "video": b64(media.video("mp4-index-first")),
+                "convertToMP4": true, "generateThumbnail": false, "quoted": keyed.clone()}),
+            ),
+            (
+                "custom-thumbnail",
+                json!({"number": CHAT, "video": b64(media.video("mp4-index-last")),
+                "thumbnail": b64(media.picture("png"))}),
+            ),
+            (
+                "custom-thumbnail-jpeg",
+                json!({"number": CHAT, "video": b64(media.video("webm")),
+                "thumbnail": data_uri("image/jpeg", media.picture("jpeg"))}),
+            ),
+            (
+                "bad-thumbnail",
+                json!({"number": CHAT, "video": b64(media.video("mp4-index-first")),
+                "thumbnail": b64(media.picture("gif"))}),
+            ),
+            (
+                "url",
+                json!({"number": "5511999999999", "video_url": "https://example.com/v.mp4"}),
+            ),
+            (
+                "not-video",
+                json!({"number": "5511999999999", "video": text.clone()}),
+            ),
+            (
+                "picture",
+                json!({"number": "5511999999999", "video": b64(media.picture("png"))}),
+            ),
+            ("empty", json!({"number": "5511999999999", "video": ""})),
+        ] {
+            self.json("plugin_video", name, &body);
+        }
+    }
+
+    /// Files for the readers' targets: each plugin's own, plus a few of the others' (a
+    /// PNG as a document, pictures as custom video thumbnails).
+    fn media_files(&mut self, media: &MediaFiles) {
+        for (name, bytes) in &media.documents {
+            self.write("document_readers", name, bytes);
+        }
+        self.write("document_readers", "png", media.picture("png"));
+        for (name, bytes) in &media.pictures {
+            self.write("image_readers", name, bytes);
+            self.write("sticker_readers", name, bytes);
+        }
+        for (name, bytes) in &media.videos {
+            self.write("video_readers", name, bytes);
+        }
+        // The custom thumbnail reader takes JPEG and PNG.
+        self.write("video_readers", "thumbnail-png", media.picture("png"));
+        self.write("video_readers", "thumbnail-jpeg", media.picture("jpeg"));
+    }
+}
+
+/// RGBA pixels with a gradient and some transparency, so that encoders have work to do.
+fn gradient(width: u32, height: u32, shift: u32) -> RgbaImage {
+    RgbaImage::from_fn(width, height, |x, y| {
+        Rgba([
+            ((x * 16 + shift) % 256) as u8,
+            ((y * 16) % 256) as u8,
+            ((x + y) * 8 % 256) as u8,
+            if (x + y) % 5 == 0 { 128 } else { 255 },
+        ])
+    })
+}
+
+fn encoded(picture: DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    picture
+        .write_to(&mut out, format)
+        .unwrap_or_else(|error| panic!("seed picture as {format:?}: {error}"));
+    out.into_inner()
+}
+
+/// Tiny pictures of every format the image and sticker plugins take: PNG, JPEG (one with
+/// an EXIF orientation), GIF still and animated, WebP lossless (the `image` crate), lossy
+/// and animated (ffmpeg's libwebp encoders), and 512x512 WebP still and animated (stickers
+/// as they are sent).
+fn pictures() -> Vec<(&'static str, Vec<u8>)> {
+    let small = gradient(16, 12, 0);
+    let rgb = DynamicImage::ImageRgba8(small.clone()).to_rgb8();
+    let jpeg = encoded(DynamicImage::ImageRgb8(rgb), ImageFormat::Jpeg);
+    let gif_frames = |count: u32| {
+        let mut out = Vec::new();
+        {
+            let mut encoder = GifEncoder::new(&mut out);
+            encoder.set_repeat(Repeat::Infinite).expect("GIF loop");
+            for index in 0..count {
+                let frame = image::Frame::from_parts(
+                    gradient(16, 12, index * 64),
+                    0,
+                    0,
+                    Delay::from_numer_denom_ms(100, 1),
+                );
+                encoder.encode_frame(frame).expect("GIF frame");
+            }
+        }
+        out
+    };
+    let png = encoded(DynamicImage::ImageRgba8(small.clone()), ImageFormat::Png);
+    let gif_animated = gif_frames(3);
+    let flat_512 = RgbaImage::from_pixel(512, 512, Rgba([40, 90, 200, 255]));
+    let dir = std::env::temp_dir().join(format!("wuts-fuzz-picture-seeds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    let (png_in, gif_in) = (dir.join("in.png"), dir.join("in.gif"));
+    std::fs::write(&png_in, &png).expect("temp PNG");
+    std::fs::write(&gif_in, &gif_animated).expect("temp GIF");
+    let ffmpeg = |name: &str, input: &[&str], encoder: &[&str]| {
+        let out = dir.join(format!("{name}.webp"));
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y"])
+            .args(input)
+            .args(encoder)
+            .arg(&out)
+            .status()
+            .expect("ffmpeg (apt-get install ffmpeg) makes the WebP seeds");
+        assert!(status.success(), "ffmpeg failed to write {name}");
+        std::fs::read(&out).expect("ffmpeg's output")
+    };
+    let png_path = png_in.display().to_string();
+    let gif_path = gif_in.display().to_string();
+    let lossy = ["-c:v", "libwebp", "-lossless", "0", "-quality", "50"];
+    let animated = [
+        "-c:v",
+        "libwebp_anim",
+        "-lossless",
+        "0",
+        "-quality",
+        "50",
+        "-loop",
+        "0",
+    ];
+    let pictures = vec![
+        ("png", png.clone()),
+        (
+            "png-gray",
+            encoded(
+                DynamicImage::ImageRgba8(small.clone()).grayscale(),
+                ImageFormat::Png,
+            ),
+        ),
+        ("jpeg-exif-rotated", with_exif_orientation(&jpeg, 6)),
+        ("jpeg", jpeg),
+        ("gif", gif_frames(1)),
+        ("gif-animated", gif_animated.clone()),
+        (
+            "webp-lossless",
+            encoded(DynamicImage::ImageRgba8(small.clone()), ImageFormat::WebP),
+        ),
+        ("webp-lossy", ffmpeg("lossy", &["-i", &png_path], &lossy)),
+        (
+            "webp-512",
+            encoded(DynamicImage::ImageRgba8(flat_512), ImageFormat::WebP),
+        ),
+        (
+            "webp-animated",
+            ffmpeg("animated", &["-i", &gif_path], &animated),
+        ),
+        (
+            "webp-animated-512",
+            ffmpeg(
+                "animated-512",
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "color=c=blue:size=512x512:rate=5:duration=0.4[a];\
+                     color=c=red:size=64x64:rate=5:duration=0.4[b];[a][b]overlay=x=t*400:y=100",
+                ],
+                &animated,
+            ),
+        ),
+    ];
+    let _ = std::fs::remove_dir_all(&dir);
+    pictures
+}
+
+/// `jpeg` with an EXIF block (APP1, right after the start-of-image marker) whose only tag
+/// is the orientation: 6 is "turned 90° clockwise", as a phone held upright writes it.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    exif.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    exif.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    exif.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    exif.extend_from_slice(&1u32.to_be_bytes()); // one value
+    exif.extend_from_slice(&orientation.to_be_bytes());
+    exif.extend_from_slice(&[0, 0]);
+    exif.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
+    assert_eq!(&jpeg[..2], [0xFF, 0xD8], "a JPEG starts with SOI");
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// A PDF of `pages` pages with a content stream, an info dictionary and a correct
+/// cross-reference table; `startxref` points `xref_shift` bytes off it (0: correct).
+fn pdf(pages: usize, xref_shift: usize) -> Vec<u8> {
+    let content = "BT /F1 12 Tf 20 100 Td (Hello) Tj ET";
+    let first_page = 3;
+    let content_id = first_page + pages;
+    let info_id = content_id + 1;
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            (0..pages)
+                .map(|page| format!("{} 0 R", first_page + page))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    ];
+    objects.extend((0..pages).map(|_| {
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents {content_id} 0 R \
+             /Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>"
+        )
+    }));
+    objects.push(format!(
+        "<< /Length {} >>\nstream\n{content}\nendstream",
+        content.len()
+    ));
+    objects.push("<< /Title (Seed) /Producer (wuts-fuzz) >>".to_string());
+    let mut out = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (index, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R /Info {info_id} 0 R >>\nstartxref\n{}\n%%EOF\n",
+            objects.len() + 1,
+            xref + xref_shift
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Files for the document plugin: PDFs (page count), a zip and a text file (sniffed, or
+/// not).
+fn documents() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("pdf-two-pages", pdf(2, 0)),
+        ("pdf-one-page", pdf(1, 0)),
+        // lopdf then rebuilds the cross-reference table by scanning the file.
+        ("pdf-bad-startxref", pdf(2, 7)),
+        ("text", b"Meeting notes\n- one\n- two\n".to_vec()),
+        ("zip", zip_with_one_file()),
+    ]
+}
+
+/// A zip archive holding one stored (uncompressed) file, written by hand.
+fn zip_with_one_file() -> Vec<u8> {
+    let (name, data) = (b"hello.txt", b"hello\n");
+    let crc = crc32(data);
+    let mut out = Vec::new();
+    let header = |out: &mut Vec<u8>, central: bool| {
+        if central {
+            out.extend_from_slice(&[0x50, 0x4B, 0x01, 0x02, 20, 0]);
+        } else {
+            out.extend_from_slice(&[0x50, 0x4B, 0x03, 0x04]);
+        }
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        if central {
+            out.extend_from_slice(&[0; 12]); // comment, disk, attributes
+            out.extend_from_slice(&0u32.to_le_bytes()); // the local header's offset
+        }
+        out.extend_from_slice(name);
+    };
+    header(&mut out, false);
+    out.extend_from_slice(data);
+    let central = out.len();
+    header(&mut out, true);
+    let central_len = out.len() - central;
+    out.extend_from_slice(&[0x50, 0x4B, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0]);
+    out.extend_from_slice(&(central_len as u32).to_le_bytes());
+    out.extend_from_slice(&(central as u32).to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// CRC-32 (IEEE, reflected), as zip uses it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Tiny videos made by GStreamer (two 16x16 frames): an MP4 of H.264 and AAC with its
+/// index first (sent as it is), one with its index last and a QuickTime movie (remuxed),
+/// a WebM of VP8 (transcoded); and MP4 box layouts written by hand for the box walker
+/// (a 64-bit box size, a last box running to the end, a file cut short).
+fn videos() -> Vec<(&'static str, Vec<u8>)> {
+    let dir = std::env::temp_dir().join(format!("wuts-fuzz-video-seeds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    let video = "videotestsrc num-buffers=2 pattern=ball ! \
+                 video/x-raw,width=16,height=16,framerate=10/1";
+    let h264 = "x264enc speed-preset=ultrafast ! h264parse";
+    let aac = "audiotestsrc num-buffers=2 samplesperbuffer=1600 ! \
+               audio/x-raw,rate=16000,channels=1 ! avenc_aac ! aacparse ! mux.";
+    let pipelines = [
+        (
+            "mp4-index-first",
+            "mp4",
+            format!(
+                "{video} ! {h264} ! mp4mux faststart=true name=mux ! filesink location=OUT {aac}"
+            ),
+        ),
+        (
+            "mp4-index-last",
+            "mp4",
+            format!("{video} ! {h264} ! mp4mux name=mux ! filesink location=OUT"),
+        ),
+        (
+            "mov",
+            "mov",
+            format!("{video} ! {h264} ! qtmux name=mux ! filesink location=OUT"),
+        ),
+        (
+            "webm",
+            "webm",
+            format!("{video} ! vp8enc ! webmmux ! filesink location=OUT"),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, extension, pipeline) in pipelines {
+        let out = dir.join(format!("{name}.{extension}"));
+        let pipeline = pipeline.replace("OUT", &out.display().to_string());
+        let status = Command::new("gst-launch-1.0")
+            .arg("-q")
+            .args(pipeline.split_whitespace())
+            .status()
+            .expect(
+                "gst-launch-1.0 (config/bootstrap.sh installs GStreamer) makes the video seeds",
+            );
+        assert!(status.success(), "gst-launch-1.0 failed to write {name}");
+        files.push((name, std::fs::read(&out).expect("gst-launch-1.0's output")));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let boxed = |kind: &[u8; 4], body: &[u8]| {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    };
+    let ftyp = boxed(b"ftyp", b"isom\0\0\x02\0isomiso2avc1mp41");
+    let mut large_moov = 1u32.to_be_bytes().to_vec();
+    large_moov.extend_from_slice(b"moov");
+    large_moov.extend_from_slice(&(16u64 + 8).to_be_bytes());
+    large_moov.extend_from_slice(&[0; 8]);
+    let to_the_end = [b"\0\0\0\0mdat".as_slice(), &[1, 2, 3, 4]].concat();
+    let fragmented = [
+        ftyp.clone(),
+        boxed(b"moov", &[0; 8]),
+        boxed(b"moof", &[0; 8]),
+        boxed(b"mdat", &[0; 8]),
+    ]
+    .concat();
+    let whole = find(&files, "mp4-index-first").to_vec();
+    files.extend([
+        (
+            "boxes-large-size",
+            [ftyp.clone(), large_moov, to_the_end].concat(),
+        ),
+        ("boxes-fragmented", fragmented),
+        ("mp4-cut-short", whole[..whole.len() * 2 / 3].to_vec()),
+    ]);
+    files
 }

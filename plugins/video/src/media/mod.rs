@@ -23,6 +23,19 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 
 pub use error::VideoError;
+
+/// The MP4 box walker on its own, for the fuzz targets (tests/fuzz); not part of this
+/// crate's API.
+#[doc(hidden)]
+pub mod readers {
+    pub use super::mp4_boxes::Layout;
+
+    /// The top-level layout of an MP4 (brand, index first, fragments), or why it is cut
+    /// short.
+    pub fn mp4_layout(input: &[u8]) -> Result<Layout, super::VideoError> {
+        super::mp4_boxes::layout(input)
+    }
+}
 pub use probe::{Codec, Frame, Probed};
 
 use convert::{Mode, Settings};

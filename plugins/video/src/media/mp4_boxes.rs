@@ -7,7 +7,7 @@ use super::error::VideoError;
 
 /// What the top-level boxes say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Layout {
+pub struct Layout {
     pub major_brand: Option<[u8; 4]>,
     pub compatible_brands: Vec<[u8; 4]>,
     /// `moov` comes before the first `mdat` (or there is no `mdat`).
