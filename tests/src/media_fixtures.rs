@@ -140,23 +140,30 @@ mod tests {
 
     #[test]
     fn the_pdf_cross_reference_points_at_each_object() {
+        // Bytes, not text: the binary comment after the header is not UTF-8.
         let pdf = pdf(3);
-        let text = String::from_utf8_lossy(&pdf);
-        let xref_at: usize = text
-            .lines()
-            .skip_while(|line| *line != "startxref")
-            .nth(1)
+        let find = |needle: &[u8]| {
+            pdf.windows(needle.len())
+                .rposition(|window| window == needle)
+                .expect("found")
+        };
+        let after_startxref = find(b"startxref\n") + b"startxref\n".len();
+        let xref_at: usize = std::str::from_utf8(&pdf[after_startxref..])
+            .ok()
+            .and_then(|rest| rest.lines().next())
             .and_then(|line| line.parse().ok())
             .expect("startxref names an offset");
-        assert!(text[xref_at..].starts_with("xref\n0 6\n"));
-        for (index, line) in text[xref_at..].lines().skip(3).take(5).enumerate() {
+        assert!(pdf[xref_at..].starts_with(b"xref\n0 6\n"));
+        let table = std::str::from_utf8(&pdf[xref_at..]).expect("the table is ASCII");
+        for (index, line) in table.lines().skip(3).take(5).enumerate() {
             let offset: usize = line[..10].parse().unwrap();
+            let object = format!("{} 0 obj", index + 1);
             assert!(
-                text[offset..].starts_with(&format!("{} 0 obj", index + 1)),
+                pdf[offset..].starts_with(object.as_bytes()),
                 "object {}",
                 index + 1
             );
         }
-        assert!(text.contains("/Count 3"));
+        assert!(find(b"/Count 3") > 0);
     }
 }
