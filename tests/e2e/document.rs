@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use wuts_e2e::audio_fixtures::{LocalHttp, base64, pseudo_random_bytes};
 use wuts_e2e::checks;
 use wuts_e2e::media_checks::{
-    Refusal, newest_entry, refused_and_nothing_sent, standard_error, with,
+    Refusal, newest_entry, refused_and_nothing_sent, standard_error, standard_sent, with,
 };
 use wuts_e2e::media_fixtures::pdf;
 use wuts_e2e::{PHONE, PHONE_JID, Server, ServerOptions, User, unique};
@@ -89,14 +89,8 @@ fn assert_sent(
     user: &User,
     extra: &[&str],
 ) -> (String, Map<String, Value>) {
-    assert_eq!(status, 200, "expected 200, got {status}: {reply}");
-    assert_eq!(reply["success"], json!(true), "{reply}");
-    assert_eq!(reply["status"], json!("sent"), "{reply}");
-    assert_eq!(reply["chat_jid"], json!(PHONE_JID), "{reply}");
-    let id = reply["message_id"].as_str().unwrap_or_default().to_owned();
-    checks::message_id(&id);
-    let timestamp = reply["timestamp"].as_str().unwrap_or_default();
-    checks::recent_timestamp(timestamp);
+    let (id, timestamp) = standard_sent(status, reply);
+    let timestamp = timestamp.as_str();
     let metadata = assert_metadata(reply, user, extra);
     assert_eq!(
         metadata["sent_at"],

@@ -1,13 +1,13 @@
 //! Checks the media suites share (tests/e2e/image.rs, video.rs, document.rs, sticker.rs):
-//! the standard error envelope, the newest outbox entry, and the sweep of bad inputs that
+//! the standard 200 and error envelopes, the newest outbox entry, and the sweep of bad inputs that
 //! must each be a quick 400 sending nothing.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::checks::Cases;
-use crate::{Server, User};
+use crate::checks::{self, Cases};
+use crate::{PHONE_JID, Server, User};
 
 /// A standard-envelope error (`success: false`, `error_code`, `timestamp`, a text) with
 /// this status and code. Returns the text.
@@ -21,6 +21,21 @@ pub fn standard_error(reply: (u16, Value), status: u16, code: &str) -> String {
     let text = body["error"].as_str().unwrap_or_default().to_owned();
     assert!(!text.is_empty(), "{body}");
     text
+}
+
+/// A standard-envelope 200 of a send to [`PHONE_JID`]: `success`, `status: "sent"`, the
+/// chat, a well-formed message id and a recent timestamp. Returns the id and timestamp.
+#[track_caller]
+pub fn standard_sent(status: u16, reply: &Value) -> (String, String) {
+    assert_eq!(status, 200, "expected 200, got {status}: {reply}");
+    assert_eq!(reply["success"], json!(true), "{reply}");
+    assert_eq!(reply["status"], json!("sent"), "{reply}");
+    assert_eq!(reply["chat_jid"], json!(PHONE_JID), "{reply}");
+    let id = reply["message_id"].as_str().unwrap_or_default().to_owned();
+    checks::message_id(&id);
+    let timestamp = reply["timestamp"].as_str().unwrap_or_default().to_owned();
+    checks::recent_timestamp(&timestamp);
+    (id, timestamp)
 }
 
 /// `body` with the fields of `extra` added or replaced.
