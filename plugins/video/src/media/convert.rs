@@ -309,6 +309,12 @@ fn video_branch(mode: Mode, settings: &Settings) -> Result<Vec<gst::Element>, Vi
     set(&encoder, "quantizer", QUALITY.to_value())?;
     set_enum(&encoder, "speed-preset", &settings.speed_preset)?;
     set(&encoder, "threads", 0u32.to_value())?;
+    // No VBV: in `pass=qual` x264enc also caps the rate at its `bitrate` (2 Mbit/s by
+    // default) through a VBV buffer of `vbv-buf-capacity` ms. A buffer of 0 turns the cap
+    // off, so x264 gets the options of ffmpeg's `-crf 23` (the same option string in the
+    // output's SEI): CRF alone decides the quality, and a busy 1280 px scene is not
+    // squeezed into 2 Mbit/s.
+    set(&encoder, "vbv-buf-capacity", 0u32.to_value())?;
     let profile = gst::Caps::builder("video/x-h264")
         .field("profile", "high")
         .build();
