@@ -130,14 +130,29 @@ fn whatsapp_driver(
     Ok(Arc::new(driver))
 }
 
-/// Opens the session of every device in the store, so paired devices reconnect (with
-/// their stored credentials) without waiting for a request. Opening returns at once; a
-/// device that cannot connect says why in `GET /status`.
+/// Opens the session of every linked device in the store, so paired devices reconnect
+/// (with their stored credentials) without waiting for a request. A device never paired
+/// stays closed until someone asks for its QR code or status: opened, it would take QR
+/// codes from WhatsApp with nobody to scan them. Opening returns at once; a device that
+/// cannot connect says why in `GET /status`.
 async fn bring_up_devices(state: &Arc<AppState>) -> Result<(), ServeError> {
     let store = Arc::clone(&state.store);
     let devices = tokio::task::spawn_blocking(move || store.all_devices())
         .await
         .map_err(|error| ServeError::Driver(format!("listing devices failed: {error}")))??;
+    let linked = match state.sessions.linked_devices().await {
+        Ok(linked) => linked,
+        Err(error) => {
+            // Unknown: better every device up (as before) than a paired one left down.
+            tracing::warn!(%error, "cannot tell which devices are paired; bringing up all");
+            None
+        }
+    };
+    let (devices, never_paired): (Vec<_>, Vec<_>) = devices.into_iter().partition(|device| {
+        linked
+            .as_ref()
+            .is_none_or(|linked| linked.contains(&device.id))
+    });
     let count = devices.len();
     for device in devices {
         let identity = DeviceIdentity {
@@ -149,7 +164,11 @@ async fn bring_up_devices(state: &Arc<AppState>) -> Result<(), ServeError> {
             tracing::warn!(device = %identity.device_id, %error, "device not brought up");
         }
     }
-    tracing::info!(devices = count, "devices brought up");
+    tracing::info!(
+        devices = count,
+        never_paired = never_paired.len(),
+        "devices brought up"
+    );
     Ok(())
 }
 

@@ -257,28 +257,39 @@ fn disconnect_stops_the_device_and_connect_starts_it_again() {
 }
 
 #[test]
-fn devices_in_the_store_come_up_at_start_and_credentials_go_beside_the_database() {
+fn a_device_never_paired_stays_closed_at_start_and_its_credentials_go_beside_the_database() {
     let setup = Setup::new(offline_options());
     let alice = setup.create_user(&unique("acme"), "alice");
     let credentials = setup.store_path().with_file_name("whatsapp.db");
     assert!(!credentials.exists());
 
     let server = setup.start();
-    // Nobody asked for the device: the start brought it up, and its client opened the
-    // credential store.
+    assert!(
+        server.wait_for_log("devices brought up", Duration::from_secs(10)),
+        "{}",
+        server.logs()
+    );
+    // Never paired: the start left it closed, so no client opened the credential store
+    // (one would have within milliseconds of being opened, as below).
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        !credentials.exists(),
+        "{} is not created at start for a device never paired\n{}",
+        credentials.display(),
+        server.logs()
+    );
+
+    // Asked for, it opens: its client makes the credential store beside the database.
+    let body = status(&server, &alice, None);
+    assert_eq!(body["device_id"], json!(alice.device_id));
     let deadline = Instant::now() + Duration::from_secs(15);
     while !credentials.exists() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(100));
     }
     assert!(
         credentials.exists(),
-        "{} is created at start\n{}",
+        "{} is created once the device opens\n{}",
         credentials.display(),
-        server.logs()
-    );
-    assert!(
-        server.wait_for_log("devices brought up", Duration::from_secs(10)),
-        "{}",
         server.logs()
     );
 

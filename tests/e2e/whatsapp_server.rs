@@ -468,6 +468,61 @@ fn an_unpaired_device_gets_a_qr_code() {
 }
 
 #[test]
+fn at_start_only_paired_devices_connect_and_a_never_paired_one_opens_when_asked() {
+    let whatsapp = BackgroundServer::start().expect("the WhatsApp server starts");
+    let setup = Setup::new(options(&whatsapp, 10_000));
+    let paired = setup.create_user(&unique("wa"), "alice");
+    let never_paired = setup.create_user(&unique("wa"), "bob");
+    whatsapp
+        .block_on(seed_sqlite(
+            &whatsapp_db(&setup),
+            &paired.device_id,
+            &SeededDevice::new("5511888888888", 7),
+        ))
+        .expect("the device is seeded");
+    let rig = Rig {
+        server: setup.start(),
+        user: paired,
+        whatsapp,
+    };
+    wait_for_status(&rig, "the paired device connected", |body| {
+        body["connected"] == json!(true)
+    });
+    assert!(
+        rig.server
+            .wait_for_log("devices brought up", Duration::from_secs(10)),
+        "{}",
+        rig.server.logs()
+    );
+    // The start opened devices one after another; the never-paired one would have asked
+    // for pairing refs by now (it does within a second once opened, below).
+    thread::sleep(Duration::from_secs(2));
+    let logins = rig.whatsapp.connections();
+    assert!(
+        !logins.is_empty() && logins.iter().all(|login| login.jid.is_some()),
+        "only the paired device has a socket: {logins:?}"
+    );
+
+    // Asked for its QR code, the never-paired device opens and gets one.
+    let (code, reply) = rig.server.get("/qr", &never_paired.token);
+    assert_eq!(code, 200, "{reply}");
+    assert!(
+        reply["qr_code"]
+            .as_str()
+            .is_some_and(|qr| qr.starts_with("2@fake-ref-")),
+        "{reply}"
+    );
+    assert!(
+        rig.whatsapp
+            .connections()
+            .iter()
+            .any(|login| login.jid.is_none()),
+        "{:?}",
+        rig.whatsapp.connections()
+    );
+}
+
+#[test]
 fn a_dropped_connection_shows_in_status_and_recovers() {
     let rig = connected_rig(10_000);
     rig.whatsapp.set_accepting(false);

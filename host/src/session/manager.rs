@@ -45,6 +45,13 @@ impl SessionManager {
         Ok(opened)
     }
 
+    /// The devices linked to a phone, per the driver ([`SessionDriver::linked_devices`]).
+    pub async fn linked_devices(
+        &self,
+    ) -> Result<Option<std::collections::HashSet<String>>, SessionError> {
+        self.driver.linked_devices().await
+    }
+
     /// The device's session if it is open.
     pub fn existing(&self, device_id: &str) -> Option<Arc<dyn Session>> {
         self.sessions

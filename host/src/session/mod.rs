@@ -234,6 +234,17 @@ pub trait SessionDriver: Send + Sync + 'static {
     async fn forget(&self, _device: &DeviceIdentity) -> Result<(), SessionError> {
         Ok(())
     }
+
+    /// The devices that were ever linked to a phone, of those the driver keeps (the
+    /// WhatsApp driver: credentials with a phone number). None: every device counts as
+    /// linked (the sandbox has no pairing to wait for). At start, only linked devices
+    /// are opened: one never paired would take QR codes until WhatsApp stops, with
+    /// nobody looking (it opens when someone asks for its QR or status).
+    async fn linked_devices(
+        &self,
+    ) -> Result<Option<std::collections::HashSet<String>>, SessionError> {
+        Ok(None)
+    }
 }
 
 /// How long to wait for a send's acknowledgement, as configured.

@@ -5,14 +5,14 @@
 //! WUTS device ids are strings, so a small table in the same file maps one to the other;
 //! the same device always gets the same slot, so a restart logs in without pairing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use whatsapp_rust::store::SqliteStore;
-use whatsapp_rust::store::traits::Backend;
+use whatsapp_rust::store::traits::{Backend, DeviceStore};
 use whatsapp_rust::wacore::store::InMemoryBackend;
 
 use crate::session::{DeviceIdentity, SessionError};
@@ -25,6 +25,10 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Drops the device's credentials, so its next client pairs afresh (after a logout:
     /// the library keeps the revoked keys and would only be refused again).
     async fn forget(&self, device: &DeviceIdentity) -> Result<(), SessionError>;
+
+    /// The devices whose credentials carry a phone number: paired at least once (a
+    /// device logged out since has been forgotten, see [`CredentialStore::forget`]).
+    async fn linked_devices(&self) -> Result<HashSet<String>, SessionError>;
 }
 
 /// All devices in one SQLite file (the default).
@@ -70,6 +74,47 @@ impl CredentialStore for SqliteCredentials {
             .await
             .map_err(|error| SessionError::Failed(format!("credential store: {error}")))?
     }
+
+    async fn linked_devices(&self) -> Result<HashSet<String>, SessionError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || linked_in(&path))
+            .await
+            .map_err(|error| SessionError::Failed(format!("credential store: {error}")))?
+    }
+}
+
+/// The devices of the file at `path` whose account has a phone number. The library
+/// keeps an unpaired account's `pn` empty and fills it at `pair-success`
+/// (whatsapp-rust-sqlite-storage `src/sqlite_store.rs`, `src/schema.rs`). No file, or no
+/// table yet: nothing was ever paired.
+pub fn linked_in(path: &Path) -> Result<HashSet<String>, SessionError> {
+    let failed = |error: rusqlite::Error| {
+        SessionError::Failed(format!("credential store {}: {error}", path.display()))
+    };
+    if !path.exists() {
+        return Ok(HashSet::new());
+    }
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(failed)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(failed)?;
+    if !table_exists(&connection, "wuts_device_slot").map_err(failed)?
+        || !table_exists(&connection, "device").map_err(failed)?
+    {
+        return Ok(HashSet::new());
+    }
+    connection
+        .prepare(
+            "SELECT s.device_id FROM wuts_device_slot s JOIN device d ON d.id = s.slot
+             WHERE d.pn <> ''",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<HashSet<String>>>()
+        })
+        .map_err(failed)
 }
 
 /// Whether the file has a table of that name yet.
@@ -247,6 +292,26 @@ impl CredentialStore for MemoryCredentials {
             .remove(&device.device_id);
         Ok(())
     }
+
+    async fn linked_devices(&self) -> Result<HashSet<String>, SessionError> {
+        let backends: Vec<(String, Arc<InMemoryBackend>)> = self
+            .backends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(id, backend)| (id.clone(), Arc::clone(backend)))
+            .collect();
+        let mut linked = HashSet::new();
+        for (device_id, backend) in backends {
+            let device = DeviceStore::load(&*backend)
+                .await
+                .map_err(|error| SessionError::Failed(format!("credential store: {error}")))?;
+            if device.is_some_and(|device| device.pn.is_some()) {
+                linked.insert(device_id);
+            }
+        }
+        Ok(linked)
+    }
 }
 
 #[cfg(test)]
@@ -317,6 +382,66 @@ mod tests {
         let fresh = device_slot(&path, "dev_a").unwrap();
         assert!(fresh > first && fresh > second);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// Gives the device's account a phone number, as `pair-success` does.
+    async fn link(backend: &Arc<dyn Backend>) {
+        if !backend.exists().await.unwrap() {
+            backend.create().await.unwrap();
+        }
+        let mut account = backend.load().await.unwrap().expect("the account row");
+        account.pn = Some("5511888888888@s.whatsapp.net".parse().unwrap());
+        backend.save(&account).await.unwrap();
+    }
+
+    fn identity(device_id: &str) -> DeviceIdentity {
+        DeviceIdentity {
+            device_id: device_id.into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_accounts_with_a_phone_number_count_as_linked() {
+        let path = scratch_db("linked");
+        let credentials = SqliteCredentials::new(&path);
+        // No file yet: nothing was ever paired.
+        assert!(credentials.linked_devices().await.unwrap().is_empty());
+        let paired = credentials
+            .backend_for(&identity("dev_paired"))
+            .await
+            .unwrap();
+        link(&paired).await;
+        let fresh = credentials
+            .backend_for(&identity("dev_fresh"))
+            .await
+            .unwrap();
+        fresh.create().await.unwrap();
+        // Opened but never created its account row.
+        credentials
+            .backend_for(&identity("dev_bare"))
+            .await
+            .unwrap();
+        drop((paired, fresh));
+        let linked = SqliteCredentials::new(&path)
+            .linked_devices()
+            .await
+            .unwrap();
+        assert_eq!(linked, HashSet::from(["dev_paired".to_string()]));
+        // A forgotten device (logged out) no longer counts.
+        credentials.forget(&identity("dev_paired")).await.unwrap();
+        assert!(credentials.linked_devices().await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+
+        let memory = MemoryCredentials::new();
+        link(&memory.backend_for(&identity("dev_paired")).await.unwrap()).await;
+        let fresh = memory.backend_for(&identity("dev_fresh")).await.unwrap();
+        fresh.create().await.unwrap();
+        assert_eq!(
+            memory.linked_devices().await.unwrap(),
+            HashSet::from(["dev_paired".to_string()])
+        );
     }
 
     #[tokio::test]

@@ -171,6 +171,12 @@ impl SessionDriver for WhatsappDriver {
     async fn forget(&self, device: &DeviceIdentity) -> Result<(), SessionError> {
         self.credentials.forget(device).await
     }
+
+    async fn linked_devices(
+        &self,
+    ) -> Result<Option<std::collections::HashSet<String>>, SessionError> {
+        self.credentials.linked_devices().await.map(Some)
+    }
 }
 
 /// Hands the device's reports to the host in order, off the client's read loop, after
