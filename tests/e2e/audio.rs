@@ -11,6 +11,7 @@ use wuts_e2e::audio_fixtures::{
     self as fx, ALL_FORMATS, DURATION_TOLERANCE, Fixtures, LocalHttp, MP3, MP4_VIDEO,
 };
 use wuts_e2e::checks::{self, Cases};
+use wuts_e2e::media_checks;
 use wuts_e2e::{Auth, PHONE, PHONE_JID, Server, ServerOptions, User, unique};
 
 fn fixtures() -> &'static Fixtures {
@@ -68,14 +69,7 @@ const METADATA_KEYS: [&str; 15] = [
 /// Asserts the documented 200 body and returns its message id and metadata.
 #[track_caller]
 fn assert_sent(status: u16, reply: &Value) -> (String, Map<String, Value>) {
-    assert_eq!(status, 200, "expected 200, got {status}: {reply}");
-    assert_eq!(reply["success"], json!(true), "{reply}");
-    assert_eq!(reply["status"], json!("sent"), "{reply}");
-    assert_eq!(reply["chat_jid"], json!(PHONE_JID), "{reply}");
-    let id = reply["message_id"].as_str().unwrap_or_default().to_owned();
-    checks::message_id(&id);
-    let timestamp = reply["timestamp"].as_str().unwrap_or_default();
-    checks::recent_timestamp(timestamp);
+    let (id, timestamp) = media_checks::standard_sent(status, reply);
     let metadata = reply["metadata"]
         .as_object()
         .unwrap_or_else(|| panic!("no metadata object: {reply}"))

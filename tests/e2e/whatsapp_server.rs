@@ -453,10 +453,10 @@ fn a_nack_is_a_500_naming_the_code_and_no_ack_is_the_timeout() {
     assert_eq!(rig.whatsapp.received().len(), 2);
 }
 
-#[test]
-fn an_unpaired_device_gets_a_qr_code() {
-    let rig = rig(false, 10_000);
-    let (code, reply) = rig.server.get("/qr", &rig.user.token);
+/// `GET /qr` for `user` answers 200 with a code from the offline server's pairing refs.
+#[track_caller]
+fn assert_qr_code(rig: &Rig, user: &User) {
+    let (code, reply) = rig.server.get("/qr", &user.token);
     assert_eq!(code, 200, "{reply}");
     assert!(
         reply["qr_code"]
@@ -464,6 +464,12 @@ fn an_unpaired_device_gets_a_qr_code() {
             .is_some_and(|qr| qr.starts_with("2@fake-ref-")),
         "{reply}"
     );
+}
+
+#[test]
+fn an_unpaired_device_gets_a_qr_code() {
+    let rig = rig(false, 10_000);
+    assert_qr_code(&rig, &rig.user);
     assert_eq!(rig.whatsapp.connections()[0].jid, None);
 }
 
@@ -504,14 +510,7 @@ fn at_start_only_paired_devices_connect_and_a_never_paired_one_opens_when_asked(
     );
 
     // Asked for its QR code, the never-paired device opens and gets one.
-    let (code, reply) = rig.server.get("/qr", &never_paired.token);
-    assert_eq!(code, 200, "{reply}");
-    assert!(
-        reply["qr_code"]
-            .as_str()
-            .is_some_and(|qr| qr.starts_with("2@fake-ref-")),
-        "{reply}"
-    );
+    assert_qr_code(&rig, &never_paired);
     assert!(
         rig.whatsapp
             .connections()
